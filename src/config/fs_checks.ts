@@ -1,0 +1,155 @@
+/**
+ * File-system checks used while validating config paths (TLS files, STDIO scripts and working
+ * directories, Unix socket paths). Checks run only where the process may read the path: without
+ * read permission a check reports `"unchecked"` and the path is accepted as written, so the
+ * error surfaces (with Deno's permission message) when a transport actually uses it.
+ *
+ * @module
+ */
+import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import { readEnv } from "./env.ts";
+
+/** What a path points to, or `"unchecked"` when the process may not look. */
+export type PathKind = "file" | "dir" | "other" | "missing" | "unchecked";
+
+function mayRead(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stats `path` (following symlinks) if the process may read it.
+ *
+ * @example
+ * ```ts
+ * import { pathKind } from "./fs_checks.ts";
+ * if (pathKind("/etc/hosts") === "missing") console.log("no hosts file");
+ * ```
+ */
+export function pathKind(path: string): PathKind {
+  if (!mayRead(path)) return "unchecked";
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile ? "file" : info.isDirectory ? "dir" : "other";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return "missing";
+    }
+    return "unchecked";
+  }
+}
+
+/**
+ * Whether a file has any execute bit set (`true` where modes are unknown, e.g. Windows, or
+ * when the process may not look).
+ *
+ * @example
+ * ```ts
+ * import { isExecutable } from "./fs_checks.ts";
+ * isExecutable("/bin/sh"); // true
+ * ```
+ */
+export function isExecutable(path: string): boolean {
+  if (!mayRead(path)) return true;
+  try {
+    const mode = Deno.statSync(path).mode;
+    return mode === null || (mode & 0o111) !== 0;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Expands a leading `~` or `~/` to `$HOME` (when HOME is readable); other paths unchanged.
+ *
+ * @example
+ * ```ts
+ * import { expandHome } from "./fs_checks.ts";
+ * expandHome("~/certs/ca.pem"); // "/home/me/certs/ca.pem" when HOME=/home/me
+ * ```
+ */
+export function expandHome(path: string): string {
+  if (path !== "~" && !path.startsWith("~/")) return path;
+  const home = readEnv("HOME");
+  return home ? join(home, path.slice(1)) : path;
+}
+
+/**
+ * The canonical (absolute, symlinks resolved) form of an existing path, or the normalised
+ * absolute form when it cannot be resolved (no permission, missing).
+ *
+ * @example
+ * ```ts
+ * import { canonicalPath } from "./fs_checks.ts";
+ * canonicalPath("/tmp/../tmp"); // "/tmp" (or its real path)
+ * ```
+ */
+export function canonicalPath(path: string): string {
+  if (mayRead(path)) {
+    try {
+      return Deno.realPathSync(path);
+    } catch {
+      // fall through
+    }
+  }
+  return isAbsolute(path) ? normalize(path) : path;
+}
+
+/**
+ * Resolves a relative path against the current directory when the process may read it.
+ *
+ * @example
+ * ```ts
+ * import { absolutePath } from "./fs_checks.ts";
+ * absolutePath("plugins"); // "/work/plugins" when run from /work
+ * ```
+ */
+export function absolutePath(path: string): string {
+  if (isAbsolute(path)) return normalize(path);
+  try {
+    return resolve(path);
+  } catch {
+    return path;
+  }
+}
+
+/** Result of {@linkcode checkSocketPath}: the canonical path or a problem. */
+export type SocketPathCheck = { path: string; warning?: string } | { error: string };
+
+/**
+ * Validates a Unix socket path the way the `uds` fields require: non-blank, `~` expanded,
+ * absolute, parent directory existing; returns it canonicalised (real parent + file name) and a
+ * warning when the parent directory is world-writable without the sticky bit.
+ *
+ * @example
+ * ```ts
+ * import { checkSocketPath } from "./fs_checks.ts";
+ * const r = checkSocketPath("/tmp/cpex.sock");
+ * if ("error" in r) throw new Error(r.error);
+ * ```
+ */
+export function checkSocketPath(raw: string): SocketPathCheck {
+  if (raw.trim() === "") return { error: "must be a non-empty path" };
+  const expanded = expandHome(raw.trim());
+  if (!isAbsolute(expanded)) return { error: `must be an absolute path; got ${JSON.stringify(raw)}` };
+  const parent = dirname(normalize(expanded));
+  const kind = pathKind(parent);
+  if (kind === "missing" || kind === "file" || kind === "other") {
+    return { error: `parent directory ${parent} does not exist` };
+  }
+  const path = join(canonicalPath(parent), basename(normalize(expanded)));
+  if (kind === "dir") {
+    try {
+      const mode = Deno.statSync(parent).mode;
+      if (mode !== null && (mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
+        return { path, warning: `socket directory ${parent} is world-writable` };
+      }
+    } catch {
+      // ignore: only a warning
+    }
+  }
+  return { path };
+}

@@ -1,0 +1,305 @@
+/**
+ * Protobuf encoding and decoding of the cpex wire messages (`proto/plugin_service.proto`,
+ * package `cpex`), shared by the raw Unix socket and gRPC transports.
+ *
+ * The schema is parsed once, on first use, with protobufjs (the library `@grpc/proto-loader`
+ * is built on) from the embedded text in `proto_source.ts`, so no file access is needed.
+ * Field names are the wire names (`hook_type`, `global_context`, ...); Struct members use
+ * protobufjs's names (`stringValue`, `structValue`, ...). Convert JSON with `struct.ts`.
+ *
+ * Encoding writes exactly the fields that are present on the object (`null`/`undefined` are
+ * skipped, but `""`, `0` and `false` are written); the converters in `struct.ts` leave proto3
+ * defaults out so the bytes equal the reference's. Decoded messages are protobufjs message
+ * objects: present fields are own properties, absent scalars read as their proto3 default
+ * (`""`, `0`, `false`) and absent messages as `null`.
+ *
+ * @module
+ */
+
+import protobuf from "npm:protobufjs@7.6.6";
+import { Buffer } from "node:buffer";
+import { PLUGIN_SERVICE_PROTO } from "./proto_source.ts";
+import type {
+  ProtoGlobalContext,
+  ProtoPluginContext,
+  ProtoPluginError,
+  ProtoPluginResultBase,
+  ProtoPluginViolation,
+  ProtoStruct,
+} from "./struct.ts";
+
+/** `cpex.GetPluginConfigRequest`. @example
+ * ```ts
+ * import type { GetPluginConfigRequest } from "./codec.ts";
+ * const req: GetPluginConfigRequest = { name: "ArgGuard" };
+ * ```
+ */
+export interface GetPluginConfigRequest {
+  name?: string | null;
+}
+
+/** `cpex.GetPluginConfigResponse` (not found: `found` false and no `config`). @example
+ * ```ts
+ * import type { GetPluginConfigResponse } from "./codec.ts";
+ * const res: GetPluginConfigResponse = { found: true, config: { fields: {} } };
+ * ```
+ */
+export interface GetPluginConfigResponse {
+  found?: boolean | null;
+  config?: ProtoStruct | null;
+}
+
+/** `cpex.GetPluginConfigsRequest` (no fields; encodes to zero bytes). @example
+ * ```ts
+ * import type { GetPluginConfigsRequest } from "./codec.ts";
+ * const req: GetPluginConfigsRequest = {};
+ * ```
+ */
+export type GetPluginConfigsRequest = Record<string, never>;
+
+/** `cpex.GetPluginConfigsResponse`. @example
+ * ```ts
+ * import type { GetPluginConfigsResponse } from "./codec.ts";
+ * const res: GetPluginConfigsResponse = { configs: [] };
+ * ```
+ */
+export interface GetPluginConfigsResponse {
+  configs?: ProtoStruct[] | null;
+}
+
+/** `cpex.InvokeHookRequest`. @example
+ * ```ts
+ * import type { InvokeHookRequest } from "./codec.ts";
+ * const req: InvokeHookRequest = {
+ *   hook_type: "tool_pre_invoke",
+ *   plugin_name: "ArgGuard",
+ *   payload: { fields: { name: { stringValue: "echo" } } },
+ *   context: { global_context: { request_id: "req-1" } },
+ * };
+ * ```
+ */
+export interface InvokeHookRequest {
+  hook_type?: string | null;
+  plugin_name?: string | null;
+  payload?: ProtoStruct | null;
+  context?: ProtoPluginContext | null;
+}
+
+/** `cpex.InvokeHookResponse`: `result` (the whole PluginResult as a Struct) or `error`. @example
+ * ```ts
+ * import type { InvokeHookResponse } from "./codec.ts";
+ * const res: InvokeHookResponse = {
+ *   plugin_name: "ArgGuard",
+ *   result: { fields: { continue_processing: { boolValue: true } } },
+ * };
+ * ```
+ */
+export interface InvokeHookResponse {
+  plugin_name?: string | null;
+  result?: ProtoStruct | null;
+  context?: ProtoPluginContext | null;
+  error?: ProtoPluginError | null;
+  result_base?: ProtoPluginResultBase | null;
+}
+
+/** `cpex.HealthCheckRequest`. @example
+ * ```ts
+ * import type { HealthCheckRequest } from "./codec.ts";
+ * const req: HealthCheckRequest = { service: "" };
+ * ```
+ */
+export interface HealthCheckRequest {
+  service?: string | null;
+}
+
+/** `cpex.HealthCheckResponse`; `status` is a {@linkcode ServingStatus} number. @example
+ * ```ts
+ * import { type HealthCheckResponse, ServingStatus } from "./codec.ts";
+ * const res: HealthCheckResponse = { status: ServingStatus.SERVING };
+ * ```
+ */
+export interface HealthCheckResponse {
+  status?: ServingStatus | null;
+}
+
+/**
+ * `cpex.HealthCheckResponse.ServingStatus` values.
+ *
+ * @example
+ * ```ts
+ * import { ServingStatus } from "./codec.ts";
+ * console.log(ServingStatus.SERVING); // 1
+ * ```
+ */
+export const ServingStatus = {
+  UNKNOWN: 0,
+  SERVING: 1,
+  NOT_SERVING: 2,
+  SERVICE_UNKNOWN: 3,
+} as const;
+/** One of the {@linkcode ServingStatus} values. */
+export type ServingStatus = typeof ServingStatus[keyof typeof ServingStatus];
+
+/**
+ * Every message of package `cpex`, by unqualified name, with its plain-object shape.
+ *
+ * @example
+ * ```ts
+ * import type { CpexMessages } from "./codec.ts";
+ * type Req = CpexMessages["InvokeHookRequest"];
+ * ```
+ */
+export interface CpexMessages {
+  GetPluginConfigRequest: GetPluginConfigRequest;
+  GetPluginConfigResponse: GetPluginConfigResponse;
+  GetPluginConfigsRequest: GetPluginConfigsRequest;
+  GetPluginConfigsResponse: GetPluginConfigsResponse;
+  InvokeHookRequest: InvokeHookRequest;
+  InvokeHookResponse: InvokeHookResponse;
+  GlobalContext: ProtoGlobalContext;
+  PluginContext: ProtoPluginContext;
+  PluginViolation: ProtoPluginViolation;
+  PluginResultBase: ProtoPluginResultBase;
+  PluginError: ProtoPluginError;
+  HealthCheckRequest: HealthCheckRequest;
+  HealthCheckResponse: HealthCheckResponse;
+}
+
+/**
+ * The unqualified name of a `cpex` message (`"InvokeHookRequest"`, ...).
+ *
+ * @example
+ * ```ts
+ * import type { CpexMessageName } from "./codec.ts";
+ * const name: CpexMessageName = "InvokeHookResponse";
+ * ```
+ */
+export type CpexMessageName = keyof CpexMessages;
+
+/**
+ * Thrown by {@linkcode decodeMessage} for bytes that are not a valid encoding of the asked
+ * message type (truncated, bad wire type, too deeply nested). The protobufjs error is the
+ * `cause`.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, ProtobufDecodeError } from "./codec.ts";
+ * try {
+ *   decodeMessage("InvokeHookRequest", new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]));
+ * } catch (e) {
+ *   console.log(e instanceof ProtobufDecodeError); // true
+ * }
+ * ```
+ */
+export class ProtobufDecodeError extends Error {
+  /** The message type that was being decoded. */
+  readonly typeName: string;
+
+  /** Creates the error. */
+  constructor(typeName: string, cause: unknown) {
+    super(`cannot decode cpex.${typeName}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
+    this.name = "ProtobufDecodeError";
+    this.typeName = typeName;
+  }
+}
+
+interface Codec {
+  readonly root: protobuf.Root;
+  readonly types: Map<string, protobuf.Type>;
+}
+
+let codec: Codec | undefined;
+
+function loadCodec(): Codec {
+  const root = new protobuf.Root();
+  protobuf.parse(PLUGIN_SERVICE_PROTO, root, { keepCase: true });
+  // protobufjs ships google/protobuf/struct.proto as a built-in "common" definition.
+  const struct = protobuf.common.get("google/protobuf/struct.proto");
+  if (struct?.nested === undefined) {
+    throw new Error("protobufjs lacks google/protobuf/struct.proto");
+  }
+  root.addJSON(struct.nested);
+  root.resolveAll();
+  const types = new Map<string, protobuf.Type>();
+  const pkg = root.lookup("cpex") as protobuf.Namespace;
+  for (const nested of pkg.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      nested.setup(); // generate the encoder/decoder now, not on the first call
+      types.set(nested.name, nested);
+    }
+  }
+  return { root, types };
+}
+
+function typeOf(typeName: string): protobuf.Type {
+  const c = codec ??= loadCodec();
+  const type = c.types.get(typeName);
+  if (type === undefined) throw new TypeError(`unknown message type cpex.${typeName}`);
+  return type;
+}
+
+/**
+ * The parsed schema (a protobufjs `Root` holding package `cpex` and
+ * `google.protobuf.Struct`), e.g. for building gRPC service definitions. Parsed once.
+ *
+ * @example
+ * ```ts
+ * import { protoRoot } from "./codec.ts";
+ * const service = protoRoot().lookupService("cpex.PluginService");
+ * console.log(Object.keys(service.methods)); // ["GetPluginConfig", "GetPluginConfigs", "InvokeHook"]
+ * ```
+ */
+export function protoRoot(): protobuf.Root {
+  return (codec ??= loadCodec()).root;
+}
+
+/**
+ * Serializes a `cpex` message given as a plain object. Fields are written in field-number
+ * order; map (Struct) entries in the object's key order. The result may be a view into a
+ * shared slab: copy it before transferring its `buffer`.
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage } from "./codec.ts";
+ * const bytes = encodeMessage("GetPluginConfigRequest", { name: "ArgGuard" });
+ * // 0a 08 41 72 67 47 75 61 72 64
+ * ```
+ */
+export function encodeMessage<N extends CpexMessageName>(
+  typeName: N,
+  message: Readonly<CpexMessages[N]>,
+): Uint8Array {
+  // A plain Writer (not the Buffer-backed one protobufjs picks by default) is faster on Deno.
+  return typeOf(typeName).encode(message as Record<string, unknown>, new protobuf.Writer())
+    .finish();
+}
+
+/**
+ * Parses bytes as a `cpex` message. Unknown fields are skipped; absent scalars read as their
+ * proto3 default and absent messages as `null`. Throws {@linkcode ProtobufDecodeError} for
+ * malformed input.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage } from "./codec.ts";
+ * const req = decodeMessage("GetPluginConfigRequest", new Uint8Array([0x0a, 0x01, 0x58]));
+ * console.log(req.name); // "X"
+ * ```
+ */
+export function decodeMessage<N extends CpexMessageName>(
+  typeName: N,
+  bytes: Uint8Array,
+): CpexMessages[N] {
+  const type = typeOf(typeName);
+  try {
+    // A Buffer view (no copy) makes protobufjs read strings with the native UTF-8 decoder.
+    const reader = new protobuf.BufferReader(
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    );
+    return type.decode(reader) as unknown as CpexMessages[N];
+  } catch (e) {
+    throw new ProtobufDecodeError(typeName, e);
+  }
+}

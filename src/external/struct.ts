@@ -1,0 +1,738 @@
+/**
+ * JSON <-> `google.protobuf.Struct` conversion and the context, violation, result-base and
+ * error converters used by the protobuf transports (gRPC and the raw Unix socket).
+ *
+ * Proto values are plain objects in the protobufjs message shape
+ * (`{fields: {k: {stringValue: "x"}}}`), ready for {@linkcode encodeMessage} and as returned
+ * by {@linkcode decodeMessage}. The rules follow the cpex 0.1.x reference (`proto_convert.py`
+ * and protobuf's `json_format`):
+ *
+ * - every JSON number travels as a double (`3` arrives as `3`, there is no int/float split in
+ *   JS; above 2^53 precision is lost exactly as in the reference);
+ * - `null` is `null_value`, objects are `struct_value`, arrays are `list_value`;
+ * - `undefined` (and functions/symbols) are skipped in objects and become `null` in arrays, as
+ *   with `JSON.stringify`; objects with `toJSON()` (e.g. `Date`) are converted through it;
+ *   a `bigint` becomes a double (the reference turns every int into a double);
+ * - NaN and ±Infinity are refused (the reference's decoder raises on them, so they never
+ *   survive the wire); byte arrays, `Map` and `Set` are refused (the reference cannot send
+ *   bytes either);
+ * - empty optional context fields are not written (proto3 defaults), and decode back to `null`
+ *   or `{}` as in the reference.
+ *
+ * Decoded `Value`s whose kind is unset decode to `null` like in the reference.
+ *
+ * @module
+ */
+
+import type { GlobalContext, PluginErrorModel, PluginResult, PluginViolation } from "../types.ts";
+
+/**
+ * A `google.protobuf.Value` in protobufjs message shape: exactly one member is set.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoValue } from "./struct.ts";
+ * const v: ProtoValue = { stringValue: "hello" };
+ * ```
+ */
+export interface ProtoValue {
+  /** `null` (the enum `NULL_VALUE` = 0). */
+  nullValue?: 0 | null;
+  /** Any JSON number (a double). */
+  numberValue?: number | null;
+  /** A string. */
+  stringValue?: string | null;
+  /** A boolean. */
+  boolValue?: boolean | null;
+  /** A JSON object. */
+  structValue?: ProtoStruct | null;
+  /** A JSON array. */
+  listValue?: ProtoListValue | null;
+}
+
+/**
+ * A `google.protobuf.Struct` (a JSON object) in protobufjs message shape.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoStruct } from "./struct.ts";
+ * const s: ProtoStruct = { fields: { name: { stringValue: "echo" } } };
+ * ```
+ */
+export interface ProtoStruct {
+  /** The object's members. */
+  fields?: Record<string, ProtoValue> | null;
+}
+
+/**
+ * A `google.protobuf.ListValue` (a JSON array) in protobufjs message shape.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoListValue } from "./struct.ts";
+ * const l: ProtoListValue = { values: [{ numberValue: 1 }, { nullValue: 0 }] };
+ * ```
+ */
+export interface ProtoListValue {
+  /** The array's items. */
+  values?: ProtoValue[] | null;
+}
+
+/**
+ * `cpex.GlobalContext` in protobufjs message shape (`user_context` and `content_type` have no
+ * field in the schema and are never sent).
+ *
+ * @example
+ * ```ts
+ * import type { ProtoGlobalContext } from "./struct.ts";
+ * const g: ProtoGlobalContext = { request_id: "req-1", user_string: "alice" };
+ * ```
+ */
+export interface ProtoGlobalContext {
+  request_id?: string | null;
+  server_id?: string | null;
+  tenant_id?: string | null;
+  /** Oneof `user_value`: the user as a string. */
+  user_string?: string | null;
+  /** Oneof `user_value`: the user as an object. */
+  user_struct?: ProtoStruct | null;
+  metadata?: ProtoStruct | null;
+  state?: ProtoStruct | null;
+}
+
+/**
+ * `cpex.PluginContext` in protobufjs message shape.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoPluginContext } from "./struct.ts";
+ * const c: ProtoPluginContext = { global_context: { request_id: "req-1" } };
+ * ```
+ */
+export interface ProtoPluginContext {
+  global_context?: ProtoGlobalContext | null;
+  state?: ProtoStruct | null;
+  metadata?: ProtoStruct | null;
+}
+
+/**
+ * `cpex.PluginViolation` in protobufjs message shape (`mcp_error_code` 0 means "not set").
+ *
+ * @example
+ * ```ts
+ * import type { ProtoPluginViolation } from "./struct.ts";
+ * const v: ProtoPluginViolation = { reason: "r", description: "d", code: "c" };
+ * ```
+ */
+export interface ProtoPluginViolation {
+  reason?: string | null;
+  description?: string | null;
+  code?: string | null;
+  plugin_name?: string | null;
+  details?: ProtoStruct | null;
+  mcp_error_code?: number | null;
+}
+
+/**
+ * `cpex.PluginResultBase` in protobufjs message shape (defined by the schema, unused on the
+ * wire by cpex 0.1.x).
+ *
+ * @example
+ * ```ts
+ * import type { ProtoPluginResultBase } from "./struct.ts";
+ * const b: ProtoPluginResultBase = { continue_processing: true };
+ * ```
+ */
+export interface ProtoPluginResultBase {
+  continue_processing?: boolean | null;
+  violation?: ProtoPluginViolation | null;
+  metadata?: ProtoStruct | null;
+  /** `cpex.DenialMetadata` (published 0.1.4 schema only); never produced by us. */
+  denial_metadata?: unknown;
+}
+
+/**
+ * `cpex.PluginError` in protobufjs message shape.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoPluginError } from "./struct.ts";
+ * const e: ProtoPluginError = { message: "boom", plugin_name: "p", mcp_error_code: -32603 };
+ * ```
+ */
+export interface ProtoPluginError {
+  message?: string | null;
+  plugin_name?: string | null;
+  code?: string | null;
+  details?: ProtoStruct | null;
+  mcp_error_code?: number | null;
+}
+
+/**
+ * A plugin context as plain data: what {@linkcode pluginContextFromProto} returns and what the
+ * context converters accept (the `PluginContext` class satisfies it).
+ *
+ * @example
+ * ```ts
+ * import type { PluginContextData } from "./struct.ts";
+ * const c: PluginContextData = { global_context: { request_id: "r" }, state: {}, metadata: {} };
+ * ```
+ */
+export interface PluginContextData {
+  global_context: GlobalContext;
+  state: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Thrown when a value cannot cross the wire as a `google.protobuf.Value` (non-finite number,
+ * bytes, `Map`/`Set`, nesting deeper than {@linkcode MAX_STRUCT_DEPTH}). `path` names where.
+ *
+ * @example
+ * ```ts
+ * import { StructConversionError, toStruct } from "./struct.ts";
+ * try {
+ *   toStruct({ args: { n: NaN } });
+ * } catch (e) {
+ *   if (e instanceof StructConversionError) console.log(e.message); // ... at args.n
+ * }
+ * ```
+ */
+export class StructConversionError extends TypeError {
+  /** Object keys and array indexes leading to the offending value (outermost first). */
+  readonly path: (string | number)[];
+  /** The problem without the path. */
+  readonly reason: string;
+
+  /** Creates the error; `path` is filled in while the error unwinds. */
+  constructor(reason: string, path: (string | number)[] = []) {
+    super(formatMessage(reason, path));
+    this.name = "StructConversionError";
+    this.reason = reason;
+    this.path = path;
+  }
+
+  /** @internal Prepends a path segment (used while unwinding). */
+  prepend(segment: string | number): this {
+    this.path.unshift(segment);
+    this.message = formatMessage(this.reason, this.path);
+    return this;
+  }
+}
+
+function formatMessage(reason: string, path: (string | number)[]): string {
+  if (path.length === 0) return reason;
+  let p = "";
+  for (const s of path) p += typeof s === "number" ? `[${s}]` : p === "" ? s : `.${s}`;
+  return `${reason} at ${p}`;
+}
+
+/**
+ * How deep JSON objects/arrays may nest (the reference's `json_format` limit). Note the
+ * protobuf codec itself refuses more than 100 *message* levels, i.e. about 48 JSON levels
+ * inside a hook payload.
+ *
+ * @example
+ * ```ts
+ * import { MAX_STRUCT_DEPTH } from "./struct.ts";
+ * console.log(MAX_STRUCT_DEPTH); // 100
+ * ```
+ */
+export const MAX_STRUCT_DEPTH = 100;
+
+const hasOwn = Object.prototype.hasOwnProperty;
+const objectProto = Object.prototype;
+const NULL_VALUE: ProtoValue = Object.freeze({ nullValue: 0 }) as ProtoValue;
+
+function setKey<V>(target: Record<string, V>, key: string, value: V): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON -> Struct
+
+/**
+ * Converts a JSON object into a `google.protobuf.Struct`.
+ *
+ * @example
+ * ```ts
+ * import { toStruct } from "./struct.ts";
+ * toStruct({ name: "echo", args: { n: 3 }, headers: null });
+ * // { fields: { name: { stringValue: "echo" },
+ * //             args: { structValue: { fields: { n: { numberValue: 3 } } } },
+ * //             headers: { nullValue: 0 } } }
+ * ```
+ */
+export function toStruct(obj: Readonly<Record<string, unknown>>): ProtoStruct {
+  return objectToStruct(obj, 0);
+}
+
+/**
+ * Converts any JSON value into a `google.protobuf.Value`.
+ *
+ * @example
+ * ```ts
+ * import { toValue } from "./struct.ts";
+ * toValue([1, "a", null]); // { listValue: { values: [{numberValue: 1}, {stringValue: "a"}, {nullValue: 0}] } }
+ * ```
+ */
+export function toValue(value: unknown): ProtoValue {
+  return valueOf(value, 0) ?? NULL_VALUE;
+}
+
+function objectToStruct(obj: Readonly<Record<string, unknown>>, depth: number): ProtoStruct {
+  if (depth >= MAX_STRUCT_DEPTH) {
+    throw new StructConversionError(`nesting deeper than ${MAX_STRUCT_DEPTH} levels (cyclic?)`);
+  }
+  const fields: Record<string, ProtoValue> = {};
+  const next = depth + 1;
+  for (const key of Object.keys(obj)) {
+    let v: ProtoValue | undefined;
+    try {
+      v = valueOf(obj[key], next);
+    } catch (e) {
+      throw e instanceof StructConversionError ? e.prepend(key) : e;
+    }
+    if (v !== undefined) setKey(fields, key, v);
+  }
+  return { fields };
+}
+
+/** `undefined` means "skip" (undefined, function, symbol), as in JSON.stringify. */
+function valueOf(value: unknown, depth: number): ProtoValue | undefined {
+  switch (typeof value) {
+    case "string":
+      return { stringValue: value };
+    case "number":
+      if (value - value !== 0) { // NaN or ±Infinity
+        throw new StructConversionError(`cannot send non-finite number ${value}`);
+      }
+      return { numberValue: value };
+    case "boolean":
+      return { boolValue: value };
+    case "object":
+      if (value === null) return NULL_VALUE;
+      return objectValueOf(value as object, depth);
+    case "bigint":
+      return { numberValue: Number(value) };
+    default: // undefined, function, symbol
+      return undefined;
+  }
+}
+
+function objectValueOf(value: object, depth: number): ProtoValue | undefined {
+  if (Array.isArray(value)) return { listValue: arrayToList(value, depth) };
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== objectProto && proto !== null) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return valueOf(toJSON.call(value), depth);
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      throw new StructConversionError("cannot send bytes (not JSON)");
+    }
+    if (value instanceof Map || value instanceof Set) {
+      throw new StructConversionError(`cannot send a ${value.constructor.name} (not JSON)`);
+    }
+  }
+  return { structValue: objectToStruct(value as Record<string, unknown>, depth) };
+}
+
+function arrayToList(arr: readonly unknown[], depth: number): ProtoListValue {
+  if (depth >= MAX_STRUCT_DEPTH) {
+    throw new StructConversionError(`nesting deeper than ${MAX_STRUCT_DEPTH} levels (cyclic?)`);
+  }
+  const n = arr.length;
+  const values: ProtoValue[] = new Array(n);
+  const next = depth + 1;
+  for (let i = 0; i < n; i++) {
+    try {
+      values[i] = valueOf(arr[i], next) ?? NULL_VALUE;
+    } catch (e) {
+      throw e instanceof StructConversionError ? e.prepend(i) : e;
+    }
+  }
+  return { values };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Struct -> JSON
+
+/**
+ * Converts a `google.protobuf.Struct` (decoded or plain) into a JSON object. `null`/absent
+ * gives `{}`.
+ *
+ * @example
+ * ```ts
+ * import { fromStruct } from "./struct.ts";
+ * fromStruct({ fields: { n: { numberValue: 3 }, x: { nullValue: 0 } } }); // { n: 3, x: null }
+ * ```
+ */
+export function fromStruct(struct: ProtoStruct | null | undefined): Record<string, unknown> {
+  return structToObject(struct, 0);
+}
+
+/**
+ * Converts a `google.protobuf.Value` (decoded or plain) into a JSON value. An unset kind gives
+ * `null`, like the reference.
+ *
+ * @example
+ * ```ts
+ * import { fromValue } from "./struct.ts";
+ * fromValue({ listValue: { values: [{ boolValue: false }] } }); // [false]
+ * ```
+ */
+export function fromValue(value: ProtoValue | null | undefined): unknown {
+  return jsonOf(value, 0);
+}
+
+function structToObject(
+  struct: ProtoStruct | null | undefined,
+  depth: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = struct?.fields;
+  if (fields == null) return out;
+  if (depth >= MAX_STRUCT_DEPTH) {
+    throw new StructConversionError(`nesting deeper than ${MAX_STRUCT_DEPTH} levels`);
+  }
+  const next = depth + 1;
+  for (const key of Object.keys(fields)) {
+    let v: unknown;
+    try {
+      v = jsonOf(fields[key], next);
+    } catch (e) {
+      throw e instanceof StructConversionError ? e.prepend(key) : e;
+    }
+    setKey(out, key, v);
+  }
+  return out;
+}
+
+function listToArray(list: ProtoListValue, depth: number): unknown[] {
+  const values = list.values;
+  if (values == null) return [];
+  if (depth >= MAX_STRUCT_DEPTH) {
+    throw new StructConversionError(`nesting deeper than ${MAX_STRUCT_DEPTH} levels`);
+  }
+  const n = values.length;
+  const out: unknown[] = new Array(n);
+  const next = depth + 1;
+  for (let i = 0; i < n; i++) {
+    try {
+      out[i] = jsonOf(values[i], next);
+    } catch (e) {
+      throw e instanceof StructConversionError ? e.prepend(i) : e;
+    }
+  }
+  return out;
+}
+
+// Decoded protobufjs messages carry proto3 defaults on their prototype ("" / 0 / false / null),
+// so scalar members are recognised by own properties; message members by non-null values.
+function jsonOf(v: ProtoValue | null | undefined, depth: number): unknown {
+  if (v == null) return null;
+  const s = v.stringValue;
+  if (s) return s; // non-empty string: the common case, no own-property check needed
+  const st = v.structValue;
+  if (st != null) return structToObject(st, depth);
+  const l = v.listValue;
+  if (l != null) return listToArray(l, depth);
+  if (hasOwn.call(v, "numberValue")) {
+    const n = v.numberValue as number;
+    if (n - n !== 0) throw new StructConversionError(`received non-finite number ${n}`);
+    return n;
+  }
+  if (hasOwn.call(v, "boolValue")) return v.boolValue === true;
+  if (s === "" && hasOwn.call(v, "stringValue")) return "";
+  return null; // nullValue, or no kind set
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contexts
+
+function isEmpty(obj: Readonly<Record<string, unknown>> | null | undefined): boolean {
+  if (obj == null) return true;
+  for (const _ in obj) return false;
+  return true;
+}
+
+/**
+ * Converts a global context to `cpex.GlobalContext`: `request_id` always (empty strings are
+ * proto3 defaults and not written), `server_id`/`tenant_id` when set, `user` as `user_string`
+ * (even `""`) or `user_struct` (even `{}`), `metadata`/`state` only when non-empty.
+ * `user_context` and `content_type` are dropped (no field in the schema).
+ *
+ * @example
+ * ```ts
+ * import { globalContextToProto } from "./struct.ts";
+ * globalContextToProto({ request_id: "req-1", server_id: "srv-1", user: "alice" });
+ * // { request_id: "req-1", server_id: "srv-1", user_string: "alice" }
+ * ```
+ */
+export function globalContextToProto(gc: Readonly<GlobalContext>): ProtoGlobalContext {
+  const p: ProtoGlobalContext = {};
+  if (gc.request_id) p.request_id = gc.request_id;
+  if (gc.server_id) p.server_id = gc.server_id;
+  if (gc.tenant_id) p.tenant_id = gc.tenant_id;
+  const user = gc.user;
+  if (typeof user === "string") p.user_string = user;
+  else if (user != null && typeof user === "object") p.user_struct = toStruct(user);
+  if (!isEmpty(gc.metadata)) p.metadata = toStruct(gc.metadata!);
+  if (!isEmpty(gc.state)) p.state = toStruct(gc.state!);
+  return p;
+}
+
+/**
+ * Converts `cpex.GlobalContext` back (server side): `""` ids become `null`, `user` comes from
+ * whichever oneof member is set (else `null`), absent Structs become `{}`.
+ *
+ * @example
+ * ```ts
+ * import { globalContextFromProto } from "./struct.ts";
+ * globalContextFromProto({ request_id: "req-1", user_string: "alice" });
+ * // { request_id: "req-1", user: "alice", tenant_id: null, server_id: null, state: {}, metadata: {} }
+ * ```
+ */
+export function globalContextFromProto(
+  p: Readonly<ProtoGlobalContext> | null | undefined,
+): GlobalContext {
+  if (p == null) {
+    return {
+      request_id: "",
+      user: null,
+      tenant_id: null,
+      server_id: null,
+      state: {},
+      metadata: {},
+    };
+  }
+  let user: GlobalContext["user"] = null;
+  if (p.user_struct != null) user = fromStruct(p.user_struct);
+  else if (hasOwn.call(p, "user_string") && p.user_string != null) user = p.user_string;
+  return {
+    request_id: p.request_id || "",
+    user,
+    tenant_id: p.tenant_id || null,
+    server_id: p.server_id || null,
+    state: fromStruct(p.state),
+    metadata: fromStruct(p.metadata),
+  };
+}
+
+/**
+ * Converts a plugin context to `cpex.PluginContext`: the global context always, the local
+ * `state`/`metadata` only when non-empty.
+ *
+ * @example
+ * ```ts
+ * import { pluginContextToProto } from "./struct.ts";
+ * pluginContextToProto({ global_context: { request_id: "req-1" }, state: { n: 1 }, metadata: {} });
+ * // { global_context: { request_id: "req-1" }, state: { fields: { n: { numberValue: 1 } } } }
+ * ```
+ */
+export function pluginContextToProto(
+  ctx: Readonly<Pick<PluginContextData, "global_context">> & {
+    readonly state?: Readonly<Record<string, unknown>> | null;
+    readonly metadata?: Readonly<Record<string, unknown>> | null;
+  },
+): ProtoPluginContext {
+  const p: ProtoPluginContext = { global_context: globalContextToProto(ctx.global_context) };
+  if (!isEmpty(ctx.state)) p.state = toStruct(ctx.state!);
+  if (!isEmpty(ctx.metadata)) p.metadata = toStruct(ctx.metadata!);
+  return p;
+}
+
+/**
+ * Converts `cpex.PluginContext` back into plain context data (server side); absent parts
+ * become empty.
+ *
+ * @example
+ * ```ts
+ * import { pluginContextFromProto } from "./struct.ts";
+ * const ctx = pluginContextFromProto({ global_context: { request_id: "req-1" } });
+ * console.log(ctx.global_context.request_id, ctx.state); // "req-1" {}
+ * ```
+ */
+export function pluginContextFromProto(
+  p: Readonly<ProtoPluginContext> | null | undefined,
+): PluginContextData {
+  return {
+    global_context: globalContextFromProto(p?.global_context),
+    state: fromStruct(p?.state),
+    metadata: fromStruct(p?.metadata),
+  };
+}
+
+/**
+ * Applies a returned `cpex.PluginContext` to the gateway's context **in place**, as the
+ * reference does: local `state` and `metadata` are replaced (with `{}` when absent), and
+ * `global_context.state` is replaced only when the returned one is non-empty. Nothing else is
+ * taken back (not `global_context.metadata`, not the user).
+ *
+ * @example
+ * ```ts
+ * import { updateContextFromProto } from "./struct.ts";
+ * const ctx = { global_context: { request_id: "r", state: { a: 1 } }, state: {}, metadata: {} };
+ * updateContextFromProto(ctx, { state: { fields: { seen: { boolValue: true } } } });
+ * console.log(ctx.state, ctx.global_context.state); // { seen: true } { a: 1 }
+ * ```
+ */
+export function updateContextFromProto(
+  target: PluginContextData,
+  p: Readonly<ProtoPluginContext>,
+): void {
+  target.state = fromStruct(p.state);
+  target.metadata = fromStruct(p.metadata);
+  const gs = p.global_context?.state;
+  if (gs?.fields != null && !isEmpty(gs.fields)) target.global_context.state = fromStruct(gs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Violations, result base, errors
+
+/**
+ * Converts a violation to `cpex.PluginViolation`. `details` is written when non-empty,
+ * `mcp_error_code` when set and non-zero, `plugin_name` when known. `http_status_code` and
+ * `http_headers` have no field and are dropped.
+ *
+ * @example
+ * ```ts
+ * import { violationToProto } from "./struct.ts";
+ * violationToProto({ reason: "r", description: "d", code: "c", mcp_error_code: -32000 });
+ * // { reason: "r", description: "d", code: "c", mcp_error_code: -32000 }
+ * ```
+ */
+export function violationToProto(v: Readonly<PluginViolation>): ProtoPluginViolation {
+  const p: ProtoPluginViolation = {};
+  if (v.reason) p.reason = v.reason;
+  if (v.description) p.description = v.description;
+  if (v.code) p.code = v.code;
+  if (v.plugin_name) p.plugin_name = v.plugin_name;
+  if (!isEmpty(v.details)) p.details = toStruct(v.details!);
+  if (v.mcp_error_code) p.mcp_error_code = v.mcp_error_code;
+  return p;
+}
+
+/**
+ * Converts `cpex.PluginViolation` back: `details` `{}` when absent, `mcp_error_code` 0 becomes
+ * `null`, `plugin_name` is set only when non-empty; `http_status_code`/`http_headers` are `null`.
+ *
+ * @example
+ * ```ts
+ * import { violationFromProto } from "./struct.ts";
+ * violationFromProto({ reason: "r", description: "d", code: "c", mcp_error_code: 0 });
+ * // { reason: "r", description: "d", code: "c", details: {}, mcp_error_code: null,
+ * //   http_status_code: null, http_headers: null }
+ * ```
+ */
+export function violationFromProto(p: Readonly<ProtoPluginViolation>): PluginViolation {
+  const v: PluginViolation = {
+    reason: p.reason || "",
+    description: p.description || "",
+    code: p.code || "",
+    details: fromStruct(p.details),
+    mcp_error_code: p.mcp_error_code || null,
+    http_status_code: null,
+    http_headers: null,
+  };
+  if (p.plugin_name) v.plugin_name = p.plugin_name;
+  return v;
+}
+
+/**
+ * Converts a result's base fields to `cpex.PluginResultBase` (`continue_processing`, the
+ * violation if any, non-empty `metadata`). Not used on the wire by cpex 0.1.x, which sends the
+ * whole result as a Struct.
+ *
+ * @example
+ * ```ts
+ * import { resultToProtoBase } from "./struct.ts";
+ * resultToProtoBase({ continue_processing: true, metadata: { k: "v" } });
+ * // { continue_processing: true, metadata: { fields: { k: { stringValue: "v" } } } }
+ * ```
+ */
+export function resultToProtoBase(r: Readonly<PluginResult>): ProtoPluginResultBase {
+  const p: ProtoPluginResultBase = {};
+  if (r.continue_processing ?? true) p.continue_processing = true;
+  if (r.violation) p.violation = violationToProto(r.violation);
+  if (!isEmpty(r.metadata)) p.metadata = toStruct(r.metadata!);
+  return p;
+}
+
+/**
+ * Converts `cpex.PluginResultBase` back into result fields: `continue_processing` as sent
+ * (proto3: absent is `false`), `violation` or `null`, `metadata` or `{}`.
+ *
+ * @example
+ * ```ts
+ * import { resultFromProtoBase } from "./struct.ts";
+ * resultFromProtoBase({ continue_processing: true });
+ * // { continue_processing: true, violation: null, metadata: {} }
+ * ```
+ */
+export function resultFromProtoBase(p: Readonly<ProtoPluginResultBase>): PluginResult {
+  return {
+    continue_processing: p.continue_processing === true,
+    violation: p.violation != null ? violationFromProto(p.violation) : null,
+    metadata: fromStruct(p.metadata),
+  };
+}
+
+/**
+ * Converts an error model to `cpex.PluginError`. Empty `code`, zero `mcp_error_code` and empty
+ * `details` are not written; `details` is left out entirely with `includeDetails: false`
+ * (what the reference's raw Unix server does).
+ *
+ * @example
+ * ```ts
+ * import { pluginErrorToProto } from "./struct.ts";
+ * pluginErrorToProto({ message: "boom", plugin_name: "p", code: "", mcp_error_code: -32603 });
+ * // { message: "boom", plugin_name: "p", mcp_error_code: -32603 }
+ * ```
+ */
+export function pluginErrorToProto(
+  e: Readonly<PluginErrorModel>,
+  options: { includeDetails?: boolean } = {},
+): ProtoPluginError {
+  const p: ProtoPluginError = {};
+  if (e.message) p.message = e.message;
+  if (e.plugin_name) p.plugin_name = e.plugin_name;
+  if (e.code) p.code = e.code;
+  if (options.includeDetails !== false && !isEmpty(e.details)) p.details = toStruct(e.details!);
+  if (e.mcp_error_code) p.mcp_error_code = e.mcp_error_code;
+  return p;
+}
+
+/**
+ * Converts `cpex.PluginError` back into an error model, as the reference's clients do:
+ * `plugin_name` falls back to `fallbackPluginName` when empty, `code` and `mcp_error_code` are
+ * copied as sent (`""` / `0` when absent), `details` is `{}` when absent.
+ *
+ * @example
+ * ```ts
+ * import { pluginErrorFromProto } from "./struct.ts";
+ * pluginErrorFromProto({ message: "Unknown message type", code: "UNKNOWN_MESSAGE" }, "ArgGuard");
+ * // { message: "Unknown message type", plugin_name: "ArgGuard", code: "UNKNOWN_MESSAGE",
+ * //   details: {}, mcp_error_code: 0 }
+ * ```
+ */
+export function pluginErrorFromProto(
+  p: Readonly<ProtoPluginError>,
+  fallbackPluginName = "",
+): PluginErrorModel {
+  return {
+    message: p.message || "",
+    plugin_name: p.plugin_name || fallbackPluginName,
+    code: p.code || "",
+    details: fromStruct(p.details),
+    mcp_error_code: p.mcp_error_code || 0,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Small zod building blocks shared by the built-in hook payload schemas. Internal: not
+ * re-exported from the hooks module.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/**
+ * A JSON object with arbitrary values (Python `dict`).
+ *
+ * @example
+ * ```ts ignore
+ * jsonObject().parse({ a: 1 }); // { a: 1 }
+ * ```
+ */
+export function jsonObject(): z.ZodRecord<z.ZodString, z.ZodUnknown> {
+  return z.record(z.string(), z.unknown());
+}
+
+/**
+ * A field whose key must be present but whose value may be anything, `null` included
+ * (Python `Any` without a default). Only `undefined` (a missing key) is rejected.
+ *
+ * @example
+ * ```ts ignore
+ * z.object({ result: requiredAny() }).parse({ result: null }); // ok
+ * ```
+ */
+export function requiredAny(): z.ZodType<unknown> {
+  return z.custom<unknown>((value) => value !== undefined, {
+    message: "Invalid input: required key (null is allowed)",
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * One plugin call: hands the hook an `AbortSignal`, enforces the deadline, and lets the
+ * executor cancel a call it no longer waits for.
+ *
+ * @module
+ */
+import { PluginTimeoutError } from "../errors.ts";
+import type { HookCallOptions } from "../plugin.ts";
+import type { Extensions, PluginResult } from "../types.ts";
+import type { HookRef } from "./registry.ts";
+import type { PluginContext } from "../context.ts";
+
+/**
+ * Thrown into a call that the executor stopped waiting for (a sibling blocked or failed).
+ *
+ * @example
+ * ```ts
+ * import { PluginCancelledError } from "./call.ts";
+ * console.log(new PluginCancelledError("p").name); // "CancelledError"
+ * ```
+ */
+export class PluginCancelledError extends Error {
+  /** Creates the error for plugin `name`. */
+  constructor(name: string) {
+    super(`Plugin ${name} was cancelled`);
+    this.name = "CancelledError";
+  }
+}
+
+/**
+ * The options object of one call. The `AbortController` is created only if the hook reads
+ * `signal`, so hooks that ignore it cost nothing extra.
+ *
+ * @example
+ * ```ts
+ * import { CallOptions } from "./call.ts";
+ * const o = new CallOptions(null);
+ * o.abort(new Error("stop"));
+ * console.log(o.signal.aborted); // true
+ * ```
+ */
+export class CallOptions implements HookCallOptions {
+  /** Extensions filtered for the plugin. */
+  readonly extensions: Extensions | null;
+  #controller: AbortController | undefined;
+  #reason: unknown = undefined;
+  #aborted = false;
+
+  /** Creates the options with the plugin's extension view. */
+  constructor(extensions: Extensions | null) {
+    this.extensions = extensions;
+  }
+
+  /** Aborted when the call's deadline passes or the executor cancels it. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the signal (now, or when it is first read). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * A call in flight that the executor may cancel.
+ *
+ * @example
+ * ```ts
+ * import { PendingCall } from "./call.ts";
+ * const p = new PendingCall();
+ * console.log(p.settled); // false
+ * ```
+ */
+export class PendingCall {
+  /** True once the call resolved, failed, timed out or was cancelled. */
+  settled = false;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  options: CallOptions | undefined = undefined;
+  reject: ((reason: unknown) => void) | undefined = undefined;
+
+  /** Stops waiting: clears the deadline, aborts the signal, rejects the call. */
+  cancel(name: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    const reason = new PluginCancelledError(name);
+    this.options?.abort(reason);
+    this.reject?.(reason);
+  }
+}
+
+// setTimeout fires at once for delays above 2^31-1 ms; clamp to ~24.8 days.
+const MAX_TIMER_MS = 2_147_483_647;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** Settles immediately: racing against it tells whether a promise has already settled. */
+const NOT_YET: unique symbol = Symbol("not yet");
+const NOT_YET_PROMISE: Promise<typeof NOT_YET> = Promise.resolve(NOT_YET);
+
+/**
+ * Calls `hookRef`'s handler with a deadline of `seconds`. Handlers that finish synchronously
+ * or return an already settled promise need no timer (a timer costs ~1 µs); the others race
+ * their deadline, and on expiry the signal is aborted and a `PluginTimeoutError` is thrown.
+ *
+ * @example
+ * ```ts
+ * import type { HookRef } from "./registry.ts";
+ * import { callPlugin, CallOptions } from "./call.ts";
+ * declare const ref: HookRef;
+ * declare const ctx: import("../context.ts").PluginContext;
+ * await callPlugin(ref, {}, ctx, new CallOptions(null), 30);
+ * ```
+ */
+export async function callPlugin(
+  hookRef: HookRef,
+  payload: unknown,
+  context: PluginContext,
+  options: CallOptions,
+  seconds: number,
+  pending?: PendingCall,
+): Promise<PluginResult> {
+  const returned = hookRef.handler(payload, context, options);
+  if (!isThenable(returned)) {
+    if (pending) pending.settled = true;
+    return returned;
+  }
+  const first = await Promise.race([returned, NOT_YET_PROMISE]);
+  if (first !== NOT_YET) {
+    if (pending) pending.settled = true;
+    return first as PluginResult;
+  }
+  if (pending?.settled) throw new PluginCancelledError(hookRef.ref.name);
+  const name = hookRef.ref.name;
+  return await new Promise<PluginResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (pending) pending.settled = true;
+      const error = new PluginTimeoutError(name, seconds);
+      options.abort(error);
+      reject(error);
+    }, Math.min(seconds * 1000, MAX_TIMER_MS));
+    if (pending) {
+      pending.timer = timer;
+      pending.options = options;
+      pending.reject = reject;
+    }
+    returned.then((value) => {
+      clearTimeout(timer);
+      if (pending) pending.settled = true;
+      resolve(value as PluginResult);
+    }, (error) => {
+      clearTimeout(timer);
+      if (pending) pending.settled = true;
+      reject(error);
+    });
+  });
+}

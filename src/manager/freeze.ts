@@ -1,0 +1,136 @@
+/**
+ * Deep freezing and copying of JSON-like data: how payloads stay immutable and how plugins get
+ * their own copy of global state.
+ *
+ * @module
+ */
+
+const frozen = new WeakSet<object>();
+
+/**
+ * Deep-freezes plain objects and arrays reachable from `value` (in place) and returns it.
+ * Objects frozen by an earlier call are skipped, so re-freezing a chained payload is cheap.
+ *
+ * @example
+ * ```ts
+ * import { deepFreeze } from "./freeze.ts";
+ * const p = deepFreeze({ args: { a: [1] } });
+ * console.log(Object.isFrozen(p.args.a)); // true
+ * ```
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || frozen.has(value)) return value;
+  freezeObject(value);
+  return value;
+}
+
+function freezeObject(obj: object): void {
+  frozen.add(obj);
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i];
+      if (typeof v === "object" && v !== null && !frozen.has(v)) freezeObject(v);
+    }
+  } else {
+    const proto = Object.getPrototypeOf(obj);
+    // Only plain data is frozen; class instances (Date, Map, user models) keep their own rules.
+    if (proto !== Object.prototype && proto !== null) return;
+    for (const key in obj) {
+      const v = (obj as Record<string, unknown>)[key];
+      if (typeof v === "object" && v !== null && !frozen.has(v)) freezeObject(v);
+    }
+  }
+  Object.freeze(obj);
+}
+
+/**
+ * Copies JSON-like data deeply enough that no nested plain object or array is shared. Class
+ * instances are cloned with `structuredClone` when possible, else shared.
+ *
+ * @example
+ * ```ts
+ * import { cloneData } from "./freeze.ts";
+ * const a = { n: { x: 1 } };
+ * const b = cloneData(a);
+ * b.n.x = 2;
+ * console.log(a.n.x); // 1
+ * ```
+ */
+export function cloneData<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneData(value[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const key in value) out[key] = cloneData((value as Record<string, unknown>)[key]);
+    return out as T;
+  }
+  try {
+    return structuredClone(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * A fresh copy of a state or metadata record (a new `{}` when empty or missing).
+ *
+ * @example
+ * ```ts
+ * import { copyRecord } from "./freeze.ts";
+ * console.log(copyRecord(undefined)); // {}
+ * ```
+ */
+export function copyRecord(record: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!record) return {};
+  for (const _ in record) return cloneData(record);
+  return {};
+}
+
+/**
+ * Structural equality of JSON-like data (used to diff payload fields under a policy).
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "./freeze.ts";
+ * console.log(deepEqual({ a: [1, 2] }, { a: [1, 2] })); // true
+ * ```
+ */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * True for `{...}` literals and `Object.create(null)` objects (not arrays, not class instances).
+ *
+ * @example
+ * ```ts
+ * import { isPlainObject } from "./freeze.ts";
+ * console.log(isPlainObject({}), isPlainObject([])); // true false
+ * ```
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

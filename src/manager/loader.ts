@@ -1,0 +1,162 @@
+/**
+ * Plugin loading: from a programmatic kind map, from a module specifier
+ * (`./plugins/deny.ts#DenyList`, `jsr:`, `npm:`, `file:`), or through an external transport.
+ *
+ * @module
+ */
+import { Plugin } from "../plugin.ts";
+import type { PluginConfig } from "../types.ts";
+
+/**
+ * A plugin class: constructed with the plugin's config.
+ *
+ * @example
+ * ```ts
+ * import { Plugin, type PluginClass } from "@cpex/core";
+ * class Noop extends Plugin {}
+ * const kinds: Record<string, PluginClass> = { noop: Noop };
+ * ```
+ */
+export type PluginClass = new (config: PluginConfig) => Plugin;
+
+/**
+ * Creates the gateway-side proxy of an external plugin from its config.
+ *
+ * @example
+ * ```ts
+ * import type { ExternalPluginFactory } from "@cpex/core";
+ * const refuse: ExternalPluginFactory = () => {
+ *   throw new Error("not here");
+ * };
+ * ```
+ */
+export type ExternalPluginFactory = (config: PluginConfig) => Plugin | Promise<Plugin>;
+
+/**
+ * The external transports a config can name (`kind: external` with one of these blocks).
+ *
+ * @example
+ * ```ts
+ * import type { ExternalTransportName } from "@cpex/core";
+ * const t: ExternalTransportName = "unix_socket";
+ * ```
+ */
+export type ExternalTransportName = "mcp" | "grpc" | "unix_socket";
+
+const externalTransports = new Map<ExternalTransportName, () => Promise<ExternalPluginFactory>>();
+
+/**
+ * Registers how `kind: external` plugins with a given transport block are created. The loader
+ * is called (and its module imported) only when a config uses that transport, so a gateway
+ * that never uses gRPC never loads grpc-js.
+ *
+ * @example
+ * ```ts
+ * import { Plugin, registerExternalTransport } from "@cpex/core";
+ * class Echo extends Plugin {
+ *   handleHook() {
+ *     return Promise.resolve({});
+ *   }
+ * }
+ * registerExternalTransport("unix_socket", () => Promise.resolve((config) => new Echo(config)));
+ * ```
+ */
+export function registerExternalTransport(
+  name: ExternalTransportName,
+  load: () => Promise<ExternalPluginFactory>,
+): void {
+  externalTransports.set(name, load);
+}
+
+/**
+ * Options of {@linkcode loadPlugin}.
+ *
+ * @example
+ * ```ts
+ * import type { LoadPluginOptions } from "@cpex/core";
+ * const o: LoadPluginOptions = { base: new URL("file:///etc/cpex/plugins.yaml") };
+ * ```
+ */
+export interface LoadPluginOptions {
+  /** The config file's URL; relative specifiers resolve against it (default: the cwd). */
+  base?: URL;
+  /** Programmatic kind -> class map, consulted first. */
+  kinds?: Record<string, PluginClass>;
+}
+
+function externalTransportOf(config: PluginConfig): ExternalTransportName | null {
+  // The reference's precedence when several blocks are present.
+  if (config.grpc) return "grpc";
+  if (config.unix_socket) return "unix_socket";
+  if (config.mcp) return "mcp";
+  return null;
+}
+
+function resolveSpecifier(specifier: string, base: URL | undefined): string {
+  if (specifier.startsWith("./") || specifier.startsWith("../")) {
+    const from = base ?? new URL(`file://${Deno.cwd()}/`);
+    return new URL(specifier, from).href;
+  }
+  if (specifier.startsWith("/")) return new URL(`file://${specifier}`).href;
+  return specifier;
+}
+
+function isPluginClass(value: unknown): value is PluginClass {
+  return typeof value === "function" && value.prototype instanceof Plugin;
+}
+
+/**
+ * Resolves a plugin's `kind` to a class and instantiates it with a copy of its config (the
+ * manager keeps the original as the trusted config). Does not call `initialize()`.
+ *
+ * @example
+ * ```ts
+ * import { loadPlugin, Plugin } from "@cpex/core";
+ * class Noop extends Plugin {}
+ * const plugin = await loadPlugin(
+ *   { name: "n", kind: "noop", hooks: [], tags: [], mode: "sequential", on_error: "fail",
+ *     priority: 1, max_content_size: 1, conditions: [], capabilities: [] },
+ *   { kinds: { noop: Noop } },
+ * );
+ * console.log(plugin.name); // "n"
+ * ```
+ */
+export async function loadPlugin(
+  config: PluginConfig,
+  options: LoadPluginOptions = {},
+): Promise<Plugin> {
+  const copy = structuredClone(config);
+  if (config.kind === "external") {
+    const transport = externalTransportOf(config);
+    const load = transport ? externalTransports.get(transport) : undefined;
+    if (!transport || !load) {
+      throw new Error(
+        `Plugin ${config.name}: no external transport is available for ` +
+          `'${transport ?? "(none)"}' (known: ${
+            [...externalTransports.keys()].join(", ") || "none"
+          })`,
+      );
+    }
+    const factory = await load();
+    return await factory(copy);
+  }
+  const mapped = options.kinds?.[config.kind];
+  if (mapped) return new mapped(copy);
+  const hash = config.kind.lastIndexOf("#");
+  if (hash <= 0 || hash === config.kind.length - 1) {
+    throw new Error(
+      `Plugin ${config.name}: unknown kind '${config.kind}'; use 'module.ts#ExportName' ` +
+        `or pass the class in the manager's pluginKinds map`,
+    );
+  }
+  const specifier = resolveSpecifier(config.kind.slice(0, hash), options.base);
+  const exportName = config.kind.slice(hash + 1);
+  const module = await import(specifier) as Record<string, unknown>;
+  const cls = module[exportName];
+  if (!isPluginClass(cls)) {
+    throw new Error(
+      `Plugin ${config.name}: '${exportName}' exported by ${specifier} is not a Plugin class`,
+    );
+  }
+  return new cls(copy);
+}

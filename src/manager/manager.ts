@@ -1,0 +1,446 @@
+/**
+ * The plugin manager: loads a config, instantiates and registers plugins, and dispatches
+ * hooks through the executor.
+ *
+ * @module
+ */
+import { PluginContext, type PluginContextTable } from "../context.ts";
+import { PluginError } from "../errors.ts";
+import { type HookRegistry, hookRegistry } from "../hooks/registry.ts";
+import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
+import type { ObservabilityProvider } from "../observability.ts";
+import type { Plugin } from "../plugin.ts";
+import type { Config } from "../config/schema.ts";
+import { loadConfig } from "../config/load.ts";
+import { readSettings } from "../config/settings.ts";
+import type {
+  DefaultHookPolicy,
+  GlobalContext,
+  HookPayloadPolicy,
+  PluginConfig,
+} from "../types.ts";
+import { type InvokeOptions, PluginExecutor } from "./executor.ts";
+import { loadPlugin, type PluginClass } from "./loader.ts";
+import { PluginRegistry } from "./registry.ts";
+import type { HookResult } from "./result.ts";
+
+/**
+ * Where the manager reports problems that do not fail a call (plugins skipped at load,
+ * failing shutdowns). Defaults to `console.warn` (stderr).
+ *
+ * @example
+ * ```ts
+ * import type { ManagerLogger } from "@cpex/core";
+ * const quiet: ManagerLogger = { warn: () => {} };
+ * ```
+ */
+export interface ManagerLogger {
+  warn(message: string): void;
+}
+
+/**
+ * Options of a {@linkcode PluginManager}. Explicit options win over PLUGINS_* environment
+ * variables, which win over the config file's `plugin_settings`.
+ *
+ * @example
+ * ```ts
+ * import type { PluginManagerOptions } from "@cpex/core";
+ * const o: PluginManagerOptions = { timeout: 5, defaultHookPolicy: "deny" };
+ * ```
+ */
+export interface PluginManagerOptions {
+  /** Default per-plugin timeout in seconds (30). */
+  timeout?: number;
+  /** Programmatic kind -> plugin class map, consulted before module specifiers. */
+  pluginKinds?: Record<string, PluginClass>;
+  /** Per-hook payload policies. */
+  hookPolicies?: Record<string, HookPayloadPolicy>;
+  /** Policy for hooks without one (`allow`, or PLUGINS_DEFAULT_HOOK_POLICY). */
+  defaultHookPolicy?: DefaultHookPolicy;
+  /** Span receiver. */
+  observability?: ObservabilityProvider | null;
+  /** Parallel calls per invocation for CONCURRENT and FIRE_AND_FORGET (10; 0 = unbounded). */
+  executionPool?: number;
+  /** Fail `initialize()` when one plugin cannot be loaded (false: skip it with a warning). */
+  failOnPluginError?: boolean;
+  /** Payload size limit in characters (1,000,000). */
+  maxPayloadSize?: number;
+  /** Hook schemas (the shared default registry). */
+  hookRegistry?: HookRegistry;
+  /** Where warnings go. */
+  logger?: ManagerLogger;
+}
+
+/**
+ * Options of {@linkcode PluginManager.invokeHookForPlugin}.
+ *
+ * @example
+ * ```ts
+ * import type { InvokeForPluginOptions } from "@cpex/core";
+ * const o: InvokeForPluginOptions = { payloadAsJson: true };
+ * ```
+ */
+export interface InvokeForPluginOptions {
+  /** Throw on a block instead of returning it. */
+  violationsAsExceptions?: boolean;
+  /** The payload is JSON text or a plain object to validate with the hook's schema. */
+  payloadAsJson?: boolean;
+}
+
+const consoleLogger: ManagerLogger = { warn: (m) => console.warn(m) };
+
+/**
+ * Runs plugins at hook points. Each instance is independent: its own config, registry and
+ * executor (no process-wide state).
+ *
+ * @example
+ * ```ts
+ * import { Plugin, PluginManager, type ToolPreInvokePayload } from "@cpex/core";
+ *
+ * class NoDelete extends Plugin {
+ *   tool_pre_invoke(payload: ToolPreInvokePayload) {
+ *     return payload.name === "delete_all"
+ *       ? {
+ *         continue_processing: false,
+ *         violation: { reason: "forbidden", description: "no", code: "DENY" },
+ *       }
+ *       : {};
+ *   }
+ * }
+ *
+ * const manager = new PluginManager();
+ * await manager.initialize();
+ * await manager.registerPlugin(
+ *   new NoDelete({ name: "no-delete", kind: "inline", hooks: ["tool_pre_invoke"] }),
+ * );
+ * const [result] = await manager.invokeHook(
+ *   "tool_pre_invoke",
+ *   { name: "delete_all", args: {} },
+ *   { request_id: "r1" },
+ * );
+ * console.log(result.continue_processing); // false
+ * await manager.shutdown();
+ * ```
+ */
+export class PluginManager {
+  readonly #source: string | URL | Config | null;
+  readonly #options: PluginManagerOptions;
+  readonly #hooks: HookRegistry;
+  readonly #registry: PluginRegistry;
+  #executor: PluginExecutor;
+  #config: Config | null = null;
+  #initialized = false;
+  #lock: Promise<unknown> = Promise.resolve();
+  #order: string[] = [];
+
+  /**
+   * Creates a manager for a config file path (loaded by `initialize()`), a parsed
+   * {@linkcode Config}, or nothing (plugins registered programmatically).
+   */
+  constructor(config?: string | URL | Config | null, options: PluginManagerOptions = {}) {
+    this.#source = config ?? null;
+    if (config && typeof config === "object" && !(config instanceof URL)) this.#config = config;
+    this.#options = options;
+    this.#hooks = options.hookRegistry ?? hookRegistry;
+    const hooks = this.#hooks;
+    this.#registry = new PluginRegistry((name) => hooks.conditionTarget(name));
+    const settings = readSettings();
+    this.#executor = new PluginExecutor({
+      timeout: options.timeout ?? settings.pluginTimeout ?? 30,
+      hookPolicies: options.hookPolicies,
+      defaultHookPolicy: options.defaultHookPolicy ?? settings.defaultHookPolicy,
+      observability: options.observability,
+      executionPool: options.executionPool ?? settings.executionPool,
+      maxPayloadSize: options.maxPayloadSize,
+      validatePayload: (hook, value) => validateModified(hooks, hook, value),
+      isCrossType: (hook) => hooks.isCrossType(hook),
+    });
+  }
+
+  /** The loaded config, or null before `initialize()` (for a path) or without one. */
+  get config(): Config | null {
+    return this.#config;
+  }
+
+  /** True between `initialize()` and `shutdown()`. */
+  get initialized(): boolean {
+    return this.#initialized;
+  }
+
+  /** Number of registered plugins. */
+  get pluginCount(): number {
+    return this.#registry.pluginCount;
+  }
+
+  /** The executor (its timeout, policies and runtime-disabled set). */
+  get executor(): PluginExecutor {
+    return this.#executor;
+  }
+
+  /** The span receiver. */
+  get observability(): ObservabilityProvider | null {
+    return this.#executor.observability;
+  }
+
+  /** Replaces the span receiver. */
+  set observability(provider: ObservabilityProvider | null) {
+    this.#executor.observability = provider;
+  }
+
+  /**
+   * Loads the config (when given as a path), then loads, initializes and registers every
+   * plugin that is not `disabled`, in file order. Concurrent and repeated calls load once.
+   */
+  initialize(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#initialized) return;
+      if (this.#registry.pluginCount) await this.#clearRegistry();
+      let base: URL | undefined;
+      if (
+        this.#source !== null && (typeof this.#source === "string" || this.#source instanceof URL)
+      ) {
+        this.#config = await loadConfig(this.#source);
+        base = toFileUrl(this.#source);
+      }
+      const config = this.#config;
+      if (config) {
+        const settings = readSettings();
+        const fileSettings = config.plugin_settings ?? {};
+        if (this.#options.timeout === undefined && settings.pluginTimeout === undefined) {
+          const fromFile = fileSettings.plugin_timeout;
+          if (typeof fromFile === "number" && fromFile > 0) this.#executor.timeout = fromFile;
+        }
+        const failOnError = this.#options.failOnPluginError ?? settings.failOnPluginError ??
+          (fileSettings.fail_on_plugin_error === true);
+        for (const pluginConfig of config.plugins) {
+          if (pluginConfig.mode === "disabled") continue;
+          try {
+            await this.#load(pluginConfig, base);
+          } catch (error) {
+            const detail = error instanceof Error ? error.message : String(error);
+            if (failOnError) {
+              await this.#clearRegistry();
+              throw new Error(`Plugin initialization failed: ${pluginConfig.name} - ${detail}`, {
+                cause: error,
+              });
+            }
+            (this.#options.logger ?? consoleLogger).warn(
+              `Skipping plugin ${pluginConfig.name} because fail_on_plugin_error is disabled: ${detail}`,
+            );
+          }
+        }
+      }
+      this.#initialized = true;
+    });
+  }
+
+  async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
+    const plugin = await loadPlugin(config, { base, kinds: this.#options.pluginKinds });
+    await plugin.initialize();
+    // External plugins merge the remote server's settings into their own config at
+    // initialize(); in-process plugins are trusted with the file's entry only.
+    const trusted = config.kind === "external" ? structuredClone(plugin.config) : config;
+    try {
+      this.#registry.register(plugin, trusted);
+    } catch (error) {
+      await plugin.shutdown().catch(() => {});
+      throw error;
+    }
+    this.#order.push(trusted.name);
+  }
+
+  /**
+   * Registers an already constructed plugin (calling its `initialize()` first). Its own config
+   * is the trusted one unless `trusted` is given.
+   */
+  registerPlugin(plugin: Plugin, trusted?: PluginConfig): Promise<void> {
+    return this.#serial(async () => {
+      const config = trusted ?? plugin.config;
+      if (this.#registry.get(config.name)) {
+        throw new Error(`Plugin ${config.name} already registered`);
+      }
+      await plugin.initialize();
+      this.#registry.register(plugin, config);
+      this.#order.push(config.name);
+    });
+  }
+
+  /** Unregisters a plugin and calls its `shutdown()`; unknown names are ignored. */
+  unregisterPlugin(name: string): Promise<void> {
+    return this.#serial(async () => {
+      const ref = this.#registry.get(name);
+      if (!ref) return;
+      this.#registry.unregister(name);
+      this.#order = this.#order.filter((n) => n !== name);
+      await ref.plugin.shutdown();
+    });
+  }
+
+  /** The plugin registered as `name`, or null. */
+  getPlugin(name: string): Plugin | null {
+    return this.#registry.get(name)?.plugin ?? null;
+  }
+
+  /** True when some plugin handles `hookName`. */
+  hasHooksFor(hookName: string): boolean {
+    return this.#registry.hasHooksFor(hookName);
+  }
+
+  /**
+   * Runs every plugin registered for `hookName`. For built-in hooks the payload type is
+   * checked at compile time. Returns the aggregated result and the context table to pass
+   * back (as `localContexts`) to the matching post hook; the table is null when no plugin
+   * handles the hook.
+   *
+   * Payloads are deep-frozen: plugins change them only by returning `modified_payload`.
+   */
+  invokeHook<H extends string>(
+    hookName: H,
+    payload: PayloadOf<H>,
+    globalContext: GlobalContext,
+    options?: InvokeOptions,
+  ): Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]> {
+    return this.#executor.execute(
+      this.#registry.plan(hookName),
+      payload,
+      globalContext,
+      options,
+    ) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
+  }
+
+  /**
+   * Runs one plugin's hook directly, bypassing conditions, runtime disabling, policies,
+   * global-state merging and records. `context` may be a {@linkcode GlobalContext}.
+   */
+  async invokeHookForPlugin<H extends string>(
+    name: string,
+    hookName: H,
+    payload: PayloadOf<H> | string | Record<string, unknown>,
+    context: PluginContext | GlobalContext,
+    options: InvokeForPluginOptions = {},
+  ): Promise<HookResult<ResultPayloadOf<H>>> {
+    const hookRef = this.#registry.hookRef(name, hookName);
+    if (!hookRef) {
+      throw new PluginError({
+        message:
+          `Unable to find ${hookName} for plugin ${name}.  Make sure the plugin is registered.`,
+        plugin_name: name,
+      });
+    }
+    let input: unknown = payload;
+    if (options.payloadAsJson) {
+      if (typeof payload !== "string" && (typeof payload !== "object" || payload === null)) {
+        throw new TypeError(
+          `When payloadAsJson is true, payload must be a string or an object, got ${typeof payload}`,
+        );
+      }
+      input = this.#hooks.parsePayload(hookName, payload as string | object);
+    } else if (typeof payload !== "object" || payload === null) {
+      throw new TypeError(
+        `When payloadAsJson is false, payload must be an object, got ${
+          payload === null ? "null" : typeof payload
+        }`,
+      );
+    }
+    const pluginContext = context instanceof PluginContext ? context : new PluginContext(context);
+    return await this.#executor.executeOne(
+      hookRef,
+      input,
+      pluginContext,
+      options.violationsAsExceptions,
+    ) as HookResult<ResultPayloadOf<H>>;
+  }
+
+  /** Re-enables plugins disabled by `on_error: disable`. */
+  resetRuntimeDisabled(): Promise<void> {
+    return this.#executor.resetRuntimeDisabled();
+  }
+
+  /**
+   * Calls every plugin's `shutdown()` in reverse registration order (failures are reported,
+   * not thrown) and forgets them. Idempotent; `initialize()` may be called again.
+   */
+  shutdown(): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#initialized && this.#registry.pluginCount === 0) return;
+      await this.#clearRegistry();
+      this.#initialized = false;
+    });
+  }
+
+  async #clearRegistry(): Promise<void> {
+    const logger = this.#options.logger ?? consoleLogger;
+    for (const name of [...this.#order].reverse()) {
+      const ref = this.#registry.get(name);
+      if (!ref) continue;
+      try {
+        await ref.plugin.shutdown();
+      } catch (error) {
+        logger.warn(
+          `Error shutting down plugin ${name}: ${error instanceof Error ? error.message : error}`,
+        );
+      }
+    }
+    this.#registry.clear();
+    this.#order = [];
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+}
+
+function toFileUrl(source: string | URL): URL {
+  if (source instanceof URL) return source;
+  if (source.startsWith("file:")) return new URL(source);
+  const absolute = source.startsWith("/") ? source : `${Deno.cwd()}/${source}`;
+  return new URL(`file://${absolute}`);
+}
+
+function validateModified(hooks: HookRegistry, hookName: string, value: unknown): unknown {
+  const schema = hooks.getResultPayloadSchema(hookName);
+  if (!schema) return value;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.length ? issue.path.join(".") : "(payload)";
+  throw new TypeError(
+    `modified_payload for ${hookName} is invalid at ${path}: ${issue?.message ?? "invalid"}`,
+  );
+}
+
+let sharedManager: PluginManager | null | undefined;
+
+/**
+ * The settings-driven manager: null unless PLUGINS_ENABLED is true; otherwise one lazily
+ * created manager for PLUGINS_CONFIG_FILE with PLUGINS_PLUGIN_TIMEOUT (later calls return the
+ * same instance and ignore their options). The caller initializes it.
+ *
+ * @example
+ * ```ts
+ * import { getPluginManager } from "@cpex/core";
+ * const manager = getPluginManager();
+ * if (manager) await manager.initialize();
+ * ```
+ */
+export function getPluginManager(options: PluginManagerOptions = {}): PluginManager | null {
+  const settings = readSettings();
+  if (!settings.enabled) return null;
+  if (!sharedManager) sharedManager = new PluginManager(settings.configFile, options);
+  return sharedManager;
+}
+
+/**
+ * Forgets the manager of {@linkcode getPluginManager} (for tests and reconfiguration).
+ *
+ * @example
+ * ```ts
+ * import { resetPluginManager } from "@cpex/core";
+ * resetPluginManager();
+ * ```
+ */
+export function resetPluginManager(): void {
+  sharedManager = undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * Builders for trusted execution records.
+ *
+ * @module
+ */
+import type { ExecutionRecord, ExecutionStatus, PluginMode } from "../types.ts";
+
+const MAX_BYTES = 256;
+const ELLIPSIS = "…";
+const encoder = new TextEncoder();
+
+/**
+ * Truncates `text` so its UTF-8 encoding is at most 256 bytes including a trailing `…`,
+ * never splitting a code point. Null stays null.
+ *
+ * @example
+ * ```ts
+ * import { truncateText } from "./records.ts";
+ * console.log(truncateText("short")); // "short"
+ * ```
+ */
+export function truncateText(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  // Fast path: 64 UTF-16 units can never exceed 256 UTF-8 bytes.
+  if (text.length <= 64 || encoder.encode(text).length <= MAX_BYTES) return text;
+  let bytes = 0;
+  let out = "";
+  for (const ch of text) {
+    const size = encoder.encode(ch).length;
+    if (bytes + size > MAX_BYTES - 3) break;
+    bytes += size;
+    out += ch;
+  }
+  return out + ELLIPSIS;
+}
+
+/**
+ * The first 64 keys of a plugin's `config` (values are never recorded).
+ *
+ * @example
+ * ```ts
+ * import { configKeys } from "./records.ts";
+ * console.log(configKeys({ a: 1, b: 2 })); // ["a", "b"]
+ * ```
+ */
+export function configKeys(config: unknown): string[] {
+  if (!config || typeof config !== "object" || Array.isArray(config)) return [];
+  return Object.keys(config).slice(0, 64);
+}
+
+/**
+ * The identity part of a record, computed once per registered plugin.
+ *
+ * @example
+ * ```ts
+ * import type { RecordIdentity } from "./records.ts";
+ * const id: RecordIdentity = {
+ *   plugin_id: "0".repeat(32),
+ *   plugin_name: "p",
+ *   plugin_kind: "k",
+ *   mode: "sequential",
+ *   config_keys: [],
+ * };
+ * ```
+ */
+export interface RecordIdentity {
+  plugin_id: string;
+  plugin_name: string;
+  plugin_kind: string;
+  mode: PluginMode;
+  config_keys: string[];
+}
+
+/**
+ * A record with the reference's defaults, filled from the plugin identity and hook.
+ *
+ * @example
+ * ```ts
+ * import { newRecord } from "./records.ts";
+ * const r = newRecord({
+ *   plugin_id: "0".repeat(32),
+ *   plugin_name: "p",
+ *   plugin_kind: "k",
+ *   mode: "audit",
+ *   config_keys: [],
+ * }, "tool_pre_invoke", "completed");
+ * console.log(r.effective_allow); // true
+ * ```
+ */
+export function newRecord(
+  id: RecordIdentity,
+  hookName: string,
+  status: ExecutionStatus,
+): ExecutionRecord {
+  return {
+    plugin_id: id.plugin_id,
+    plugin_name: id.plugin_name,
+    plugin_kind: id.plugin_kind,
+    hook_name: hookName,
+    mode: id.mode,
+    status,
+    requested_allow: null,
+    effective_allow: true,
+    matched: null,
+    applied: false,
+    payload_modified: false,
+    extensions_modified: false,
+    duration_ns: 0,
+    reason: null,
+    error_code: null,
+    config_keys: id.config_keys,
+  };
+}

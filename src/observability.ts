@@ -1,0 +1,105 @@
+/**
+ * Observability: a provider interface for spans, the null provider, and the trace id that
+ * switches span emission on for a call tree.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/**
+ * Attributes attached to a span.
+ *
+ * @example
+ * ```ts
+ * import type { SpanAttributes } from "@cpex/core";
+ * const a: SpanAttributes = { "plugin.name": "p", "plugin.priority": 10 };
+ * ```
+ */
+export type SpanAttributes = Record<string, string | number | boolean>;
+
+/**
+ * Options of {@linkcode ObservabilityProvider.startSpan}.
+ *
+ * @example
+ * ```ts
+ * import type { StartSpanOptions } from "@cpex/core";
+ * const o: StartSpanOptions = { traceId: "t1", name: "plugin.hook.invoke", kind: "internal" };
+ * ```
+ */
+export interface StartSpanOptions {
+  traceId: string;
+  name: string;
+  kind?: string;
+  resourceType?: string;
+  resourceName?: string;
+  attributes?: SpanAttributes;
+}
+
+/**
+ * Receives spans from the manager. Implementations may throw: the manager swallows provider
+ * errors. `startSpan` returns a span id, or null to skip `endSpan`.
+ *
+ * @example
+ * ```ts
+ * import type { ObservabilityProvider } from "@cpex/core";
+ * const spans: string[] = [];
+ * const provider: ObservabilityProvider = {
+ *   startSpan: (o) => (spans.push(o.name), String(spans.length)),
+ *   endSpan: () => {},
+ * };
+ * ```
+ */
+export interface ObservabilityProvider {
+  startSpan(options: StartSpanOptions): string | null;
+  endSpan(spanId: string, status?: "ok" | "error", attributes?: SpanAttributes): void;
+}
+
+/**
+ * A provider that records nothing.
+ *
+ * @example
+ * ```ts
+ * import { NullObservability } from "@cpex/core";
+ * console.log(new NullObservability().startSpan({ traceId: "t", name: "n" })); // null
+ * ```
+ */
+export class NullObservability implements ObservabilityProvider {
+  /** Returns null. */
+  startSpan(_options: StartSpanOptions): string | null {
+    return null;
+  }
+  /** Does nothing. */
+  endSpan(_spanId: string, _status?: "ok" | "error", _attributes?: SpanAttributes): void {}
+}
+
+const traceStorage = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `fn` with `traceId` as the current trace id; hook calls made inside it (and the
+ * background tasks they start) emit spans to the manager's provider.
+ *
+ * @example
+ * ```ts
+ * import { currentTraceId, withTraceId } from "@cpex/core";
+ * await withTraceId("trace-1", () => {
+ *   console.log(currentTraceId()); // "trace-1"
+ *   return Promise.resolve();
+ * });
+ * ```
+ */
+export function withTraceId<T>(traceId: string, fn: () => T): T {
+  return traceStorage.run(traceId, fn);
+}
+
+/**
+ * The current trace id, or undefined outside {@linkcode withTraceId}.
+ *
+ * @example
+ * ```ts
+ * import { currentTraceId } from "@cpex/core";
+ * console.log(currentTraceId()); // undefined
+ * ```
+ */
+export function currentTraceId(): string | undefined {
+  return traceStorage.getStore();
+}
