@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { readEnv } from "./env.ts";
 
 /** What a path points to, or `"unchecked"` when the process may not look. */
@@ -98,24 +98,6 @@ export function canonicalPath(path: string): string {
   return isAbsolute(path) ? normalize(path) : path;
 }
 
-/**
- * Resolves a relative path against the current directory when the process may read it.
- *
- * @example
- * ```ts
- * import { absolutePath } from "./fs_checks.ts";
- * absolutePath("plugins"); // "/work/plugins" when run from /work
- * ```
- */
-export function absolutePath(path: string): string {
-  if (isAbsolute(path)) return normalize(path);
-  try {
-    return resolve(path);
-  } catch {
-    return path;
-  }
-}
-
 /** Result of {@linkcode checkSocketPath}: the canonical path or a problem. */
 export type SocketPathCheck = { path: string; warning?: string } | { error: string };
 
@@ -134,7 +116,9 @@ export type SocketPathCheck = { path: string; warning?: string } | { error: stri
 export function checkSocketPath(raw: string): SocketPathCheck {
   if (raw.trim() === "") return { error: "must be a non-empty path" };
   const expanded = expandHome(raw.trim());
-  if (!isAbsolute(expanded)) return { error: `must be an absolute path; got ${JSON.stringify(raw)}` };
+  if (!isAbsolute(expanded)) {
+    return { error: `must be an absolute path; got ${JSON.stringify(raw)}` };
+  }
   const parent = dirname(normalize(expanded));
   const kind = pathKind(parent);
   if (kind === "missing" || kind === "file" || kind === "other") {

@@ -38,7 +38,9 @@ export function describeValue(value: unknown): string {
  * ```
  */
 export function expectedMessage(what: string, value: unknown): string {
-  return value === undefined ? `required: expected ${what}` : `expected ${what}; got ${describeValue(value)}`;
+  return value === undefined
+    ? `required: expected ${what}`
+    : `expected ${what}; got ${describeValue(value)}`;
 }
 
 /**
@@ -277,17 +279,4 @@ export function stringField(options: { nonBlank?: boolean } = {}): z.ZodType<str
     }
     return value;
   });
-}
-
-/**
- * A zod schema for a list of strings (YAML sequence).
- *
- * @example
- * ```ts
- * import { stringListField } from "./scalars.ts";
- * stringListField().parse(["a", "b"]); // ["a", "b"]
- * ```
- */
-export function stringListField(): z.ZodType<string[]> {
-  return z.array(stringField());
 }

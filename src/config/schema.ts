@@ -16,7 +16,7 @@
  * @module
  */
 import { z } from "zod";
-import { type ConfigIssue, ConfigError } from "../errors.ts";
+import { ConfigError, type ConfigIssue } from "../errors.ts";
 import type { PluginCondition, PluginConfig } from "../types.ts";
 import {
   booleanField,

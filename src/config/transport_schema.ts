@@ -8,15 +8,14 @@
  * @module
  */
 import { z } from "zod";
-import type { GrpcClientConfig, McpClientConfig, TlsConfig, UnixSocketClientConfig } from "../types.ts";
+import type {
+  GrpcClientConfig,
+  McpClientConfig,
+  TlsConfig,
+  UnixSocketClientConfig,
+} from "../types.ts";
 import { checkSocketPath, expandHome, isExecutable, pathKind } from "./fs_checks.ts";
-import {
-  booleanField,
-  choiceField,
-  integerField,
-  numberField,
-  stringField,
-} from "./scalars.ts";
+import { booleanField, choiceField, integerField, numberField, stringField } from "./scalars.ts";
 import { checkUrl } from "./url.ts";
 
 /**
@@ -76,7 +75,8 @@ export interface UnixSocketServerConfig {
 /** Default socket path of the Unix socket plugin server. */
 export const DEFAULT_UNIX_SOCKET_PATH = "/tmp/mcpgateway-plugins.sock";
 
-const present = (v: string | null | undefined): v is string => v !== null && v !== undefined && v !== "";
+const present = (v: string | null | undefined): v is string =>
+  v !== null && v !== undefined && v !== "";
 
 /** A TLS file path: `~` expanded, and it must be an existing file where we may look. */
 const tlsPath = stringField({ nonBlank: true }).transform((raw, ctx): string => {
@@ -235,9 +235,7 @@ const MCP_PROTOS = ["SSE", "STREAMABLEHTTP", "STDIO"] as const;
  * ```
  */
 export const mcpClientSchema: z.ZodType<McpClientConfig> = z.object({
-  proto: choiceField(MCP_PROTOS, {
-    note: "the transport type must be SSE, STREAMABLEHTTP or STDIO",
-  }),
+  proto: choiceField(MCP_PROTOS),
   url: urlField.nullable().default(null),
   script: scriptField.nullable().default(null),
   cmd: cmdField.nullable().default(null),

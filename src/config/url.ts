@@ -35,7 +35,8 @@ const DANGEROUS_PROTOCOLS = [
   "ftp:",
   "mailto:",
 ];
-const MARKUP = /<\s*\/?\s*(script|iframe|object|embed|applet|svg|img|link|meta|style|form|base|body|html|frame|frameset)\b/i;
+const MARKUP =
+  /<\s*\/?\s*(script|iframe|object|embed|applet|svg|img|link|meta|style|form|base|body|html|frame|frameset)\b/i;
 const EVENT_HANDLER =
   /\bon(load|unload|error|abort|click|dblclick|mouse\w*|key\w*|focus\w*|blur|submit|change|input|reset|select|resize|scroll|drag\w*|drop|touch\w*|pointer\w*|animation\w*|transition\w*|begin|end|toggle|wheel|copy|cut|paste|contextmenu|message|hashchange|popstate|storage|beforeunload)\s*=/i;
 const SCRIPT_PATTERNS = /(expression\s*\(|eval\s*\(|document\.(cookie|write)|window\.location)/i;

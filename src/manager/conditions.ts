@@ -3,22 +3,11 @@
  *
  * @module
  */
+import type { ConditionTarget } from "../hooks/conditions.ts";
+import { normaliseContentType } from "../config/schema.ts";
 import type { GlobalContext, PluginCondition } from "../types.ts";
 
-/**
- * Which condition field and payload attribute a hook matches against (`tools` / `name` for
- * tool hooks). Null for hooks without payload-specific conditions.
- *
- * @example
- * ```ts
- * import type { ConditionTarget } from "./conditions.ts";
- * const t: ConditionTarget = { field: "tools", attribute: "name" };
- * ```
- */
-export interface ConditionTarget {
-  field: "tools" | "prompts" | "resources" | "agents";
-  attribute: string;
-}
+export type { ConditionTarget };
 
 /**
  * A compiled condition list: true when the plugin should run.
@@ -32,20 +21,6 @@ export interface ConditionTarget {
 export type ConditionMatcher = (payload: unknown, context: GlobalContext) => boolean;
 
 type Check = (payload: unknown, context: GlobalContext) => boolean;
-
-/**
- * Normalises a content type: the part before `;`, trimmed, lower-cased.
- *
- * @example
- * ```ts
- * import { normalizeContentType } from "./conditions.ts";
- * console.log(normalizeContentType(" Application/JSON; charset=utf-8")); // "application/json"
- * ```
- */
-export function normalizeContentType(value: string): string {
-  const semi = value.indexOf(";");
-  return (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase();
-}
 
 function nonEmpty(list: readonly string[] | null | undefined): list is readonly string[] {
   return Array.isArray(list) && list.length > 0;
@@ -62,11 +37,11 @@ function compileOne(condition: PluginCondition, target: ConditionTarget | null):
     checks.push((_p, c) => c.tenant_id != null && set.has(c.tenant_id));
   }
   if (nonEmpty(condition.content_types)) {
-    const set = new Set(condition.content_types.map(normalizeContentType));
+    const set = new Set(condition.content_types.map(normaliseContentType));
     checks.push((_p, c) => {
       const ct = c.content_type;
       if (!ct || !ct.trim()) return false;
-      return set.has(normalizeContentType(ct));
+      return set.has(normaliseContentType(ct));
     });
   }
   if (nonEmpty(condition.user_patterns)) {

@@ -30,7 +30,7 @@ import type {
 } from "../types.ts";
 import { CallOptions, callPlugin, PendingCall } from "./call.ts";
 import { filterExtensions } from "./extensions.ts";
-import { copyRecord, deepEqual, deepFreeze, isPlainObject } from "./freeze.ts";
+import { cloneData, copyRecord, deepEqual, deepFreeze, isPlainObject } from "./freeze.ts";
 import { newRecord } from "./records.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
@@ -456,16 +456,17 @@ export class PluginExecutor {
     const mode = hookRef.ref.mode;
     if (mode !== "audit") {
       const g = inv.global;
+      // Merged as a copy, so a plugin that keeps a reference cannot change it later (Q9).
       const copy = context.global_context;
       if (copy.state) {
         for (const _ in copy.state) {
-          Object.assign(g.state ??= {}, copy.state);
+          Object.assign(g.state ??= {}, cloneData(copy.state));
           break;
         }
       }
       if (copy.metadata) {
         for (const _ in copy.metadata) {
-          Object.assign(g.metadata ??= {}, copy.metadata);
+          Object.assign(g.metadata ??= {}, cloneData(copy.metadata));
           break;
         }
       }

@@ -19,7 +19,7 @@ import type {
   HookPayloadPolicy,
   PluginConfig,
 } from "../types.ts";
-import { type InvokeOptions, PluginExecutor } from "./executor.ts";
+import { type InvokeOptions, MAX_PAYLOAD_SIZE, PluginExecutor } from "./executor.ts";
 import { loadPlugin, type PluginClass } from "./loader.ts";
 import { PluginRegistry } from "./registry.ts";
 import type { HookResult } from "./result.ts";
@@ -35,6 +35,7 @@ import type { HookResult } from "./result.ts";
  * ```
  */
 export interface ManagerLogger {
+  /** Reports a non-fatal problem. */
   warn(message: string): void;
 }
 
@@ -144,17 +145,32 @@ export class PluginManager {
     this.#hooks = options.hookRegistry ?? hookRegistry;
     const hooks = this.#hooks;
     this.#registry = new PluginRegistry((name) => hooks.conditionTarget(name));
-    const settings = readSettings();
     this.#executor = new PluginExecutor({
-      timeout: options.timeout ?? settings.pluginTimeout ?? 30,
       hookPolicies: options.hookPolicies,
-      defaultHookPolicy: options.defaultHookPolicy ?? settings.defaultHookPolicy,
       observability: options.observability,
-      executionPool: options.executionPool ?? settings.executionPool,
-      maxPayloadSize: options.maxPayloadSize,
       validatePayload: (hook, value) => validateModified(hooks, hook, value),
       isCrossType: (hook) => hooks.isCrossType(hook),
     });
+    this.#applySettings();
+  }
+
+  /**
+   * Resolves runtime settings: explicit option, else PLUGINS_* env, else the config's
+   * `plugin_settings` (honoured, unlike the reference: Q18), else the default.
+   */
+  #applySettings(): boolean {
+    const o = this.#options;
+    const env = readSettings();
+    const file = this.#config?.plugin_settings ?? {};
+    const executor = this.#executor;
+    executor.timeout = o.timeout ?? env.envValue("pluginTimeout") ?? file.plugin_timeout ?? 30;
+    executor.executionPool = o.executionPool ?? env.envValue("executionPool") ??
+      file.execution_pool ?? 10;
+    executor.defaultHookPolicy = o.defaultHookPolicy ?? env.envValue("defaultHookPolicy") ??
+      file.default_hook_policy ?? "allow";
+    executor.maxPayloadSize = o.maxPayloadSize ?? file.max_payload_size ?? MAX_PAYLOAD_SIZE;
+    return o.failOnPluginError ?? env.envValue("failOnPluginError") ??
+      file.fail_on_plugin_error ?? false;
   }
 
   /** The loaded config, or null before `initialize()` (for a path) or without one. */
@@ -202,16 +218,9 @@ export class PluginManager {
         this.#config = await loadConfig(this.#source);
         base = toFileUrl(this.#source);
       }
+      const failOnError = this.#applySettings();
       const config = this.#config;
       if (config) {
-        const settings = readSettings();
-        const fileSettings = config.plugin_settings ?? {};
-        if (this.#options.timeout === undefined && settings.pluginTimeout === undefined) {
-          const fromFile = fileSettings.plugin_timeout;
-          if (typeof fromFile === "number" && fromFile > 0) this.#executor.timeout = fromFile;
-        }
-        const failOnError = this.#options.failOnPluginError ?? settings.failOnPluginError ??
-          (fileSettings.fail_on_plugin_error === true);
         for (const pluginConfig of config.plugins) {
           if (pluginConfig.mode === "disabled") continue;
           try {

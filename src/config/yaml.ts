@@ -1,0 +1,38 @@
+/**
+ * YAML parsing as the reference reads its config (PyYAML `safe_load`): YAML 1.1 (so `yes`,
+ * `no`, `on`, `off` are booleans), duplicate keys allowed with the last one winning.
+ *
+ * npm:yaml 2.x reads `process.env.LOG_TOKENS` and `process.env.LOG_STREAM` for every token
+ * it parses (debug output), which under Deno needs env permission for those two names — a
+ * process started with a scoped `--allow-env=PLUGINS_...` (or none) would crash, or prompt.
+ * {@linkcode parseYaml} hides those two variables from the library for the duration of the
+ * (synchronous, hence uninterruptible) parse; every other lookup goes through unchanged.
+ *
+ * @module
+ */
+import { parse } from "yaml";
+
+const HIDDEN = new Set(["LOG_TOKENS", "LOG_STREAM"]);
+
+/**
+ * Parses one YAML document. Throws the library's `YAMLParseError` (with `linePos`) on
+ * syntax errors.
+ *
+ * @example
+ * ```ts
+ * import { parseYaml } from "./yaml.ts";
+ * parseYaml("verify: no\n"); // { verify: false }
+ * ```
+ */
+export function parseYaml(text: string): unknown {
+  const env = Deno.env as { get(key: string): string | undefined };
+  const original = env.get;
+  env.get = function (key: string): string | undefined {
+    return HIDDEN.has(key) ? undefined : original.call(this, key);
+  };
+  try {
+    return parse(text, { version: "1.1", uniqueKeys: false });
+  } finally {
+    env.get = original;
+  }
+}
