@@ -16,10 +16,14 @@
  * @module
  */
 
-import protobuf from "npm:protobufjs@7.6.6";
+
+
+import protobuf from "protobufjs";
 import { Buffer } from "node:buffer";
 import { PLUGIN_SERVICE_PROTO } from "./proto_source.ts";
 import type {
+  ProtoDenialMetadata,
+  ProtoDenialMetric,
   ProtoGlobalContext,
   ProtoPluginContext,
   ProtoPluginError,
@@ -28,28 +32,40 @@ import type {
   ProtoStruct,
 } from "./struct.ts";
 
-/** `cpex.GetPluginConfigRequest`. @example
+/**
+ * `cpex.GetPluginConfigRequest`.
+ *
+ * @example
  * ```ts
  * import type { GetPluginConfigRequest } from "./codec.ts";
  * const req: GetPluginConfigRequest = { name: "ArgGuard" };
  * ```
  */
 export interface GetPluginConfigRequest {
+  /** Plugin name to look up (field 1). */
   name?: string | null;
 }
 
-/** `cpex.GetPluginConfigResponse` (not found: `found` false and no `config`). @example
+/**
+ * `cpex.GetPluginConfigResponse` (not found: `found` false and no `config`).
+ *
+ * @example
  * ```ts
  * import type { GetPluginConfigResponse } from "./codec.ts";
  * const res: GetPluginConfigResponse = { found: true, config: { fields: {} } };
  * ```
  */
 export interface GetPluginConfigResponse {
+  /** Whether a plugin of that name exists (field 1). */
   found?: boolean | null;
+  /** The plugin's configuration entry (field 2). */
   config?: ProtoStruct | null;
 }
 
-/** `cpex.GetPluginConfigsRequest` (no fields; encodes to zero bytes). @example
+/**
+ * `cpex.GetPluginConfigsRequest` (no fields; encodes to zero bytes).
+ *
+ * @example
  * ```ts
  * import type { GetPluginConfigsRequest } from "./codec.ts";
  * const req: GetPluginConfigsRequest = {};
@@ -57,17 +73,24 @@ export interface GetPluginConfigResponse {
  */
 export type GetPluginConfigsRequest = Record<string, never>;
 
-/** `cpex.GetPluginConfigsResponse`. @example
+/**
+ * `cpex.GetPluginConfigsResponse`.
+ *
+ * @example
  * ```ts
  * import type { GetPluginConfigsResponse } from "./codec.ts";
  * const res: GetPluginConfigsResponse = { configs: [] };
  * ```
  */
 export interface GetPluginConfigsResponse {
+  /** One configuration entry per plugin (field 1). */
   configs?: ProtoStruct[] | null;
 }
 
-/** `cpex.InvokeHookRequest`. @example
+/**
+ * `cpex.InvokeHookRequest`.
+ *
+ * @example
  * ```ts
  * import type { InvokeHookRequest } from "./codec.ts";
  * const req: InvokeHookRequest = {
@@ -79,13 +102,20 @@ export interface GetPluginConfigsResponse {
  * ```
  */
 export interface InvokeHookRequest {
+  /** Hook name, e.g. `tool_pre_invoke` (field 1). */
   hook_type?: string | null;
+  /** Name of the plugin to run (field 2). */
   plugin_name?: string | null;
+  /** The hook payload as a JSON object (field 3). */
   payload?: ProtoStruct | null;
+  /** The plugin's context (field 4). */
   context?: ProtoPluginContext | null;
 }
 
-/** `cpex.InvokeHookResponse`: `result` (the whole PluginResult as a Struct) or `error`. @example
+/**
+ * `cpex.InvokeHookResponse`: `result` (the whole PluginResult as a Struct) or `error`.
+ *
+ * @example
  * ```ts
  * import type { InvokeHookResponse } from "./codec.ts";
  * const res: InvokeHookResponse = {
@@ -95,30 +125,43 @@ export interface InvokeHookRequest {
  * ```
  */
 export interface InvokeHookResponse {
+  /** The plugin name of the request (field 1). */
   plugin_name?: string | null;
+  /** The whole plugin result as a JSON object (field 2). */
   result?: ProtoStruct | null;
+  /** The plugin's context after the call; only when not empty (field 3). */
   context?: ProtoPluginContext | null;
+  /** Set (with a non-empty message) when the invocation failed (field 4). */
   error?: ProtoPluginError | null;
+  /** Result base; carries `denial_metadata` in the published 0.1.4 (field 5). */
   result_base?: ProtoPluginResultBase | null;
 }
 
-/** `cpex.HealthCheckRequest`. @example
+/**
+ * `cpex.HealthCheckRequest`.
+ *
+ * @example
  * ```ts
  * import type { HealthCheckRequest } from "./codec.ts";
  * const req: HealthCheckRequest = { service: "" };
  * ```
  */
 export interface HealthCheckRequest {
+  /** Service asked about; ignored by the reference (field 1). */
   service?: string | null;
 }
 
-/** `cpex.HealthCheckResponse`; `status` is a {@linkcode ServingStatus} number. @example
+/**
+ * `cpex.HealthCheckResponse`; `status` is a {@linkcode ServingStatus} number.
+ *
+ * @example
  * ```ts
  * import { type HealthCheckResponse, ServingStatus } from "./codec.ts";
  * const res: HealthCheckResponse = { status: ServingStatus.SERVING };
  * ```
  */
 export interface HealthCheckResponse {
+  /** Serving status (field 1). */
   status?: ServingStatus | null;
 }
 
@@ -150,18 +193,35 @@ export type ServingStatus = typeof ServingStatus[keyof typeof ServingStatus];
  * ```
  */
 export interface CpexMessages {
+  /** `cpex.GetPluginConfigRequest`. */
   GetPluginConfigRequest: GetPluginConfigRequest;
+  /** `cpex.GetPluginConfigResponse`. */
   GetPluginConfigResponse: GetPluginConfigResponse;
+  /** `cpex.GetPluginConfigsRequest`. */
   GetPluginConfigsRequest: GetPluginConfigsRequest;
+  /** `cpex.GetPluginConfigsResponse`. */
   GetPluginConfigsResponse: GetPluginConfigsResponse;
+  /** `cpex.InvokeHookRequest`. */
   InvokeHookRequest: InvokeHookRequest;
+  /** `cpex.InvokeHookResponse`. */
   InvokeHookResponse: InvokeHookResponse;
+  /** `cpex.GlobalContext`. */
   GlobalContext: ProtoGlobalContext;
+  /** `cpex.PluginContext`. */
   PluginContext: ProtoPluginContext;
+  /** `cpex.PluginViolation`. */
   PluginViolation: ProtoPluginViolation;
+  /** `cpex.PluginResultBase`. */
   PluginResultBase: ProtoPluginResultBase;
+  /** `cpex.PluginError`. */
   PluginError: ProtoPluginError;
+  /** `cpex.DenialMetric`. */
+  DenialMetric: ProtoDenialMetric;
+  /** `cpex.DenialMetadata`. */
+  DenialMetadata: ProtoDenialMetadata;
+  /** `cpex.HealthCheckRequest`. */
   HealthCheckRequest: HealthCheckRequest;
+  /** `cpex.HealthCheckResponse`. */
   HealthCheckResponse: HealthCheckResponse;
 }
 
@@ -202,6 +262,24 @@ export class ProtobufDecodeError extends Error {
     });
     this.name = "ProtobufDecodeError";
     this.typeName = typeName;
+  }
+}
+
+/**
+ * protobufjs's Buffer reader, but refusing strings that run past the end of the message (the
+ * stock one silently truncates them, so a cut-off frame would decode "successfully").
+ * Strings are read with Node's native UTF-8 decoder, faster than protobufjs's JS one.
+ */
+class StrictBufferReader extends protobuf.BufferReader {
+  override string(): string {
+    const length = this.uint32();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.len) {
+      throw new RangeError(`index out of range: ${start} + ${length} > ${this.len}`);
+    }
+    this.pos = end;
+    return (this.buf as Buffer).toString("utf8", start, end);
   }
 }
 
@@ -294,8 +372,8 @@ export function decodeMessage<N extends CpexMessageName>(
 ): CpexMessages[N] {
   const type = typeOf(typeName);
   try {
-    // A Buffer view (no copy) makes protobufjs read strings with the native UTF-8 decoder.
-    const reader = new protobuf.BufferReader(
+    // A Buffer view of the same memory (no copy), for the native UTF-8 decoder.
+    const reader = new StrictBufferReader(
       Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     );
     return type.decode(reader) as unknown as CpexMessages[N];

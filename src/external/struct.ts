@@ -89,14 +89,19 @@ export interface ProtoListValue {
  * ```
  */
 export interface ProtoGlobalContext {
+  /** Request id (field 1). */
   request_id?: string | null;
+  /** Server id; `""` means none (field 2). */
   server_id?: string | null;
+  /** Tenant id; `""` means none (field 3). */
   tenant_id?: string | null;
   /** Oneof `user_value`: the user as a string. */
   user_string?: string | null;
   /** Oneof `user_value`: the user as an object. */
   user_struct?: ProtoStruct | null;
+  /** Global metadata; absent when empty (field 6). */
   metadata?: ProtoStruct | null;
+  /** Global state; absent when empty (field 7). */
   state?: ProtoStruct | null;
 }
 
@@ -110,8 +115,11 @@ export interface ProtoGlobalContext {
  * ```
  */
 export interface ProtoPluginContext {
+  /** The request-wide context (field 1). */
   global_context?: ProtoGlobalContext | null;
+  /** The plugin's local state; absent when empty (field 2). */
   state?: ProtoStruct | null;
+  /** The plugin's local metadata; absent when empty (field 3). */
   metadata?: ProtoStruct | null;
 }
 
@@ -125,11 +133,17 @@ export interface ProtoPluginContext {
  * ```
  */
 export interface ProtoPluginViolation {
+  /** Short reason (field 1). */
   reason?: string | null;
+  /** Longer description (field 2). */
   description?: string | null;
+  /** Machine-readable code (field 3). */
   code?: string | null;
+  /** Reporting plugin, when known (field 4). */
   plugin_name?: string | null;
+  /** Structured details (field 5). */
   details?: ProtoStruct | null;
+  /** JSON-RPC error code; 0 means not set (field 6). */
   mcp_error_code?: number | null;
 }
 
@@ -144,11 +158,47 @@ export interface ProtoPluginViolation {
  * ```
  */
 export interface ProtoPluginResultBase {
+  /** Whether the chain continues (field 1). */
   continue_processing?: boolean | null;
+  /** The violation, if any (field 2). */
   violation?: ProtoPluginViolation | null;
+  /** Result metadata (field 3). */
   metadata?: ProtoStruct | null;
-  /** `cpex.DenialMetadata` (published 0.1.4 schema only); never produced by us. */
-  denial_metadata?: unknown;
+  /** Typed denial metrics: how the published cpex 0.1.4 sends `PluginResult.denial_metadata`. */
+  denial_metadata?: ProtoDenialMetadata | null;
+}
+
+/**
+ * `cpex.DenialMetric` in protobufjs message shape: one of a boolean, a 64-bit integer (decoded
+ * as a protobufjs `Long`; a number or decimal string when encoding) or a double.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoDenialMetric } from "./struct.ts";
+ * const m: ProtoDenialMetric = { floating: 0.9 };
+ * ```
+ */
+export interface ProtoDenialMetric {
+  /** A boolean metric (oneof `value`, field 1). */
+  boolean?: boolean | null;
+  /** A 64-bit integer metric (oneof `value`, field 2, sint64). */
+  integer?: number | string | { toNumber(): number } | null;
+  /** A double metric (oneof `value`, field 3). */
+  floating?: number | null;
+}
+
+/**
+ * `cpex.DenialMetadata` in protobufjs message shape.
+ *
+ * @example
+ * ```ts
+ * import type { ProtoDenialMetadata } from "./struct.ts";
+ * const d: ProtoDenialMetadata = { fields: { score: { floating: 0.9 }, n: { integer: 2 } } };
+ * ```
+ */
+export interface ProtoDenialMetadata {
+  /** Metrics by name (field 1). */
+  fields?: Record<string, ProtoDenialMetric> | null;
 }
 
 /**
@@ -161,10 +211,15 @@ export interface ProtoPluginResultBase {
  * ```
  */
 export interface ProtoPluginError {
+  /** Error message (field 1). */
   message?: string | null;
+  /** Failing plugin (field 2). */
   plugin_name?: string | null;
+  /** Error code, `""` when none (field 3). */
   code?: string | null;
+  /** Structured details (field 4). */
   details?: ProtoStruct | null;
+  /** JSON-RPC error code (field 5). */
   mcp_error_code?: number | null;
 }
 
@@ -179,8 +234,11 @@ export interface ProtoPluginError {
  * ```
  */
 export interface PluginContextData {
+  /** The request-wide context. */
   global_context: GlobalContext;
+  /** The plugin's local state. */
   state: Record<string, unknown>;
+  /** The plugin's local metadata. */
   metadata: Record<string, unknown>;
 }
 
@@ -735,4 +793,72 @@ export function pluginErrorFromProto(
     details: fromStruct(p.details),
     mcp_error_code: p.mcp_error_code || 0,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Denial metadata (published cpex 0.1.4: `InvokeHookResponse.result_base.denial_metadata`)
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * Converts `PluginResult.denial_metadata` to `cpex.DenialMetadata` as the published cpex 0.1.4
+ * does: booleans, integers (safe integers and in-range bigints) and finite-or-not doubles are
+ * kept, every other entry (strings, objects, null, out-of-range integers) is silently dropped.
+ * The reference sends it in `InvokeHookResponse.result_base` (only when not `null`; even `{}`)
+ * and leaves the key out of the `result` Struct.
+ *
+ * @example
+ * ```ts
+ * import { denialMetadataToProto } from "./struct.ts";
+ * denialMetadataToProto({ score: 0.9, n: 2, ok: false, note: "dropped" });
+ * // { fields: { score: { floating: 0.9 }, n: { integer: 2 }, ok: { boolean: false } } }
+ * ```
+ */
+export function denialMetadataToProto(
+  metadata: Readonly<Record<string, unknown>>,
+): ProtoDenialMetadata {
+  const fields: Record<string, ProtoDenialMetric> = {};
+  for (const key of Object.keys(metadata)) {
+    const v = metadata[key];
+    let m: ProtoDenialMetric | undefined;
+    if (typeof v === "boolean") m = { boolean: v };
+    else if (typeof v === "number") m = Number.isSafeInteger(v) ? { integer: v } : { floating: v };
+    else if (typeof v === "bigint" && v >= INT64_MIN && v <= INT64_MAX) {
+      m = { integer: v.toString() };
+    }
+    if (m !== undefined) setKey(fields, key, m);
+  }
+  return { fields };
+}
+
+/**
+ * Converts `cpex.DenialMetadata` back into a JSON object of booleans and numbers (64-bit
+ * integers beyond 2^53 lose precision). A metric with no member set is skipped.
+ *
+ * @example
+ * ```ts
+ * import { denialMetadataFromProto } from "./struct.ts";
+ * denialMetadataFromProto({ fields: { n: { integer: 2 }, ok: { boolean: true } } }); // { n: 2, ok: true }
+ * ```
+ */
+export function denialMetadataFromProto(
+  p: Readonly<ProtoDenialMetadata> | null | undefined,
+): Record<string, boolean | number> {
+  const out: Record<string, boolean | number> = {};
+  const fields = p?.fields;
+  if (fields == null) return out;
+  for (const key of Object.keys(fields)) {
+    const m = fields[key];
+    if (m == null) continue;
+    let v: boolean | number;
+    if (hasOwn.call(m, "boolean")) v = m.boolean === true;
+    else if (hasOwn.call(m, "floating")) v = Number(m.floating);
+    else if (hasOwn.call(m, "integer")) {
+      const i = m.integer;
+      v = typeof i === "object" && i !== null ? i.toNumber() : Number(i);
+    } else continue;
+    setKey(out, key, v);
+  }
+  return out;
 }
