@@ -45,12 +45,16 @@ export * from "./src/observability.ts";
 export * from "./src/hooks/mod.ts";
 export {
   type Config,
+  type GrpcServerConfig,
+  type McpServerConfig,
   parseConfig,
   parsePluginConfig,
+  type ParsePluginConfigOptions,
   type PluginSettings,
+  type UnixSocketServerConfig,
 } from "./src/config/schema.ts";
 export { loadConfig } from "./src/config/load.ts";
-export { type PluginsSettings, readSettings } from "./src/config/settings.ts";
+export { type PluginsSettings, readSettings, type SettingKey } from "./src/config/settings.ts";
 export {
   getPluginManager,
   type InvokeForPluginOptions,
@@ -60,7 +64,15 @@ export {
   resetPluginManager,
 } from "./src/manager/manager.ts";
 export { HookResult } from "./src/manager/result.ts";
-export type { InvokeOptions } from "./src/manager/executor.ts";
+export type { HookPlan, HookRef, PluginRef } from "./src/manager/registry.ts";
+export type { ConditionMatcher } from "./src/manager/conditions.ts";
+export type { RecordIdentity } from "./src/manager/records.ts";
+export {
+  type ExecutorOptions,
+  type InvokeOptions,
+  type PayloadValidator,
+  PluginExecutor,
+} from "./src/manager/executor.ts";
 export {
   type ExternalPluginFactory,
   type ExternalTransportName,

@@ -16,6 +16,9 @@ for (const benchCase of cases) {
     name: benchCase.name,
     group: "tool_pre_invoke",
     baseline: benchCase.baseline ?? false,
+    // Enough warm-up for the JIT and enough samples for stable percentiles.
+    warmup: 5_000,
+    n: 50_000,
     fn: benchCase.run as () => Promise<void>,
   });
 }

@@ -3,7 +3,8 @@
  * plays a scripted sequence of tool and prompt calls through its hooks, prints what the plugins
  * decided, then measures the throughput of a clean call.
  *
- * Run it with `deno task demo` (it needs only `--allow-read=.`).
+ * Run it with `deno task demo`: it needs `--allow-read=.` for the config and plugin modules, and
+ * `--allow-env=LOG_TOKENS,LOG_STREAM`, the two variables the `yaml` package reads while parsing.
  *
  * @module
  */
@@ -128,10 +129,12 @@ const paint = (code: number, text: string): string => color ? `\x1b[${code}m${te
 const DECISION_COLOR: Record<string, number> = { allow: 32, block: 31, modify: 33 };
 
 async function main(): Promise<void> {
-  const manager = new PluginManager(decodeURIComponent(CONFIG.pathname));
+  const manager = new PluginManager(CONFIG);
   await manager.initialize();
   try {
-    console.log(`Loaded ${manager.pluginCount} plugins from examples/gateway.yaml\n`);
+    console.log(`Loaded ${manager.pluginCount} plugins from examples/gateway.yaml`);
+    await runScript(manager); // a first pass warms the JIT up; the second one is shown
+    console.log("Per-call latencies from a second pass over the script.\n");
     const rows = await runScript(manager);
     printTable(rows);
     console.log();
@@ -143,21 +146,28 @@ async function main(): Promise<void> {
 
 async function runScript(manager: PluginManager): Promise<Row[]> {
   const rows: Row[] = [];
-  let previous: { contexts: PluginContextTable | null; requestId: string } | null = null;
+  let requestId = "";
+  let contexts: PluginContextTable | null = null;
   for (const [i, step] of STEPS.entries()) {
-    const requestId = step.continuesPrevious && previous ? previous.requestId : `req-${i + 1}`;
+    // A post hook continues the previous call: same request id, and the pre hook's contexts.
+    if (!step.continuesPrevious) requestId = `req-${i + 1}`;
+    const localContexts: PluginContextTable | undefined = step.continuesPrevious
+      ? contexts ?? undefined
+      : undefined;
     const globalContext: GlobalContext = {
       request_id: requestId,
       server_id: step.server ?? "public-gateway",
       user: "alice@corp.example",
     };
-    const localContexts = step.continuesPrevious ? previous?.contexts ?? undefined : undefined;
     const started = performance.now();
-    const [result, contexts] = await manager.invokeHook(step.hook, step.payload, globalContext, {
-      localContexts,
-    });
+    const [result, table]: [HookResult, PluginContextTable | null] = await manager.invokeHook(
+      step.hook,
+      step.payload,
+      globalContext,
+      { localContexts },
+    );
     const micros = (performance.now() - started) * 1000;
-    previous = { contexts, requestId };
+    contexts = table;
     rows.push(describe(i + 1, step, result, micros, hookedPlugins(manager, step.hook)));
   }
   return rows;
@@ -224,7 +234,8 @@ function describe(
 
 /** Dotted paths of the leaves that differ between two JSON-like values. */
 function changedPaths(before: unknown, after: unknown, path = ""): string[] {
-  if (Object.is(before, after)) return [];
+  // `undefined` vs `null`: a field the manager filled in with its default, not a change.
+  if (Object.is(before, after) || (before ?? null) === null && (after ?? null) === null) return [];
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
   if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after)) {
     return [path || "(payload)"];
@@ -270,17 +281,20 @@ function printTable(rows: Row[]): void {
   for (const row of rows) console.log(line(columns.map(([key]) => row[key]), true));
 }
 
+/** One clean `tool_pre_invoke` that every tool plugin inspects and allows. */
+function cleanCall(manager: PluginManager, i: number): Promise<unknown> {
+  return manager.invokeHook(
+    "tool_pre_invoke",
+    { name: "send_email", args: { to: "team", body: "Weekly report attached" } },
+    { request_id: `clean-${i}`, server_id: "public-gateway" },
+  );
+}
+
 async function measureThroughput(manager: PluginManager): Promise<void> {
-  const payload = { name: "send_email", args: { to: "team", body: "Weekly report attached" } };
   const hooked = hookedPlugins(manager, "tool_pre_invoke").length;
-  const call = (i: number) =>
-    manager.invokeHook("tool_pre_invoke", payload, {
-      request_id: `bench-${i}`,
-      server_id: "public-gateway",
-    });
-  for (let i = 0; i < 2_000; i++) await call(i); // warm up the JIT
+  for (let i = 0; i < 2_000; i++) await cleanCall(manager, i);
   const started = performance.now();
-  for (let i = 0; i < THROUGHPUT_ITERATIONS; i++) await call(i);
+  for (let i = 0; i < THROUGHPUT_ITERATIONS; i++) await cleanCall(manager, i);
   const seconds = (performance.now() - started) / 1000;
   const perSecond = Math.round(THROUGHPUT_ITERATIONS / seconds);
   const micros = (seconds * 1e6) / THROUGHPUT_ITERATIONS;

@@ -6,7 +6,7 @@
 import type { ExecutionRecord, PluginErrorModel, PluginViolation } from "./types.ts";
 
 /** JSON-RPC "internal error", the default `mcp_error_code` of a plugin error. */
-export const INTERNAL_ERROR_CODE = -32603;
+export const INTERNAL_ERROR_CODE: number = -32603;
 
 /**
  * A plugin failed (threw, timed out, returned junk) and its `on_error` is `fail`; or a lookup

@@ -27,11 +27,17 @@ export type SpanAttributes = Record<string, string | number | boolean>;
  * ```
  */
 export interface StartSpanOptions {
+  /** Trace the span belongs to (the current {@linkcode withTraceId} id). */
   traceId: string;
+  /** Span name, e.g. `plugin.hook.invoke`. */
   name: string;
+  /** Span kind, e.g. `internal`. */
   kind?: string;
+  /** Type of the resource the span is about, e.g. `plugin`. */
   resourceType?: string;
+  /** Name of that resource, e.g. the plugin name. */
   resourceName?: string;
+  /** Initial span attributes. */
   attributes?: SpanAttributes;
 }
 
@@ -50,7 +56,9 @@ export interface StartSpanOptions {
  * ```
  */
 export interface ObservabilityProvider {
+  /** Starts a span; returns its id, or `null` to skip the matching `endSpan`. */
   startSpan(options: StartSpanOptions): string | null;
+  /** Ends a span started by `startSpan` with its status (`ok` by default) and extra attributes. */
   endSpan(spanId: string, status?: "ok" | "error", attributes?: SpanAttributes): void;
 }
 

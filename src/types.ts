@@ -83,11 +83,19 @@ export type DefaultHookPolicy = typeof DefaultHookPolicy[keyof typeof DefaultHoo
  * ```
  */
 export const ExecutionStatus = {
+  /**
+   * The plugin ran and returned (also the placeholder status of a fire-and-forget spawn record).
+   */
   COMPLETED: "completed",
+  /** The plugin threw, returned an invalid result, or failed a validation. */
   ERROR: "error",
+  /** The plugin did not finish before its deadline. */
   TIMEOUT: "timeout",
+  /** Reserved by the wire format; not emitted (skipped plugins get no record). */
   SKIPPED: "skipped",
+  /** Reserved by the wire format; not emitted (cancelled siblings get no record). */
   CANCELLED: "cancelled",
+  /** Reserved by the wire format; not emitted (disabled plugins get no record). */
   DISABLED: "disabled",
 } as const;
 /** One of the {@linkcode ExecutionStatus} values. */
@@ -151,10 +159,18 @@ export interface PluginViolation {
  * ```
  */
 export interface PluginErrorModel {
+  /** What went wrong, e.g. `TypeError('x')` or a timeout message. */
   message: string;
+  /** Name of the plugin that failed. */
   plugin_name: string;
+  /**
+   * Machine-readable error code (e.g. `plugin_error`, `plugin_timeout`); `""` on the wire by
+   * default.
+   */
   code?: string | null;
+  /** Extra structured details; `{}` on the wire by default. */
   details?: Record<string, unknown> | null;
+  /** JSON-RPC error code for an MCP client; -32603 (internal error) on the wire by default. */
   mcp_error_code?: number;
 }
 
@@ -168,19 +184,33 @@ export interface PluginErrorModel {
  * ```
  */
 export interface UserContext {
+  /** Stable user identifier (required). */
   user_id: string;
+  /** E-mail address, if known. */
   email?: string | null;
+  /** Display name, if known. */
   full_name?: string | null;
+  /** Whether the user is an administrator; `false` by default. */
   is_admin?: boolean;
+  /** Group names; `[]` by default. */
   groups?: string[];
+  /** Role names; `[]` by default. */
   roles?: string[];
+  /** Current team, if any. */
   team_id?: string | null;
+  /** All teams the user belongs to, if known. */
   teams?: string[] | null;
+  /** Department, if known. */
   department?: string | null;
+  /** Free-form identity attributes; `{}` by default. */
   attributes?: Record<string, unknown>;
+  /** How the user authenticated (e.g. `jwt`, `api_key`), if known. */
   auth_method?: string | null;
+  /** When the user authenticated (ISO 8601 date-time text), if known. */
   authenticated_at?: string | null;
+  /** Service account acting for the user, if any. */
   service_account?: string | null;
+  /** Identities the request was delegated through; `[]` by default. */
   delegation_chain?: string[];
 }
 
@@ -196,13 +226,27 @@ export interface UserContext {
  * ```
  */
 export interface GlobalContext {
+  /** Identifier of the request (required); also used to correlate records. */
   request_id: string;
+  /**
+   * The user: a name/e-mail string or an identity object. Matched by `user_patterns` conditions.
+   */
   user?: string | Record<string, unknown> | null;
+  /** Structured identity of the authenticated user, if known. */
   user_context?: UserContext | null;
+  /** Tenant of the request; matched by `tenant_ids` conditions. */
   tenant_id?: string | null;
+  /**
+   * Server (gateway or virtual server) handling the request; matched by `server_ids` conditions.
+   */
   server_id?: string | null;
+  /**
+   * Content type of the request (e.g. `application/json`); matched by `content_types` conditions.
+   */
   content_type?: string | null;
+  /** Request-wide state shared between plugins; `{}` by default. */
   state?: Record<string, unknown>;
+  /** Request-wide metadata shared between plugins; `{}` by default. */
   metadata?: Record<string, unknown>;
 }
 
@@ -258,21 +302,40 @@ export interface PluginResult<T = unknown> {
  * ```
  */
 export interface ExecutionRecord {
+  /** Id of the registered plugin instance (32 lower-case hex characters). */
   plugin_id: string;
+  /** The plugin's configured name. */
   plugin_name: string;
+  /** The plugin's configured `kind` (truncated to 256 UTF-8 bytes). */
   plugin_kind: string;
+  /** The hook that ran. */
   hook_name: string;
+  /** The plugin's configured mode. */
   mode: PluginMode;
+  /** How the execution ended. */
   status: ExecutionStatus;
+  /**
+   * The `continue_processing` the plugin asked for (after mode conversion), or `null` if it gave no
+   * answer.
+   */
   requested_allow: boolean | null;
+  /** Whether the plugin's outcome let the chain continue. */
   effective_allow: boolean;
+  /** Whether the plugin acted (blocked or modified something); `null` if it gave no answer. */
   matched: boolean | null;
+  /** Whether the plugin's outcome was applied to the hook result. */
   applied: boolean;
+  /** Whether the plugin's `modified_payload` was accepted into the chain. */
   payload_modified: boolean;
+  /** Whether the plugin returned `modified_extensions` (even if then discarded, as in AUDIT). */
   extensions_modified: boolean;
+  /** Wall-clock duration of the plugin call in nanoseconds. */
   duration_ns: number;
+  /** Violation reason or error message (truncated to 256 UTF-8 bytes), or `null`. */
   reason: string | null;
+  /** Violation code, `plugin_error` or `plugin_timeout`, or `null`. */
   error_code: string | null;
+  /** Up to 64 top-level keys of the plugin's trusted `config` (values are never recorded). */
   config_keys: string[];
 }
 
@@ -287,13 +350,23 @@ export interface ExecutionRecord {
  * ```
  */
 export interface PluginCondition {
+  /** Server ids matched against `GlobalContext.server_id`. */
   server_ids?: string[] | null;
+  /** Tenant ids matched against `GlobalContext.tenant_id`. */
   tenant_ids?: string[] | null;
+  /** Tool names matched against the payload's `name` (tool hooks). */
   tools?: string[] | null;
+  /** Prompt ids matched against the payload's `prompt_id` (prompt hooks). */
   prompts?: string[] | null;
+  /** Resource URIs matched exactly against the payload's `uri` (resource hooks). */
   resources?: string[] | null;
+  /** Agent ids matched against the payload's `agent_id` (agent hooks). */
   agents?: string[] | null;
+  /** Case-sensitive substrings, one of which must occur in `GlobalContext.user`. */
   user_patterns?: string[] | null;
+  /**
+   * Content types (without parameters, lower-case) matched against `GlobalContext.content_type`.
+   */
   content_types?: string[] | null;
 }
 
@@ -307,13 +380,23 @@ export interface PluginCondition {
  * ```
  */
 export interface TlsConfig {
+  /** Path of the PEM certificate (client certificate for mTLS, or the server's). */
   certfile?: string | null;
+  /** Path of the PEM private key of `certfile`. */
   keyfile?: string | null;
+  /** Path of the PEM CA bundle used to verify the peer. */
   ca_bundle?: string | null;
+  /** Password of `keyfile`, if encrypted. */
   keyfile_password?: string | null;
+  /** Client side: verify the server's certificate; `true` by default. */
   verify?: boolean;
+  /** MCP client side: check the server's host name; `true` by default. */
   check_hostname?: boolean;
+  /** MCP server side: client certificates (0 none, 1 optional, 2 required); 2 by default. */
   ssl_cert_reqs?: number;
+  /**
+   * gRPC server side: client certificates, `none` | `optional` | `require`; `require` by default.
+   */
   client_auth?: string;
 }
 
@@ -327,15 +410,25 @@ export interface TlsConfig {
  * ```
  */
 export interface McpClientConfig {
+  /** MCP transport to use. */
   proto: "SSE" | "STREAMABLEHTTP" | "STDIO";
+  /** Server URL (`SSE` and `STREAMABLEHTTP`). */
   url?: string | null;
+  /** Script that starts the server (`STDIO`; exclusive with `cmd`). */
   script?: string | null;
+  /** Command line that starts the server (`STDIO`; exclusive with `script`). */
   cmd?: string[] | null;
+  /** Environment of the started server (`STDIO`). */
   env?: Record<string, string> | null;
+  /** Working directory of the started server (`STDIO`). */
   cwd?: string | null;
+  /** Unix domain socket to reach the server through (`STREAMABLEHTTP`). */
   uds?: string | null;
+  /** Client TLS (`SSE` and `STREAMABLEHTTP`; not with `uds`). */
   tls?: TlsConfig | null;
+  /** Reconnection attempts after a lost connection; 3 by default. */
   reconnect_attempts?: number;
+  /** Base delay between reconnection attempts in seconds (linear backoff); 0.1 by default. */
   reconnect_delay?: number;
 }
 
@@ -349,8 +442,11 @@ export interface McpClientConfig {
  * ```
  */
 export interface GrpcClientConfig {
+  /** Server address `host:port` (exclusive with `uds`). */
   target?: string | null;
+  /** Unix domain socket path of the server (exclusive with `target`). */
   uds?: string | null;
+  /** Client TLS (not with `uds`). */
   tls?: TlsConfig | null;
 }
 
@@ -364,9 +460,13 @@ export interface GrpcClientConfig {
  * ```
  */
 export interface UnixSocketClientConfig {
+  /** Absolute path of the server's socket (required). */
   path: string;
+  /** Reconnection attempts after a lost connection; 3 by default. */
   reconnect_attempts?: number;
+  /** Base delay between reconnection attempts in seconds (exponential backoff); 0.1 by default. */
   reconnect_delay?: number;
+  /** Read timeout in seconds; 30 by default. */
   timeout?: number;
 }
 
@@ -392,26 +492,48 @@ export interface UnixSocketClientConfig {
  * ```
  */
 export interface PluginConfig {
+  /** Unique plugin name (required). */
   name: string;
+  /**
+   * What to load: a module path with a class name (`./deny.ts#DenyList`), a registered kind, or
+   * `external` (required).
+   */
   kind: string;
+  /** Free-form description. */
   description?: string | null;
+  /** Author, informational. */
   author?: string | null;
+  /** Namespace, informational (unused by the manager). */
   namespace?: string | null;
+  /** Plugin version, informational. */
   version?: string | null;
+  /** Hook names the plugin is registered for (any string; custom hooks allowed). */
   hooks: string[];
+  /** Free-form tags. */
   tags: string[];
+  /** How the plugin takes part in a hook chain; `sequential` by default. */
   mode: PluginMode;
+  /** What to do when the plugin fails; `fail` by default. */
   on_error: OnError;
+  /** Order within a mode: lower runs first; 100 by default. */
   priority: number;
   /** Per-plugin timeout in seconds (ours); overrides the manager's timeout. */
   timeout?: number | null;
+  /** Declared maximum content size (not enforced); 10,000,000 by default. */
   max_content_size: number;
+  /** When the plugin runs: any matching condition (OR); `[]` means always. */
   conditions: PluginCondition[];
+  /** Declarative `tools`/`prompts`/`resources` targeting, informational (unused by the manager). */
   applied_to?: Record<string, unknown> | null;
+  /** Extension capabilities granted to the plugin (e.g. `read_headers`); `[]` by default. */
   capabilities: string[];
+  /** Plugin-specific settings (not allowed for `external` plugins). */
   config?: Record<string, unknown> | null;
+  /** MCP transport of an `external` plugin. */
   mcp?: McpClientConfig | null;
+  /** gRPC transport of an `external` plugin. */
   grpc?: GrpcClientConfig | null;
+  /** Unix-socket transport of an `external` plugin. */
   unix_socket?: UnixSocketClientConfig | null;
 }
 

@@ -5,7 +5,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { z } from "zod";
 import {
   AgentHookType,
   AgentPostInvokePayloadSchema,
@@ -26,13 +25,14 @@ import {
   ResourceHookType,
   ResourcePostFetchPayloadSchema,
   ResourcePreFetchPayloadSchema,
+  type Schema,
   ToolHookType,
   ToolPostInvokePayloadSchema,
   ToolPreInvokePayloadSchema,
 } from "../src/hooks/mod.ts";
 
 /** Paths of the issues a schema reports for `input` (empty when it is valid). */
-function issuePaths(schema: z.ZodType<unknown>, input: unknown): string[] {
+function issuePaths(schema: Schema<unknown>, input: unknown): string[] {
   const parsed = schema.safeParse(input);
   return parsed.success ? [] : parsed.error.issues.map((i) => i.path.join("."));
 }

@@ -79,7 +79,10 @@ export class ArgumentValidator extends Plugin {
     return this.#check(payload.args, `prompt '${payload.prompt_id}'`);
   }
 
-  #check(args: Readonly<Record<string, unknown>> | null | undefined, target: string): PluginResult {
+  #check(
+    args: Readonly<Record<string, unknown>> | null | undefined,
+    target: string,
+  ): PluginResult<never> {
     const found = findTooLong(args ?? {}, "", this.maxLength);
     if (!found) return {};
     return {

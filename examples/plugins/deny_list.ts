@@ -80,7 +80,7 @@ export class DenyList extends Plugin {
     return this.#check(payload.args);
   }
 
-  #check(args: Readonly<Record<string, unknown>> | null | undefined): PluginResult {
+  #check(args: Readonly<Record<string, unknown>> | null | undefined): PluginResult<never> {
     if (!this.#pattern || !args) return {};
     const found = findWord(args, "", this.#pattern);
     if (!found) return {};

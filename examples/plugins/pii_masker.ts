@@ -45,7 +45,9 @@ const Settings = z.object({
 const PATTERNS = {
   email: String.raw`[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}`,
   ssn: String.raw`(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)`,
-  card: String.raw`(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)`,
+  // 13-19 digits, either contiguous or in the printed groupings (4-4-4-x, Amex 4-6-5).
+  card: String
+    .raw`(?<!\d)(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5})(?!\d)`,
   phone: String
     .raw`(?<![\w+])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}|(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4})(?!\w)`,
 } as const;
@@ -74,7 +76,7 @@ type Kind = keyof typeof PATTERNS;
  *   { name: "send_email", args: { to: "ada@example.com", body: "Call 555-123-4567" } },
  *   { request_id: "r1" },
  * );
- * console.log(result.modified_payload); // { name: "send_email", args: { to: "[EMAIL]", body: "Call [PHONE]" } }
+ * console.log(result.modified_payload?.args); // { to: "[EMAIL]", body: "Call [PHONE]" }
  * console.log(result.metadata); // { pii_masked: 2 }
  * await manager.shutdown();
  * ```

@@ -16,8 +16,6 @@
  * @module
  */
 
-
-
 import protobuf from "protobufjs";
 import { Buffer } from "node:buffer";
 import { PLUGIN_SERVICE_PROTO } from "./proto_source.ts";

@@ -7,8 +7,9 @@
  */
 import { z } from "zod";
 import type { PluginResult } from "../types.ts";
+import type { Schema } from "./schema.ts";
 import { type HttpHeaderPayload, HttpHeaderPayloadSchema } from "./http.ts";
-import { jsonObject } from "./schema_helpers.ts";
+import { asZod, jsonObject } from "./schema_helpers.ts";
 
 /**
  * Names of the built-in agent hooks.
@@ -72,11 +73,11 @@ export interface AgentPreInvokePayload {
  * console.log(p.parameters); // {}
  * ```
  */
-export const AgentPreInvokePayloadSchema: z.ZodType<AgentPreInvokePayload> = z.object({
+export const AgentPreInvokePayloadSchema: Schema<AgentPreInvokePayload> = z.object({
   agent_id: z.string(),
   messages: z.array(z.unknown()),
   tools: z.array(z.string()).nullable().default(null),
-  headers: HttpHeaderPayloadSchema.nullable().default(null),
+  headers: asZod(HttpHeaderPayloadSchema).nullable().default(null),
   model: z.string().nullable().default(null),
   system_prompt: z.string().nullable().default(null),
   parameters: jsonObject().nullable().default(() => ({})),
@@ -113,7 +114,7 @@ export interface AgentPostInvokePayload {
  * AgentPostInvokePayloadSchema.parse({ agent_id: "a", messages: [] }); // tool_calls: null
  * ```
  */
-export const AgentPostInvokePayloadSchema: z.ZodType<AgentPostInvokePayload> = z.object({
+export const AgentPostInvokePayloadSchema: Schema<AgentPostInvokePayload> = z.object({
   agent_id: z.string(),
   messages: z.array(z.unknown()),
   tool_calls: z.array(jsonObject()).nullable().default(null),

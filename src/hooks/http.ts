@@ -12,7 +12,8 @@
  */
 import { z } from "zod";
 import type { PluginResult } from "../types.ts";
-import { jsonObject } from "./schema_helpers.ts";
+import type { Schema } from "./schema.ts";
+import { asZod, jsonObject } from "./schema_helpers.ts";
 
 /**
  * Names of the built-in HTTP hooks.
@@ -56,7 +57,7 @@ export type HttpHeaderPayload = Record<string, string>;
  * HttpHeaderPayloadSchema.parse({ authorization: "Bearer x" });
  * ```
  */
-export const HttpHeaderPayloadSchema: z.ZodType<HttpHeaderPayload> = z.record(
+export const HttpHeaderPayloadSchema: Schema<HttpHeaderPayload> = z.record(
   z.string(),
   z.string(),
 );
@@ -92,7 +93,7 @@ const preRequestShape = {
   method: z.string(),
   client_host: z.string().nullable().default(null),
   client_port: z.number().int().nullable().default(null),
-  headers: HttpHeaderPayloadSchema,
+  headers: asZod(HttpHeaderPayloadSchema),
 };
 
 /**
@@ -105,7 +106,7 @@ const preRequestShape = {
  * console.log(p.client_host); // null
  * ```
  */
-export const HttpPreRequestPayloadSchema: z.ZodType<HttpPreRequestPayload> = z.object(
+export const HttpPreRequestPayloadSchema: Schema<HttpPreRequestPayload> = z.object(
   preRequestShape,
 );
 
@@ -146,9 +147,9 @@ export interface HttpPostRequestPayload extends HttpPreRequestPayload {
  * console.log(p.response_headers); // null
  * ```
  */
-export const HttpPostRequestPayloadSchema: z.ZodType<HttpPostRequestPayload> = z.object({
+export const HttpPostRequestPayloadSchema: Schema<HttpPostRequestPayload> = z.object({
   ...preRequestShape,
-  response_headers: HttpHeaderPayloadSchema.nullable().default(null),
+  response_headers: asZod(HttpHeaderPayloadSchema).nullable().default(null),
   status_code: z.number().int().nullable().default(null),
 });
 
@@ -186,9 +187,9 @@ export interface HttpAuthResolveUserPayload {
  * console.log(p.credentials); // null
  * ```
  */
-export const HttpAuthResolveUserPayloadSchema: z.ZodType<HttpAuthResolveUserPayload> = z.object({
+export const HttpAuthResolveUserPayloadSchema: Schema<HttpAuthResolveUserPayload> = z.object({
   credentials: jsonObject().nullable().default(null),
-  headers: HttpHeaderPayloadSchema,
+  headers: asZod(HttpHeaderPayloadSchema),
   client_host: z.string().nullable().default(null),
   client_port: z.number().int().nullable().default(null),
 });
@@ -235,7 +236,7 @@ export interface HttpAuthCheckPermissionPayload {
  * console.log(p.is_admin); // false
  * ```
  */
-export const HttpAuthCheckPermissionPayloadSchema: z.ZodType<HttpAuthCheckPermissionPayload> = z
+export const HttpAuthCheckPermissionPayloadSchema: Schema<HttpAuthCheckPermissionPayload> = z
   .object({
     user_email: z.string(),
     permission: z.string(),
@@ -272,7 +273,7 @@ export interface HttpAuthCheckPermissionResultPayload {
  * HttpAuthCheckPermissionResultPayloadSchema.parse({ granted: true }); // { granted: true, reason: null }
  * ```
  */
-export const HttpAuthCheckPermissionResultPayloadSchema: z.ZodType<
+export const HttpAuthCheckPermissionResultPayloadSchema: Schema<
   HttpAuthCheckPermissionResultPayload
 > = z.object({
   granted: z.boolean(),
@@ -289,8 +290,7 @@ export const HttpAuthCheckPermissionResultPayloadSchema: z.ZodType<
  * HttpAuthResolveUserResultPayloadSchema.parse({ email: "alice@example.com" });
  * ```
  */
-export const HttpAuthResolveUserResultPayloadSchema: z.ZodType<Record<string, unknown>> =
-  jsonObject();
+export const HttpAuthResolveUserResultPayloadSchema: Schema<Record<string, unknown>> = jsonObject();
 
 /**
  * Result of an `http_pre_request` hook: `modified_payload` is a header map.

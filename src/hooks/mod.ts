@@ -25,4 +25,5 @@ export * from "./prompts.ts";
 export * from "./registry.ts";
 export * from "./resources.ts";
 export * from "./result.ts";
+export * from "./schema.ts";
 export * from "./tools.ts";

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { PluginResult } from "../types.ts";
+import type { Schema } from "./schema.ts";
 import { requiredAny } from "./schema_helpers.ts";
 
 /**
@@ -54,7 +55,7 @@ export interface PromptPrehookPayload {
  * console.log(p); // { prompt_id: "123", args: {} }
  * ```
  */
-export const PromptPrehookPayloadSchema: z.ZodType<PromptPrehookPayload> = z.object({
+export const PromptPrehookPayloadSchema: Schema<PromptPrehookPayload> = z.object({
   prompt_id: z.string(),
   args: z.record(z.string(), z.string()).nullable().default(() => ({})),
 });
@@ -87,7 +88,7 @@ export interface PromptPosthookPayload {
  * PromptPosthookPayloadSchema.parse({ prompt_id: "p", result: { messages: [] } });
  * ```
  */
-export const PromptPosthookPayloadSchema: z.ZodType<PromptPosthookPayload> = z.object({
+export const PromptPosthookPayloadSchema: Schema<PromptPosthookPayload> = z.object({
   prompt_id: z.string(),
   result: requiredAny(),
 });

@@ -27,6 +27,8 @@ import {
 } from "./errors.ts";
 import type { PayloadOf, ResultPayloadOf } from "./map.ts";
 import { pluginResultSchema } from "./result.ts";
+import type { Schema } from "./schema.ts";
+import { asZod } from "./schema_helpers.ts";
 
 /**
  * What {@linkcode HookRegistry.register} needs to know about a hook.
@@ -44,13 +46,13 @@ import { pluginResultSchema } from "./result.ts";
  * ```
  */
 export interface HookDefinition<P = unknown, R = P> {
-  /** Schema of the payload plugins receive. */
-  payload: z.ZodType<P>;
+  /** Schema of the payload plugins receive: a zod schema (typed structurally). */
+  payload: Schema<P>;
   /**
    * Schema of the modified payload plugins return, when it differs from the payload (a
-   * "cross-type" hook). Defaults to `payload`.
+   * "cross-type" hook); a zod schema. Defaults to `payload`.
    */
-  result?: z.ZodType<R>;
+  result?: Schema<R>;
   /** Payload-specific condition field that applies to this hook (none by default). */
   conditionField?: ConditionField;
   /**
@@ -65,7 +67,7 @@ interface HookEntry {
   readonly payload: z.ZodType<unknown>;
   readonly result: z.ZodType<unknown>;
   readonly conditionTarget: ConditionTarget | null;
-  resultSchema?: z.ZodType<PluginResult<unknown>>;
+  resultSchema?: Schema<PluginResult<unknown>>;
 }
 
 /**
@@ -138,8 +140,8 @@ export class HookRegistry {
       throw new TypeError(`Hook '${name}': 'matchField' requires 'conditionField'`);
     }
     this.#entries.set(name, {
-      payload: payload as z.ZodType<unknown>,
-      result: (result ?? payload) as z.ZodType<unknown>,
+      payload: asZod<unknown>(payload),
+      result: asZod<unknown>(result ?? payload),
       conditionTarget,
     });
   }
@@ -203,8 +205,8 @@ export class HookRegistry {
    * console.log(hookRegistry.getPayloadSchema("tool_pre_invoke") === ToolPreInvokePayloadSchema);
    * ```
    */
-  getPayloadSchema<H extends string>(name: H): z.ZodType<PayloadOf<H>> | null {
-    return (this.#entries.get(name)?.payload ?? null) as z.ZodType<PayloadOf<H>> | null;
+  getPayloadSchema<H extends string>(name: H): Schema<PayloadOf<H>> | null {
+    return (this.#entries.get(name)?.payload ?? null) as Schema<PayloadOf<H>> | null;
   }
 
   /**
@@ -220,8 +222,8 @@ export class HookRegistry {
    * console.log(hookRegistry.getResultPayloadSchema("http_pre_request") === HttpHeaderPayloadSchema);
    * ```
    */
-  getResultPayloadSchema<H extends string>(name: H): z.ZodType<ResultPayloadOf<H>> | null {
-    return (this.#entries.get(name)?.result ?? null) as z.ZodType<ResultPayloadOf<H>> | null;
+  getResultPayloadSchema<H extends string>(name: H): Schema<ResultPayloadOf<H>> | null {
+    return (this.#entries.get(name)?.result ?? null) as Schema<ResultPayloadOf<H>> | null;
   }
 
   /**
@@ -240,11 +242,11 @@ export class HookRegistry {
    */
   getResultSchema<H extends string>(
     name: H,
-  ): z.ZodType<PluginResult<ResultPayloadOf<H>>> | null {
+  ): Schema<PluginResult<ResultPayloadOf<H>>> | null {
     const entry = this.#entries.get(name);
     if (entry === undefined) return null;
     entry.resultSchema ??= pluginResultSchema(entry.result);
-    return entry.resultSchema as z.ZodType<PluginResult<ResultPayloadOf<H>>>;
+    return entry.resultSchema as Schema<PluginResult<ResultPayloadOf<H>>>;
   }
 
   /**
@@ -339,7 +341,7 @@ export class HookRegistry {
   }
 }
 
-function isZodSchema(value: unknown): value is z.ZodType<unknown> {
+function isZodSchema(value: unknown): value is Schema<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { safeParse?: unknown }).safeParse === "function";
 }
@@ -347,7 +349,7 @@ function isZodSchema(value: unknown): value is z.ZodType<unknown> {
 function validate<T>(
   hook: string,
   kind: HookDataKind,
-  schema: z.ZodType<T>,
+  schema: Schema<T>,
   json: string | object,
 ): T {
   let input: unknown = json;

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { PluginResult } from "../types.ts";
+import type { Schema } from "./schema.ts";
 import { jsonObject, requiredAny } from "./schema_helpers.ts";
 
 /**
@@ -52,7 +53,7 @@ export interface ResourcePreFetchPayload {
  * ResourcePreFetchPayloadSchema.parse({ uri: "file:///x" }); // { uri: "file:///x", metadata: {} }
  * ```
  */
-export const ResourcePreFetchPayloadSchema: z.ZodType<ResourcePreFetchPayload> = z.object({
+export const ResourcePreFetchPayloadSchema: Schema<ResourcePreFetchPayload> = z.object({
   uri: z.string(),
   metadata: jsonObject().nullable().default(() => ({})),
 });
@@ -85,7 +86,7 @@ export interface ResourcePostFetchPayload {
  * ResourcePostFetchPayloadSchema.parse({ uri: "file:///x", content: "hello" });
  * ```
  */
-export const ResourcePostFetchPayloadSchema: z.ZodType<ResourcePostFetchPayload> = z.object({
+export const ResourcePostFetchPayloadSchema: Schema<ResourcePostFetchPayload> = z.object({
   uri: z.string(),
   content: requiredAny(),
 });

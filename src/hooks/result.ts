@@ -9,7 +9,8 @@
  */
 import { z } from "zod";
 import type { PluginResult, PluginViolation } from "../types.ts";
-import { jsonObject } from "./schema_helpers.ts";
+import type { Schema } from "./schema.ts";
+import { asZod, jsonObject } from "./schema_helpers.ts";
 
 /**
  * Schema of {@linkcode PluginViolation}: `reason`, `description` and `code` are required
@@ -22,7 +23,7 @@ import { jsonObject } from "./schema_helpers.ts";
  * console.log(v.details); // {}
  * ```
  */
-export const PluginViolationSchema: z.ZodType<PluginViolation> = z.object({
+export const PluginViolationSchema: Schema<PluginViolation> = z.object({
   reason: z.string(),
   description: z.string(),
   code: z.string(),
@@ -37,7 +38,8 @@ export const PluginViolationSchema: z.ZodType<PluginViolation> = z.object({
  * `payload` (or be `null`). Defaults follow the reference: `continue_processing` true,
  * `metadata` `{}`, `retry_delay_ms` 0, everything else `null`.
  *
- * @param payload Schema of the modified payload type.
+ * @param payload Schema of the modified payload type; must be a zod schema at run time (the
+ * result schema is built with zod).
  * @returns A schema that validates and fills defaults for a whole result.
  *
  * @example
@@ -48,12 +50,12 @@ export const PluginViolationSchema: z.ZodType<PluginViolation> = z.object({
  * console.log(r.metadata); // {}
  * ```
  */
-export function pluginResultSchema<T>(payload: z.ZodType<T>): z.ZodType<PluginResult<T>> {
+export function pluginResultSchema<T>(payload: Schema<T>): Schema<PluginResult<T>> {
   return z.object({
     continue_processing: z.boolean().default(true),
-    modified_payload: payload.nullable().default(null),
+    modified_payload: asZod(payload).nullable().default(null),
     modified_extensions: jsonObject().nullable().default(null),
-    violation: PluginViolationSchema.nullable().default(null),
+    violation: asZod(PluginViolationSchema).nullable().default(null),
     metadata: jsonObject().nullable().default(() => ({})),
     http_headers: z.record(z.string(), z.string()).nullable().default(null),
     retry_delay_ms: z.number().int().default(0),

@@ -6,8 +6,9 @@
  */
 import { z } from "zod";
 import type { PluginResult } from "../types.ts";
+import type { Schema } from "./schema.ts";
 import { type HttpHeaderPayload, HttpHeaderPayloadSchema } from "./http.ts";
-import { jsonObject, requiredAny } from "./schema_helpers.ts";
+import { asZod, jsonObject, requiredAny } from "./schema_helpers.ts";
 
 /**
  * Names of the built-in tool hooks.
@@ -59,10 +60,10 @@ export interface ToolPreInvokePayload {
  * console.log(p.args); // {}
  * ```
  */
-export const ToolPreInvokePayloadSchema: z.ZodType<ToolPreInvokePayload> = z.object({
+export const ToolPreInvokePayloadSchema: Schema<ToolPreInvokePayload> = z.object({
   name: z.string(),
   args: jsonObject().nullable().default(() => ({})),
-  headers: HttpHeaderPayloadSchema.nullable().default(null),
+  headers: asZod(HttpHeaderPayloadSchema).nullable().default(null),
 });
 
 /**
@@ -91,7 +92,7 @@ export interface ToolPostInvokePayload {
  * ToolPostInvokePayloadSchema.parse({ name: "search", result: null }); // ok
  * ```
  */
-export const ToolPostInvokePayloadSchema: z.ZodType<ToolPostInvokePayload> = z.object({
+export const ToolPostInvokePayloadSchema: Schema<ToolPostInvokePayload> = z.object({
   name: z.string(),
   result: requiredAny(),
 });

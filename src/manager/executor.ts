@@ -724,11 +724,12 @@ export class PluginExecutor {
       if (ref.onError === "disable") this.runtimeDisabled.add(ref.name);
       return out;
     }
-    const violation = result.violation
-      ? { ...result.violation, plugin_name: ref.name } as PluginViolation
-      : null;
     const blocks = result.continue_processing === false &&
       (ref.mode === "sequential" || ref.mode === "concurrent");
+    // TRANSFORM and AUDIT cannot block: their violation is dropped with the block.
+    const violation = result.violation && (blocks || result.continue_processing !== false)
+      ? { ...result.violation, plugin_name: ref.name } as PluginViolation
+      : null;
     if (blocks && violationsAsExceptions) {
       throw new PluginViolationError(
         blockMessage(hookRef.hookName, ref.name, violation),
@@ -737,7 +738,7 @@ export class PluginExecutor {
     }
     out.continue_processing = !blocks;
     out.violation = violation;
-    out.modified_payload = result.modified_payload ?? null;
+    out.modified_payload = blocks ? null : result.modified_payload ?? null;
     out.modified_extensions = result.modified_extensions ?? null;
     out.metadata = result.metadata ?? {};
     out.http_headers = result.http_headers ?? null;

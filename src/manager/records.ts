@@ -64,10 +64,15 @@ export function configKeys(config: unknown): string[] {
  * ```
  */
 export interface RecordIdentity {
+  /** The registration's uuid. */
   plugin_id: string;
+  /** Plugin name. */
   plugin_name: string;
+  /** Plugin kind (truncated). */
   plugin_kind: string;
+  /** Trusted mode. */
   mode: PluginMode;
+  /** First 64 keys of the plugin's `config`. */
   config_keys: string[];
 }
 

@@ -21,16 +21,25 @@ import { configKeys, type RecordIdentity, truncateText } from "./records.ts";
  * ```
  */
 export interface PluginRef {
+  /** Unique id of this registration (32 lower-case hex digits). */
   readonly uuid: string;
+  /** The plugin instance. */
   readonly plugin: Plugin;
+  /** The trusted configuration. */
   readonly config: PluginConfig;
+  /** Plugin name. */
   readonly name: string;
+  /** Priority (lower runs first). */
   readonly priority: number;
+  /** Mode. */
   readonly mode: PluginMode;
+  /** What to do when the plugin fails. */
   readonly onError: OnError;
   /** Per-plugin timeout in seconds, or null to use the manager's. */
   readonly timeout: number | null;
+  /** Capabilities that gate the extensions the plugin sees. */
   readonly capabilities: ReadonlySet<string>;
+  /** Identity fields copied into every execution record. */
   readonly identity: RecordIdentity;
 }
 
@@ -44,8 +53,11 @@ export interface PluginRef {
  * ```
  */
 export interface HookRef {
+  /** The plugin. */
   readonly ref: PluginRef;
+  /** The hook name. */
   readonly hookName: string;
+  /** The discovered hook method, bound to the plugin. */
   readonly handler: HookHandler;
   /** Compiled conditions; null when the plugin always runs. */
   readonly matcher: ConditionMatcher | null;
@@ -61,13 +73,19 @@ export interface HookRef {
  * ```
  */
 export interface HookPlan {
+  /** The hook name. */
   readonly hookName: string;
   /** Every ref, sorted by priority (stable). */
   readonly all: readonly HookRef[];
+  /** SEQUENTIAL refs in priority order. */
   readonly sequential: readonly HookRef[];
+  /** TRANSFORM refs in priority order. */
   readonly transform: readonly HookRef[];
+  /** AUDIT refs in priority order. */
   readonly audit: readonly HookRef[];
+  /** CONCURRENT refs in priority order. */
   readonly concurrent: readonly HookRef[];
+  /** FIRE_AND_FORGET refs in priority order. */
   readonly fireAndForget: readonly HookRef[];
 }
 
