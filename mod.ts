@@ -81,3 +81,11 @@ export {
   type PluginClass,
   registerExternalTransport,
 } from "./src/manager/loader.ts";
+export {
+  DEFAULT_SERVER_CONFIG_PATH,
+  ExternalPluginServer,
+  type ExternalPluginServerOptions,
+  type InvokeHookResponseData,
+  type ServeOptions,
+  type ServerHandle,
+} from "./src/external/server.ts";

@@ -43,7 +43,10 @@ export type ExternalPluginFactory = (config: PluginConfig) => Plugin | Promise<P
  */
 export type ExternalTransportName = "mcp" | "grpc" | "unix_socket";
 
-const externalTransports = new Map<ExternalTransportName, () => Promise<ExternalPluginFactory>>();
+// Built-in transports are imported only when a config uses them.
+const externalTransports = new Map<ExternalTransportName, () => Promise<ExternalPluginFactory>>([
+  ["unix_socket", async () => (await import("../external/unix/client.ts")).createUnixSocketPlugin],
+]);
 
 /**
  * Registers how `kind: external` plugins with a given transport block are created. The loader

@@ -1,0 +1,283 @@
+/**
+ * `ExternalPluginServer`: hosts plugins for gateways in other processes. The three operations
+ * (get one config, get all configs, invoke a hook) are transport-neutral JSON; `serve()` exposes
+ * them on one transport, whose module is imported only then.
+ *
+ * @module
+ */
+import { PluginContext } from "../context.ts";
+import { errorRepr, PluginError } from "../errors.ts";
+import { hookRegistry } from "../hooks/registry.ts";
+import type { Config } from "../config/schema.ts";
+import { loadConfig } from "../config/load.ts";
+import { readEnv } from "../config/env.ts";
+import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
+import type { Plugin } from "../plugin.ts";
+import type { PluginConfig, PluginErrorModel } from "../types.ts";
+import { parseContext } from "./context_schema.ts";
+import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
+import type { PluginContextData } from "./struct.ts";
+
+/** The reference's default config path, relative to the working directory. */
+export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
+
+/**
+ * Options of an {@linkcode ExternalPluginServer}: plugin instances, or a config (path or
+ * parsed); with neither, PLUGINS_CONFIG_PATH or the reference default path is loaded.
+ *
+ * @example
+ * ```ts
+ * import type { ExternalPluginServerOptions } from "@cpex/core";
+ * const o: ExternalPluginServerOptions = { config: "./plugins.yaml" };
+ * ```
+ */
+export interface ExternalPluginServerOptions {
+  /** Plugin instances to host (their own configs are reported to gateways). */
+  plugins?: Plugin[];
+  /** A config file path or a parsed config. */
+  config?: string | URL | Config;
+  /** Options of the server's internal plugin manager. */
+  manager?: PluginManagerOptions;
+}
+
+/**
+ * The answer of {@linkcode ExternalPluginServer.invokeHook}: `result` (with `context` when it
+ * carries data) or `error`.
+ *
+ * @example
+ * ```ts
+ * import type { InvokeHookResponseData } from "@cpex/core";
+ * const r: InvokeHookResponseData = { plugin_name: "p", result: { continue_processing: true } };
+ * ```
+ */
+export interface InvokeHookResponseData {
+  /** The plugin name of the request. */
+  plugin_name: string;
+  /** The plugin result, dumped in the reference's field order. */
+  result?: Record<string, unknown>;
+  /** The plugin context after the call, present only when it is not empty. */
+  context?: Record<string, unknown>;
+  /** The failure, when the call failed. */
+  error?: Record<string, unknown>;
+}
+
+/**
+ * Transport settings of {@linkcode ExternalPluginServer.serve}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "@cpex/core";
+ * const o: ServeOptions = { transport: "unix", path: "/tmp/cpex.sock" };
+ * ```
+ */
+export interface ServeOptions {
+  /** The transport; default PLUGINS_TRANSPORT, else `unix`. */
+  transport?: "unix";
+  /** Unix socket path (default PLUGINS_UNIX_SOCKET_PATH, UNIX_SOCKET_PATH or YAML, else the reference's). */
+  path?: string;
+  /** Print `READY` on stdout once listening (default true), for a parent process to wait on. */
+  printReady?: boolean;
+}
+
+/**
+ * A running transport; `close()` stops listening, closes connections and removes the socket.
+ *
+ * @example
+ * ```ts
+ * import type { ServerHandle } from "@cpex/core";
+ * async function stop(h: ServerHandle) {
+ *   await h.close();
+ * }
+ * ```
+ */
+export interface ServerHandle {
+  /** Where the server listens (a socket path or `host:port`). */
+  readonly address: string;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Hosts plugins for gateways in other processes (the Deno counterpart of the reference's
+ * plugin server runtimes).
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer, Plugin } from "@cpex/core";
+ * class Allow extends Plugin {
+ *   tool_pre_invoke() {
+ *     return {};
+ *   }
+ * }
+ * const server = new ExternalPluginServer({
+ *   plugins: [new Allow({ name: "allow", kind: "inline", hooks: ["tool_pre_invoke"] })],
+ * });
+ * await server.initialize();
+ * const reply = await server.invokeHook("tool_pre_invoke", "allow", { name: "t" }, {
+ *   global_context: { request_id: "r1" },
+ * });
+ * console.log(reply.result?.continue_processing); // true
+ * await server.shutdown();
+ * ```
+ */
+export class ExternalPluginServer {
+  readonly #options: ExternalPluginServerOptions;
+  #manager: PluginManager | null = null;
+  #configs: PluginConfig[] = [];
+  #ready: Promise<void> | null = null;
+  readonly #handles = new Set<ServerHandle>();
+
+  /** Creates a server; nothing is loaded until `initialize()` (or `serve()`). */
+  constructor(options: ExternalPluginServerOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The internal plugin manager (after `initialize()`). */
+  get manager(): PluginManager | null {
+    return this.#manager;
+  }
+
+  /** Loads the config or registers the given plugins. Idempotent. */
+  initialize(): Promise<void> {
+    return this.#ready ??= this.#initialize().catch((error) => {
+      this.#ready = null;
+      throw error;
+    });
+  }
+
+  async #initialize(): Promise<void> {
+    const { plugins, config, manager: managerOptions } = this.#options;
+    if (plugins) {
+      const manager = new PluginManager(null, managerOptions);
+      await manager.initialize();
+      for (const plugin of plugins) await manager.registerPlugin(plugin);
+      this.#configs = plugins.map((p) => p.config);
+      this.#manager = manager;
+      return;
+    }
+    const source = config ?? readEnv("PLUGINS_CONFIG_PATH") ?? DEFAULT_SERVER_CONFIG_PATH;
+    const parsed = typeof source === "string" || source instanceof URL
+      ? await loadConfig(source)
+      : source;
+    const manager = new PluginManager(
+      typeof source === "string" || source instanceof URL ? source : parsed,
+      managerOptions,
+    );
+    await manager.initialize();
+    this.#configs = parsed.plugins;
+    this.#manager = manager;
+  }
+
+  /** The config of the first plugin whose name matches case-insensitively, or null. */
+  getPluginConfig(name: string): Record<string, unknown> | null {
+    const wanted = name.toLowerCase();
+    const found = this.#configs.find((c) => c.name.toLowerCase() === wanted);
+    return found ? configDump(found) : null;
+  }
+
+  /** Every plugin config the server knows (also disabled or failed ones, as the reference). */
+  getPluginConfigs(): Record<string, unknown>[] {
+    return this.#configs.map(configDump);
+  }
+
+  /**
+   * Runs `pluginName`'s `hookType` hook with the server's own mode and on_error semantics.
+   * Never throws: failures come back as `error`.
+   */
+  async invokeHook(
+    hookType: string,
+    pluginName: string,
+    payload: unknown,
+    context: unknown,
+  ): Promise<InvokeHookResponseData> {
+    try {
+      const manager = this.#manager;
+      if (!manager) throw new Error("Plugin server not initialized");
+      const contextData = parseContext(context);
+      const pluginContext = new PluginContext(
+        contextData.global_context,
+        contextData.state,
+        contextData.metadata,
+      );
+      if (!manager.getPlugin(pluginName) || !hookRefExists(manager, pluginName, hookType)) {
+        throw new PluginError({
+          message:
+            `Unable to find ${hookType} for plugin ${pluginName}.  Make sure the plugin is registered.`,
+          plugin_name: pluginName,
+        });
+      }
+      const input = hookRegistry.isRegistered(hookType)
+        ? hookRegistry.parsePayload(hookType, payload as object)
+        : payload;
+      if (typeof input !== "object" || input === null) {
+        throw new TypeError(`Payload for ${hookType} must be an object`);
+      }
+      const result = await manager.invokeHookForPlugin(
+        pluginName,
+        hookType,
+        input as Record<string, unknown>,
+        pluginContext,
+      );
+      const dumped = dumpResult(result);
+      // A blocked result carries no metadata on the wire (reference behaviour).
+      if (!result.continue_processing) dumped.metadata = null;
+      const reply: InvokeHookResponseData = { plugin_name: pluginName, result: dumped };
+      const after: PluginContextData = pluginContext;
+      if (contextHasData(after)) reply.context = dumpContext(after);
+      return reply;
+    } catch (error) {
+      return { plugin_name: pluginName, error: dumpError(errorModel(error, pluginName)) };
+    }
+  }
+
+  /**
+   * Serves the plugins on one transport. Checks the transport's Deno permissions first and
+   * fails with a message naming any missing flag.
+   */
+  async serve(options: ServeOptions = {}): Promise<ServerHandle> {
+    const transport = options.transport ?? readEnv("PLUGINS_TRANSPORT") ?? "unix";
+    if (transport !== "unix") {
+      throw new Error(`Unsupported transport '${transport}' (available: unix)`);
+    }
+    await this.initialize();
+    const { serveUnix } = await import("./unix/server.ts");
+    const handle = await serveUnix(this, {
+      path: options.path,
+      printReady: options.printReady,
+      configured: this.#manager?.config?.unix_socket_server_settings?.path,
+    });
+    this.#handles.add(handle);
+    handle.finished.finally(() => this.#handles.delete(handle));
+    return handle;
+  }
+
+  /** Stops every transport, then shuts the plugins down. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#handles].map((h) => h.close()));
+    await this.shutdown();
+  }
+
+  /** Shuts the plugins down (transports keep running until closed). */
+  async shutdown(): Promise<void> {
+    const manager = this.#manager;
+    this.#manager = null;
+    this.#ready = null;
+    await manager?.shutdown();
+  }
+}
+
+function hookRefExists(manager: PluginManager, name: string, hookType: string): boolean {
+  const plugin = manager.getPlugin(name);
+  return plugin !== null && plugin.config.name === name && plugin.hooks.includes(hookType);
+}
+
+function errorModel(error: unknown, pluginName: string): PluginErrorModel {
+  if (error instanceof PluginError) return error.error;
+  return { message: errorRepr(error), plugin_name: pluginName };
+}
+
+function configDump(config: PluginConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config));
+}

@@ -1,0 +1,289 @@
+/**
+ * The raw Unix socket transport, gateway side: the plugin proxy the manager loads for
+ * `kind: external` with a `unix_socket:` block.
+ *
+ * Each call borrows its own connection (idle ones are pooled), so concurrent hook calls never
+ * queue behind one socket. A connection whose call timed out, was cancelled or failed is
+ * closed, never reused: a late reply can never be read as the answer to the next request (the
+ * reference reads it one request late).
+ *
+ * @module
+ */
+import { PluginError } from "../../errors.ts";
+import { hookRegistry } from "../../hooks/registry.ts";
+import { type HookCallOptions, Plugin } from "../../plugin.ts";
+import type { PluginContext } from "../../context.ts";
+import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
+import { encodeFrame, FrameReader } from "../frame.ts";
+import { preflight, unixSocketPermissions } from "../permissions.ts";
+import {
+  fromStruct,
+  pluginContextToProto,
+  pluginErrorFromProto,
+  toStruct,
+  updateContextFromProto,
+} from "../struct.ts";
+
+/** Idle connections kept per plugin; more concurrent calls open (and later close) extra ones. */
+const MAX_IDLE_CONNECTIONS = 16;
+
+class Connection {
+  readonly reader: FrameReader;
+  constructor(readonly conn: Deno.UnixConn) {
+    this.reader = new FrameReader(conn);
+  }
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A plugin hosted by an external plugin server on a Unix socket.
+ *
+ * @example
+ * ```ts
+ * import { UnixSocketExternalPlugin } from "./client.ts";
+ * const plugin = new UnixSocketExternalPlugin({
+ *   name: "ArgGuard",
+ *   kind: "external",
+ *   hooks: ["tool_pre_invoke"],
+ *   unix_socket: { path: "/tmp/mcpgateway-plugins.sock" },
+ * });
+ * console.log(plugin.socketPath); // "/tmp/mcpgateway-plugins.sock"
+ * ```
+ */
+export class UnixSocketExternalPlugin extends Plugin {
+  readonly #path: string;
+  readonly #timeoutSeconds: number;
+  readonly #attempts: number;
+  readonly #delayMs: number;
+  readonly #idle: Connection[] = [];
+  readonly #busy = new Set<Connection>();
+  #closed = false;
+
+  /** Creates the proxy from the gateway's plugin entry (its `unix_socket` block). */
+  constructor(config: PluginConfig | PluginConfigInput) {
+    super(config);
+    const block = this.config.unix_socket;
+    if (!block) {
+      throw new PluginError({
+        message: `Plugin ${this.name} has no unix_socket section`,
+        plugin_name: this.name,
+      });
+    }
+    this.#path = block.path;
+    this.#timeoutSeconds = block.timeout ?? 30;
+    this.#attempts = block.reconnect_attempts ?? 3;
+    this.#delayMs = (block.reconnect_delay ?? 0.1) * 1000;
+  }
+
+  /** The server's socket path. */
+  get socketPath(): string {
+    return this.#path;
+  }
+
+  /**
+   * Connects and asks the server for this plugin's config (only to verify it; this transport
+   * merges nothing, so hooks and mode come from the gateway's YAML).
+   */
+  override async initialize(): Promise<void> {
+    preflight("unix socket plugin client", unixSocketPermissions(this.#path));
+    this.#closed = false;
+    let connection: Connection;
+    try {
+      connection = await this.#connect();
+    } catch (error) {
+      throw this.#error(`Failed to connect to ${this.#path}: ${describe(error)}`, error);
+    }
+    try {
+      const reply = await this.#exchange(
+        connection,
+        encodeMessage("GetPluginConfigRequest", { name: this.name }),
+        this.#timeoutSeconds,
+      );
+      if (reply.length === 0 || !decodeMessage("GetPluginConfigResponse", reply).found) {
+        console.warn(`Plugin ${this.name} not found on the Unix socket server ${this.#path}`);
+      }
+      this.#release(connection);
+    } catch (error) {
+      connection.close();
+      console.warn(`Config check of plugin ${this.name} failed: ${describe(error)}`);
+    }
+  }
+
+  /** Sends every hook call to the server. */
+  override async handleHook(
+    hookName: string,
+    payload: unknown,
+    context: PluginContext,
+    options: HookCallOptions,
+  ): Promise<PluginResult> {
+    if (!hookRegistry.isRegistered(hookName)) {
+      throw this.#error(`No result type registered for hook: ${hookName}`);
+    }
+    const request = encodeMessage("InvokeHookRequest", {
+      hook_type: hookName,
+      plugin_name: this.name,
+      payload: toStruct(payload as Record<string, unknown>),
+      context: pluginContextToProto(context),
+    });
+    const reply = await this.#call(request, options.signal);
+    if (reply.length === 0) {
+      throw this.#error("Received invalid response from Unix socket plugin server");
+    }
+    const response = decodeMessage("InvokeHookResponse", reply);
+    if (response.error && response.error.message) {
+      throw new PluginError(pluginErrorFromProto(response.error, this.name));
+    }
+    if (response.context) updateContextFromProto(context, response.context);
+    if (!response.result) {
+      throw this.#error("Received invalid response from Unix socket plugin server");
+    }
+    return hookRegistry.parseResult(hookName, fromStruct(response.result)) as PluginResult;
+  }
+
+  /** Closes every connection. */
+  override shutdown(): Promise<void> {
+    this.#closed = true;
+    for (const c of this.#idle.splice(0)) c.close();
+    for (const c of this.#busy) c.close();
+    this.#busy.clear();
+    return Promise.resolve();
+  }
+
+  /** Sends one request; retries on connection failures (re-sending, as the reference). */
+  async #call(request: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+    const frame = encodeFrame(request);
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.#attempts; attempt++) {
+      if (this.#closed) throw this.#error("Plugin was shut down");
+      signal.throwIfAborted();
+      const connection = this.#idle.pop() ?? await this.#reconnect();
+      this.#busy.add(connection);
+      try {
+        const reply = await this.#exchange(connection, frame, this.#timeoutSeconds, signal, true);
+        this.#release(connection);
+        return reply;
+      } catch (error) {
+        this.#busy.delete(connection);
+        connection.close();
+        if (!(error instanceof BrokenConnection)) throw error;
+        lastError = error.cause;
+        if (attempt < this.#attempts) await sleep(this.#delayMs * (attempt + 1));
+      }
+    }
+    throw this.#error(
+      `Request failed after ${this.#attempts + 1} attempts: ${describe(lastError)}`,
+      lastError,
+    );
+  }
+
+  /** Writes `bytes` and reads one frame, bounded by the timeout and the caller's signal. */
+  async #exchange(
+    connection: Connection,
+    bytes: Uint8Array,
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+    framed = false,
+  ): Promise<Uint8Array> {
+    const out = framed ? bytes : encodeFrame(bytes);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const io = (async () => {
+        try {
+          let written = 0;
+          while (written < out.length) {
+            written += await connection.conn.write(out.subarray(written));
+          }
+          const frame = await connection.reader.read();
+          if (frame === null) throw new Error("connection closed by the server");
+          return frame;
+        } catch (error) {
+          throw new BrokenConnection(error);
+        }
+      })();
+      const stop = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(this.#error(`Request timed out after ${timeoutSeconds}s`)),
+          timeoutSeconds * 1000,
+        );
+        if (signal) {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+      });
+      // The loser of the race is settled by closing the connection; swallow its rejection.
+      io.catch(() => {});
+      return await Promise.race([io, stop]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #release(connection: Connection): void {
+    this.#busy.delete(connection);
+    if (this.#closed || this.#idle.length >= MAX_IDLE_CONNECTIONS) connection.close();
+    else this.#idle.push(connection);
+  }
+
+  async #connect(): Promise<Connection> {
+    return new Connection(await Deno.connect({ transport: "unix", path: this.#path }));
+  }
+
+  /** Opens a connection, retrying with linear backoff (the server may be restarting). */
+  async #reconnect(): Promise<Connection> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= Math.max(1, this.#attempts); attempt++) {
+      try {
+        return await this.#connect();
+      } catch (error) {
+        lastError = error;
+        if (attempt < this.#attempts) await sleep(this.#delayMs * attempt);
+      }
+    }
+    throw this.#error(
+      `Failed to reconnect after ${Math.max(1, this.#attempts)} attempts: ${describe(lastError)}`,
+      lastError,
+    );
+  }
+
+  #error(message: string, cause?: unknown): PluginError {
+    return new PluginError({ message, plugin_name: this.name }, { cause });
+  }
+}
+
+/** An I/O failure on a connection: the request may be retried on a new one. */
+class BrokenConnection extends Error {
+  constructor(cause: unknown) {
+    super(describe(cause), { cause });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Creates the proxy for a `kind: external` plugin with a `unix_socket:` block (the loader's
+ * factory for this transport).
+ *
+ * @example
+ * ```ts
+ * import { createUnixSocketPlugin } from "./client.ts";
+ * console.log(typeof createUnixSocketPlugin); // "function"
+ * ```
+ */
+export function createUnixSocketPlugin(config: PluginConfig): Plugin {
+  return new UnixSocketExternalPlugin(config);
+}

@@ -1,0 +1,127 @@
+/**
+ * Request dispatch of the raw Unix socket server: the reference's trial-and-error parse order,
+ * so the Python gateway (and anything written against it) works unchanged.
+ *
+ * @module
+ */
+import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../codec.ts";
+import type { ExternalPluginServer } from "../server.ts";
+import {
+  fromStruct,
+  pluginContextFromProto,
+  pluginContextToProto,
+  type ProtoPluginError,
+  toStruct,
+} from "../struct.ts";
+import { INTERNAL_ERROR_CODE } from "../../errors.ts";
+
+const EMPTY = new Uint8Array(0);
+
+const UNKNOWN_MESSAGE: Uint8Array = encodeMessage("InvokeHookResponse", {
+  error: { message: "Unknown message type", code: "UNKNOWN_MESSAGE" },
+});
+
+function tryDecode<N extends "InvokeHookRequest" | "GetPluginConfigRequest">(
+  name: N,
+  bytes: Uint8Array,
+) {
+  try {
+    return decodeMessage(name, bytes);
+  } catch {
+    return null;
+  }
+}
+
+function errorToProto(error: Record<string, unknown>): ProtoPluginError {
+  const out: ProtoPluginError = { message: String(error.message ?? "Unknown error") };
+  if (error.plugin_name) out.plugin_name = String(error.plugin_name);
+  if (error.code) out.code = String(error.code);
+  out.mcp_error_code = typeof error.mcp_error_code === "number"
+    ? error.mcp_error_code
+    : INTERNAL_ERROR_CODE;
+  const details = error.details as Record<string, unknown> | undefined;
+  if (details && Object.keys(details).length) out.details = toStruct(details);
+  return out;
+}
+
+/**
+ * Answers one request frame. Order: an `InvokeHookRequest` with hook type and plugin name; a
+ * `GetPluginConfigRequest` with a name; any frame of at most 2 bytes as
+ * `GetPluginConfigsRequest`; anything else gets the "Unknown message type" error reply.
+ *
+ * @example
+ * ```ts
+ * import { dispatchFrame } from "./dispatch.ts";
+ * import type { ExternalPluginServer } from "../server.ts";
+ * declare const server: ExternalPluginServer;
+ * const reply = await dispatchFrame(server, new Uint8Array(0)); // GetPluginConfigsResponse
+ * ```
+ */
+export async function dispatchFrame(
+  server: ExternalPluginServer,
+  frame: Uint8Array,
+): Promise<Uint8Array> {
+  const invoke = tryDecode("InvokeHookRequest", frame);
+  if (invoke && invoke.hook_type && invoke.plugin_name) {
+    return await invokeHook(server, invoke.hook_type, invoke.plugin_name, invoke);
+  }
+  const config = tryDecode("GetPluginConfigRequest", frame);
+  if (config && config.name) {
+    let found: Record<string, unknown> | null = null;
+    try {
+      found = server.getPluginConfig(config.name);
+    } catch {
+      found = null;
+    }
+    return found
+      ? encodeMessage("GetPluginConfigResponse", { found: true, config: toStruct(found) })
+      : EMPTY;
+  }
+  if (frame.length <= 2) {
+    let configs: Record<string, unknown>[] = [];
+    try {
+      configs = server.getPluginConfigs();
+    } catch {
+      configs = [];
+    }
+    return encodeMessage("GetPluginConfigsResponse", { configs: configs.map((c) => toStruct(c)) });
+  }
+  return UNKNOWN_MESSAGE;
+}
+
+async function invokeHook(
+  server: ExternalPluginServer,
+  hookType: string,
+  pluginName: string,
+  request: { payload?: unknown; context?: unknown },
+): Promise<Uint8Array> {
+  let response: InvokeHookResponse;
+  try {
+    const payload = fromStruct(request.payload as Parameters<typeof fromStruct>[0]);
+    const context = pluginContextFromProto(
+      request.context as Parameters<typeof pluginContextFromProto>[0],
+    );
+    const reply = await server.invokeHook(hookType, pluginName, payload, context);
+    response = { plugin_name: pluginName };
+    if (reply.error) {
+      response.error = errorToProto(reply.error);
+    } else {
+      response.result = toStruct(reply.result ?? {});
+      if (reply.context) {
+        response.context = pluginContextToProto(
+          reply.context as unknown as Parameters<typeof pluginContextToProto>[0],
+        );
+      }
+    }
+  } catch (error) {
+    response = {
+      plugin_name: pluginName,
+      error: {
+        message: error instanceof Error ? error.message : String(error),
+        code: "INTERNAL_ERROR",
+        mcp_error_code: INTERNAL_ERROR_CODE,
+      },
+    };
+  }
+  return encodeMessage("InvokeHookResponse", response);
+}

@@ -1,0 +1,191 @@
+/**
+ * The raw Unix socket transport, server side: length-prefixed protobuf frames over
+ * `Deno.listen({ transport: "unix" })`, one request at a time per connection, many
+ * connections at once. Imports neither grpc-js nor the MCP SDK.
+ *
+ * @module
+ */
+import { readEnv } from "../../config/env.ts";
+import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
+import { FrameReader, writeFrame } from "../frame.ts";
+import { preflight, unixSocketPermissions } from "../permissions.ts";
+import type { ExternalPluginServer, ServerHandle } from "../server.ts";
+import { dispatchFrame } from "./dispatch.ts";
+
+/** Idle connections are closed after this long without a request (the reference's 300 s). */
+export const UNIX_IDLE_TIMEOUT_MS = 300_000;
+
+/**
+ * Options of {@linkcode serveUnix}.
+ *
+ * @example
+ * ```ts
+ * import type { UnixServeOptions } from "./server.ts";
+ * const o: UnixServeOptions = { path: "/tmp/cpex.sock" };
+ * ```
+ */
+export interface UnixServeOptions {
+  /** Socket path; else PLUGINS_UNIX_SOCKET_PATH, UNIX_SOCKET_PATH, `configured`, the default. */
+  path?: string;
+  /** The path from the YAML `unix_socket_server_settings`, if any. */
+  configured?: string | null;
+  /** Print `READY` on stdout once listening (default true). */
+  printReady?: boolean;
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** Idle timeout per connection in ms (default 300 s). */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Resolves the socket path the way the reference's runtime does (plus the YAML setting).
+ *
+ * @example
+ * ```ts
+ * import { resolveSocketPath } from "./server.ts";
+ * console.log(resolveSocketPath({ path: "/tmp/x.sock" })); // "/tmp/x.sock"
+ * ```
+ */
+export function resolveSocketPath(options: UnixServeOptions): string {
+  const path = options.path ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ??
+    readEnv("UNIX_SOCKET_PATH") ?? options.configured ?? DEFAULT_UNIX_SOCKET_PATH;
+  if (!path.startsWith("/")) {
+    throw new Error(`Unix socket path must be absolute, got '${path}'`);
+  }
+  return path;
+}
+
+/** Removes a stale socket file; refuses to touch a live socket or a non-socket file. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isSocket) {
+    throw new Error(`Refusing to replace ${path}: it exists and is not a socket`);
+  }
+  try {
+    const probe = await Deno.connect({ transport: "unix", path });
+    probe.close();
+    throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw error;
+    // Nobody answers: a killed server left it behind.
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+/**
+ * Serves `server` on a Unix socket (mode 0600). Needs `--allow-read=PATH --allow-write=PATH
+ * --allow-net=unix:PATH`; a missing flag fails before anything is bound.
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer } from "@cpex/core";
+ * import { serveUnix } from "./server.ts";
+ * declare const server: ExternalPluginServer;
+ * const handle = await serveUnix(server, { path: "/tmp/cpex-doc.sock", printReady: false });
+ * await handle.close();
+ * ```
+ */
+export async function serveUnix(
+  server: ExternalPluginServer,
+  options: UnixServeOptions = {},
+): Promise<ServerHandle> {
+  const path = resolveSocketPath(options);
+  preflight("unix socket plugin server", unixSocketPermissions(path));
+  await server.initialize();
+  await clearStaleSocket(path);
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    await Deno.chmod(path, 0o600);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  const idleMs = options.idleTimeoutMs ?? UNIX_IDLE_TIMEOUT_MS;
+  const connections = new Map<Deno.Conn, { last: number; task: Promise<void> }>();
+  let closing = false;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [conn, state] of connections) {
+      if (now - state.last > idleMs) closeQuietly(conn);
+    }
+  }, Math.max(50, Math.min(idleMs / 2, 10_000)));
+
+  const serveConnection = async (conn: Deno.Conn): Promise<void> => {
+    const state = connections.get(conn)!;
+    const reader = new FrameReader(conn);
+    try {
+      while (true) {
+        const frame = await reader.read();
+        if (frame === null) break;
+        state.last = Date.now();
+        const reply = await dispatchFrame(server, frame);
+        await writeFrame(conn, reply);
+        state.last = Date.now();
+      }
+    } catch {
+      // Oversized, truncated or unreadable input: drop this connection only.
+    } finally {
+      connections.delete(conn);
+      closeQuietly(conn);
+    }
+  };
+
+  const acceptLoop = (async () => {
+    try {
+      for await (const conn of listener) {
+        if (closing) {
+          closeQuietly(conn);
+          continue;
+        }
+        const state = { last: Date.now(), task: Promise.resolve() };
+        connections.set(conn, state);
+        state.task = serveConnection(conn);
+      }
+    } catch {
+      // The listener was closed.
+    }
+  })();
+
+  const onSignal = () => void handle.close();
+  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+
+  const handle: ServerHandle = {
+    address: path,
+    finished,
+    async close(): Promise<void> {
+      if (closing) return await finished;
+      closing = true;
+      for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+      clearInterval(sweep);
+      closeQuietly(listener);
+      await acceptLoop;
+      const tasks = [...connections.values()].map((s) => s.task);
+      for (const conn of connections.keys()) closeQuietly(conn);
+      await Promise.all(tasks);
+      await Deno.remove(path).catch(() => {});
+      resolveFinished();
+    },
+  };
+  if (options.printReady !== false) {
+    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+  }
+  return handle;
+}
+
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Already closed.
+  }
+}
