@@ -645,3 +645,15 @@ Deno.test("a hanging plugin that honours its signal leaves no timer behind after
     await manager.shutdown();
   }
 });
+
+Deno.test("the size check runs even when every plugin is skipped by its conditions", async () => {
+  const skipped = new ScriptedPlugin({ name: "s", hooks: [HOOK], conditions: [{ tools: ["x"] }] });
+  const manager = await makeManager([skipped], { maxPayloadSize: 3 });
+  try {
+    const error = await rejection(manager.invokeHook(HOOK, toolPayload({ a: "long" }), gctx()));
+    assert.ok(error instanceof PayloadSizeError);
+    assert.equal(skipped.callCount, 0);
+  } finally {
+    await manager.shutdown();
+  }
+});

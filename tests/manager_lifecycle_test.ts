@@ -14,7 +14,7 @@ import {
   parseConfig,
   Plugin,
   type PluginConfig,
-  PluginContext,
+  type PluginContext,
   PluginError,
   PluginManager,
   type PluginManagerOptions,
@@ -121,7 +121,11 @@ Deno.test("a file: URL kind loads the exported class", async () => {
 
 Deno.test("an absolute path kind loads the exported class", async () => {
   const path = decodeURIComponent(new URL(PLUGINS_MODULE).pathname);
-  const config = inlineConfig([{ name: "abs", kind: `${path}#EchoPlugin`, hooks: ["x"] }]);
+  const config = inlineConfig([{
+    name: "abs",
+    kind: `${path}#EchoPlugin`,
+    hooks: ["tool_pre_invoke"],
+  }]);
   await withManager(config, (manager) => {
     assert.ok(manager.getPlugin("abs") instanceof EchoPlugin);
     return Promise.resolve();
@@ -212,7 +216,8 @@ Deno.test("manager instances are independent: plugins, config and disabled sets 
       throw new Error("boom");
     });
   const a = newManager(null).manager;
-  const b = newManager(inlineConfig([{ name: "e", kind: echoKind(), hooks: ["x"] }])).manager;
+  const b =
+    newManager(inlineConfig([{ name: "e", kind: echoKind(), hooks: ["tool_pre_invoke"] }])).manager;
   await a.initialize();
   await b.initialize();
   try {
@@ -233,7 +238,7 @@ Deno.test("manager instances are independent: plugins, config and disabled sets 
 
 Deno.test("concurrent initialize calls load and initialize each plugin once", async () => {
   resetLog();
-  const config = inlineConfig([{ name: "once", kind: echoKind(), hooks: ["x"] }]);
+  const config = inlineConfig([{ name: "once", kind: echoKind(), hooks: ["tool_pre_invoke"] }]);
   const { manager } = newManager(config);
   await Promise.all(Array.from({ length: 5 }, () => manager.initialize()));
   try {
@@ -248,14 +253,16 @@ Deno.test("concurrent initialize calls load and initialize each plugin once", as
 
 Deno.test("concurrent initialize and shutdown do not race; repeated shutdowns are idempotent", async () => {
   resetLog();
-  const config = inlineConfig([{ name: "p", kind: echoKind(), hooks: ["x"] }]);
+  const config = inlineConfig([{ name: "p", kind: echoKind(), hooks: ["tool_pre_invoke"] }]);
   const { manager } = newManager(config);
   await Promise.all([manager.initialize(), manager.shutdown(), manager.initialize()]);
   assert.equal(manager.initialized, true);
+  assert.equal(manager.pluginCount, 1);
+  resetLog();
   await Promise.all(Array.from({ length: 5 }, () => manager.shutdown()));
   assert.equal(manager.initialized, false);
   assert.equal(manager.pluginCount, 0);
-  assert.equal(lifecycleLog.filter((e) => e === "shutdown:p").length, 1);
+  assert.deepEqual(lifecycleLog, ["shutdown:p"]);
 });
 
 Deno.test("shutdown before initialize is a no-op", async () => {

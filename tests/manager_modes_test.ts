@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Extensions, parseConfig, type PluginConfig } from "../mod.ts";
+import { type Extensions, parseConfig, type PluginConfig, PluginManager } from "../mod.ts";
 import {
   AllowPlugin,
   block,
@@ -573,6 +573,30 @@ Deno.test("plugins registered for another hook do not run and the hook reports n
     assert.equal(contexts, null);
     assert.equal(result.modified_payload, null);
     assert.equal(prompt.callCount, 0);
+  } finally {
+    await manager.shutdown();
+  }
+});
+
+Deno.test("an uninitialized manager dispatches to no plugins and returns defaults", async () => {
+  const manager = new PluginManager(undefined, { logger: { warn: () => {} } });
+  const [result, contexts] = await manager.invokeHook(HOOK, toolPayload(), gctx());
+  assert.equal(manager.initialized, false);
+  assert.equal(contexts, null);
+  assert.equal(result.continue_processing, true);
+  assert.deepEqual(result.executions, []);
+});
+
+Deno.test("registering and unregistering plugins updates the next invocation's plan", async () => {
+  const log: string[] = [];
+  const manager = await makeManager([logger(log, "b", "sequential", 20)]);
+  try {
+    await manager.invokeHook(HOOK, toolPayload(), gctx());
+    await manager.registerPlugin(logger(log, "a", "sequential", 10));
+    await manager.invokeHook(HOOK, toolPayload(), gctx());
+    await manager.unregisterPlugin("b");
+    await manager.invokeHook(HOOK, toolPayload(), gctx());
+    assert.deepEqual(log, ["b", "a", "b", "a"]);
   } finally {
     await manager.shutdown();
   }

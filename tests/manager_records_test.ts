@@ -519,3 +519,39 @@ Deno.test("a violation exception without a violation records plugin_violation an
     await manager.shutdown();
   }
 });
+
+Deno.test("a concurrent block without a violation records no code or reason (C40)", async () => {
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "mute", hooks: [HOOK], mode: "concurrent" }, () => ({
+      continue_processing: false,
+    })),
+  ]);
+  try {
+    const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
+    const record = recordOf(result.executions, "mute");
+    assert.equal(record.effective_allow, false);
+    assert.equal(record.error_code, null);
+    assert.equal(record.reason, null);
+  } finally {
+    await manager.shutdown();
+  }
+});
+
+Deno.test("a concurrent violation exception without a violation records the message as reason (C39)", async () => {
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "mute", hooks: [HOOK], mode: "concurrent" }, () => ({
+      continue_processing: false,
+    })),
+  ]);
+  try {
+    const error = await rejection(
+      manager.invokeHook(HOOK, toolPayload(), gctx(), { violationsAsExceptions: true }),
+    );
+    assert.ok(error instanceof PluginViolationError);
+    const record = recordOf(error.executions, "mute");
+    assert.equal(record.error_code, "plugin_violation");
+    assert.equal(record.reason, "tool_pre_invoke blocked by plugin");
+  } finally {
+    await manager.shutdown();
+  }
+});

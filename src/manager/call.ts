@@ -131,6 +131,8 @@ export async function callPlugin(
   seconds: number,
   pending?: PendingCall,
 ): Promise<PluginResult> {
+  // Known before the call, so a cancel during the first await still aborts the signal.
+  if (pending) pending.options = options;
   const returned = hookRef.handler(payload, context, options);
   if (!isThenable(returned)) {
     if (pending) pending.settled = true;
@@ -152,7 +154,6 @@ export async function callPlugin(
     }, Math.min(seconds * 1000, MAX_TIMER_MS));
     if (pending) {
       pending.timer = timer;
-      pending.options = options;
       pending.reject = reject;
     }
     returned.then((value) => {

@@ -31,7 +31,7 @@ import type {
 import { CallOptions, callPlugin, PendingCall } from "./call.ts";
 import { filterExtensions } from "./extensions.ts";
 import { cloneData, copyRecord, deepEqual, deepFreeze, isPlainObject } from "./freeze.ts";
-import { newRecord } from "./records.ts";
+import { newRecord, truncateText } from "./records.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -234,6 +234,7 @@ export class PluginExecutor {
     if (!plan || plan.all.length === 0) return [new HookResult(), null];
     this.#checkSize(payload);
     deepFreeze(payload);
+    if (options.extensions) deepFreeze(options.extensions);
     const inv = new Invocation(
       plan,
       plan.hookName,
@@ -333,7 +334,10 @@ export class PluginExecutor {
 
   #options(hookRef: HookRef, inv: Invocation): CallOptions {
     const ext = inv.callerExtensions;
-    return new CallOptions(ext ? filterExtensions(ext, hookRef.ref.capabilities) : null);
+    // Views are frozen like payloads: a plugin cannot change what the caller or others see.
+    return new CallOptions(
+      ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
+    );
   }
 
   /** Runs one serial plugin; returns a halt result when it stops the chain. */
@@ -407,17 +411,28 @@ export class PluginExecutor {
       inv.records.push(record);
       return null;
     }
-    record.error_code = violation?.code ?? "plugin_violation";
-    record.reason = violation?.reason ?? null;
-    inv.records.push(record);
-    inv.stoppedBy = ref.name;
+    record.error_code = violation?.code ?? null;
+    record.reason = truncateText(violation?.reason);
+    return this.#deny(inv, record, violation, raise);
+  }
+
+  /** Records a block and either throws it (violationsAsExceptions) or returns the halt result. */
+  #deny(
+    inv: Invocation,
+    record: ExecutionRecord,
+    violation: PluginViolation | null,
+    raise: boolean,
+  ): HookResult {
+    const name = record.plugin_name;
+    inv.stoppedBy = name;
     if (raise) {
-      throw new PluginViolationError(
-        blockMessage(inv.hookName, ref.name, violation),
-        violation,
-        [...inv.records],
-      );
+      const message = blockMessage(inv.hookName, name, violation);
+      record.error_code ??= "plugin_violation";
+      record.reason ??= truncateText(message);
+      inv.records.push(record);
+      throw new PluginViolationError(message, violation, [...inv.records]);
     }
+    inv.records.push(record);
     return this.#finish(inv, false, violation);
   }
 
@@ -435,7 +450,7 @@ export class PluginExecutor {
     record.duration_ns = Math.max(1, Math.round((performance.now() - started) * 1e6));
     record.error_code = timedOut ? "plugin_timeout" : "plugin_error";
     const pluginError = toPluginError(error, ref.name);
-    record.reason = pluginError.message;
+    record.reason = truncateText(pluginError.message);
     if (ref.onError === "fail") {
       record.effective_allow = false;
       record.applied = true;
@@ -523,12 +538,14 @@ export class PluginExecutor {
     const contexts = runnable.map((h) => this.#context(h, inv));
     const pending = runnable.map(() => new PendingCall());
     const started = new Array<number>(n);
+    const spans = new Array<string | null>(n).fill(null);
     const done: Array<{ index: number; ok: boolean; value: unknown }> = [];
     let wake: (() => void) | null = null;
     let next = 0;
     const limit = this.executionPool > 0 ? this.executionPool : n;
     const start = (index: number) => {
       const hookRef = runnable[index];
+      if (inv.tracing) spans[index] = this.#startPluginSpan(hookRef, inv);
       started[index] = performance.now();
       const settle = (ok: boolean, value: unknown) => {
         done.push({ index, ok, value });
@@ -558,7 +575,14 @@ export class PluginExecutor {
     let stopped = false;
     const cancelRest = () => {
       stopped = true;
-      for (let i = 0; i < n; i++) pending[i].cancel(runnable[i].ref.name);
+      for (let i = 0; i < n; i++) {
+        pending[i].cancel(runnable[i].ref.name);
+        // Spans of calls that will never be processed end here (Q7: spans always end).
+        if (spans[i] !== null) {
+          safeEnd(inv.tracing!, spans[i], "error");
+          spans[i] = null;
+        }
+      }
     };
     while (next < Math.min(limit, n)) start(next++);
     for (let handled = 0; handled < n; handled++) {
@@ -566,7 +590,8 @@ export class PluginExecutor {
       const { index, ok, value } = done.shift()!;
       const hookRef = runnable[index];
       const ref = hookRef.ref;
-      const span = inv.tracing ? this.#startPluginSpan(hookRef, inv) : null;
+      const span = spans[index];
+      spans[index] = null;
       let result: PluginResult;
       try {
         if (!ok) throw value;
@@ -601,25 +626,15 @@ export class PluginExecutor {
       record.applied = !allow;
       record.extensions_modified = result.modified_extensions != null;
       if (violation) {
-        record.reason = violation.reason;
+        record.reason = truncateText(violation.reason);
         record.error_code = violation.code;
       }
       if (allow) {
         inv.records.push(record);
         continue;
       }
-      record.error_code ??= "plugin_violation";
-      inv.records.push(record);
-      inv.stoppedBy = ref.name;
       cancelRest();
-      if (raise) {
-        throw new PluginViolationError(
-          blockMessage(inv.hookName, ref.name, violation),
-          violation,
-          [...inv.records],
-        );
-      }
-      return this.#finish(inv, false, violation);
+      return this.#deny(inv, record, violation, raise);
     }
     return null;
   }

@@ -126,6 +126,11 @@ export class SpanRecorder implements ObservabilityProvider {
   startCalls = 0;
   /** Every `endSpan` call, including failed ones. */
   endCalls = 0;
+  /**
+   * `start:<span name>` and `end:<span name>:<status>` in call order; tests may push their own
+   * events to check what a span encloses.
+   */
+  readonly events: string[] = [];
 
   /** Records a span and returns its id. */
   startSpan(options: StartSpanOptions): string | null {
@@ -133,6 +138,7 @@ export class SpanRecorder implements ObservabilityProvider {
     if (this.failStart) throw new Error("startSpan exploded");
     const id = `span-${this.spans.length + 1}`;
     this.spans.push({ id, start: options, ended: false });
+    this.events.push(`start:${options.name}`);
     return id;
   }
 
@@ -141,6 +147,7 @@ export class SpanRecorder implements ObservabilityProvider {
     this.endCalls++;
     const span = this.spans.find((s) => s.id === spanId);
     if (span) {
+      this.events.push(`end:${span.start.name}:${status}`);
       span.ended = true;
       span.status = status;
       span.endAttributes = attributes;

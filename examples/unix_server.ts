@@ -1,0 +1,63 @@
+/**
+ * An external plugin server on the raw Unix socket transport: hosts the example
+ * {@linkcode ArgumentValidator} (limit 100 characters) for gateways in other processes, which
+ * talk to it with length-prefixed protobuf frames (wire.md §6).
+ *
+ * ```sh
+ * deno task example:unix                 # socket /tmp/cpex-example.sock
+ * deno run <flags for PATH> examples/unix_server.ts /tmp/other.sock
+ * ```
+ *
+ * The socket path is the first argument, else `PLUGINS_UNIX_SOCKET_PATH` (read only when
+ * `--allow-env=PLUGINS_UNIX_SOCKET_PATH` is granted), else `/tmp/cpex-example.sock`. The server
+ * prints `READY` once it listens and stops on SIGINT/SIGTERM, removing the socket file.
+ *
+ * Permissions: exactly these three, for the socket path and nothing else (each one was checked
+ * by running without it under `--no-prompt`; a missing one makes the server exit with a
+ * `PermissionPreflightError` naming the flag):
+ *
+ * ```sh
+ * deno run --allow-read=/tmp/cpex-example.sock --allow-write=/tmp/cpex-example.sock \
+ *   --allow-net=unix:/tmp/cpex-example.sock examples/unix_server.ts
+ * ```
+ *
+ * No `--allow-env` (environment reads are permission-checked and skipped when not granted), no
+ * `--allow-sys`, and no read access to the source tree (static imports of local modules need
+ * none). The module graph holds neither grpc-js nor the MCP SDK.
+ *
+ * @module
+ */
+import { ExternalPluginServer } from "../mod.ts";
+import { readEnv } from "../src/config/env.ts";
+import { ArgumentValidator } from "./plugins/argument_validator.ts";
+
+/** Where the example listens when neither an argument nor the environment says otherwise. */
+const DEFAULT_PATH = "/tmp/cpex-example.sock";
+
+const path = Deno.args[0] ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ?? DEFAULT_PATH;
+
+const server = new ExternalPluginServer({
+  plugins: [
+    new ArgumentValidator({
+      name: "ArgumentValidator",
+      kind: "examples/plugins/argument_validator.ts#ArgumentValidator",
+      description: "Blocks tool and prompt arguments longer than max_length characters",
+      hooks: ["tool_pre_invoke", "prompt_pre_fetch"],
+      mode: "sequential",
+      config: { max_length: 100 },
+    }),
+  ],
+});
+
+try {
+  // Checks the three permissions, binds (mode 0600), prints READY, and installs the
+  // SIGINT/SIGTERM handlers that close the listener and remove the socket file.
+  const handle = await server.serve({ transport: "unix", path });
+  await handle.finished;
+  await server.close();
+} catch (error) {
+  await server.shutdown();
+  // e.g. "PermissionPreflightError: ... run with --allow-net=unix:/tmp/cpex-example.sock"
+  console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  Deno.exit(1);
+}
