@@ -403,7 +403,8 @@ export class PluginExecutor {
       inv.decisionPlugin = ref.name;
       record.payload_modified = true;
     }
-    if (extModified && mode !== "audit") inv.extensions = result.modified_extensions!;
+    // Like its payload, a halting plugin's own extensions are discarded.
+    if (extModified && mode !== "audit" && allow) inv.extensions = result.modified_extensions!;
     const matched = !allow || record.payload_modified || extModified;
     record.matched = matched;
     record.applied = mode === "audit" ? extModified : matched;
