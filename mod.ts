@@ -88,4 +88,6 @@ export {
   type InvokeHookResponseData,
   type ServeOptions,
   type ServerHandle,
+  type TransportName,
+  type TransportServer,
 } from "./src/external/server.ts";

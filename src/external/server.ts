@@ -13,7 +13,7 @@ import { loadConfig } from "../config/load.ts";
 import { readEnv } from "../config/env.ts";
 import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
 import type { Plugin } from "../plugin.ts";
-import type { PluginConfig, PluginErrorModel } from "../types.ts";
+import type { PluginConfig, PluginErrorModel, TlsConfig } from "../types.ts";
 import { parseContext } from "./context_schema.ts";
 import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
 import type { PluginContextData } from "./struct.ts";
@@ -62,7 +62,22 @@ export interface InvokeHookResponseData {
 }
 
 /**
- * Transport settings of {@linkcode ExternalPluginServer.serve}.
+ * The transports `serve()` knows. `http` (alias `streamablehttp`, `mcp`) is MCP Streamable
+ * HTTP; `stdio` is MCP over stdin/stdout; `grpc` is gRPC over TCP or a Unix socket; `unix` is
+ * the raw length-prefixed protobuf Unix socket.
+ *
+ * @example
+ * ```ts
+ * import type { TransportName } from "@cpex/core";
+ * const t: TransportName = "unix";
+ * ```
+ */
+export type TransportName = "unix" | "grpc" | "http" | "streamablehttp" | "mcp" | "stdio";
+
+/**
+ * Transport settings of {@linkcode ExternalPluginServer.serve}. Unset fields come from the
+ * transport's PLUGINS_* environment variables or the config's settings block, as in the
+ * reference's runtimes.
  *
  * @example
  * ```ts
@@ -71,13 +86,42 @@ export interface InvokeHookResponseData {
  * ```
  */
 export interface ServeOptions {
-  /** The transport; default PLUGINS_TRANSPORT, else `unix`. */
-  transport?: "unix";
-  /** Unix socket path (default PLUGINS_UNIX_SOCKET_PATH, UNIX_SOCKET_PATH or YAML, else the reference's). */
+  /** The transport; default PLUGINS_TRANSPORT (required one way or the other). */
+  transport?: TransportName;
+  /** Unix socket path of the `unix` transport. */
   path?: string;
-  /** Print `READY` on stdout once listening (default true), for a parent process to wait on. */
+  /** Host to bind (`grpc`, `http`). */
+  host?: string;
+  /** Port to bind (`grpc`, `http`); 0 picks a free port. */
+  port?: number;
+  /** Unix socket path to bind instead of host:port (`grpc`, `http`). */
+  uds?: string;
+  /** TLS settings (`grpc`, `http`). */
+  tls?: TlsConfig | null;
+  /** Print `READY` on stdout once listening (default true; never for `stdio`). */
   printReady?: boolean;
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
 }
+
+/**
+ * What a transport module provides.
+ *
+ * @example
+ * ```ts
+ * import type { TransportServer } from "@cpex/core";
+ * const refuse: TransportServer = () => Promise.reject(new Error("no"));
+ * ```
+ */
+export type TransportServer = (
+  server: ExternalPluginServer,
+  options: ServeOptions,
+) => Promise<ServerHandle>;
+
+// Each transport's module (and its dependencies: grpc-js, the MCP SDK) loads only when used.
+const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>> = {
+  unix: async () => (await import("./unix/server.ts")).serveUnixTransport,
+};
 
 /**
  * A running transport; `close()` stops listening, closes connections and removes the socket.
@@ -237,20 +281,27 @@ export class ExternalPluginServer {
    * fails with a message naming any missing flag.
    */
   async serve(options: ServeOptions = {}): Promise<ServerHandle> {
-    const transport = options.transport ?? readEnv("PLUGINS_TRANSPORT") ?? "unix";
-    if (transport !== "unix") {
-      throw new Error(`Unsupported transport '${transport}' (available: unix)`);
+    const name = (options.transport ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase()) as
+      | TransportName
+      | undefined;
+    const load = name ? TRANSPORTS[name] : undefined;
+    if (!load) {
+      throw new Error(
+        `Unknown or missing transport '${name ?? ""}': pass serve({ transport }) or set ` +
+          `PLUGINS_TRANSPORT to one of ${Object.keys(TRANSPORTS).join(", ")}`,
+      );
     }
+    const serveTransport = await load();
     await this.initialize();
-    const { serveUnix } = await import("./unix/server.ts");
-    const handle = await serveUnix(this, {
-      path: options.path,
-      printReady: options.printReady,
-      configured: this.#manager?.config?.unix_socket_server_settings?.path,
-    });
+    const handle = await serveTransport(this, options);
     this.#handles.add(handle);
     handle.finished.finally(() => this.#handles.delete(handle));
     return handle;
+  }
+
+  /** The loaded config, when the server was built from one. */
+  get config(): Config | null {
+    return this.#manager?.config ?? null;
   }
 
   /** Stops every transport, then shuts the plugins down. */

@@ -9,7 +9,7 @@ import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
 import { FrameReader, writeFrame } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
-import type { ExternalPluginServer, ServerHandle } from "../server.ts";
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { dispatchFrame } from "./dispatch.ts";
 
 /** Idle connections are closed after this long without a request (the reference's 300 s). */
@@ -188,4 +188,25 @@ function closeQuietly(closer: { close(): void }): void {
   } catch {
     // Already closed.
   }
+}
+
+/**
+ * The `unix` entry of `ExternalPluginServer.serve()`.
+ *
+ * @example
+ * ```ts
+ * import { serveUnixTransport } from "./server.ts";
+ * console.log(typeof serveUnixTransport); // "function"
+ * ```
+ */
+export function serveUnixTransport(
+  server: ExternalPluginServer,
+  options: ServeOptions,
+): Promise<ServerHandle> {
+  return serveUnix(server, {
+    path: options.path,
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+    configured: server.config?.unix_socket_server_settings?.path,
+  });
 }
