@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { explicitKeys, markExplicitKeys } from "./explicit_keys.ts";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import type { PluginCondition, PluginConfig } from "../types.ts";
@@ -379,11 +380,20 @@ export function parsePluginConfig(
   options: ParsePluginConfigOptions = {},
 ): PluginConfig {
   const name = isMapping(input) && typeof input.name === "string" ? input.name : undefined;
-  return run(
+  const config = run(
     pluginSchema(options),
     input,
     label ?? (name !== undefined ? `plugin ${JSON.stringify(name)}` : "<plugin config>"),
   );
+  return markExplicitKeys(config, explicitKeys(input) ?? writtenKeys(input));
+}
+
+/** The keys an entry sets; a legacy `enforce_ignore_error` mode also sets `on_error`. */
+function writtenKeys(input: unknown): string[] {
+  if (!isMapping(input)) return [];
+  const keys = Object.keys(input);
+  if (input.mode === "enforce_ignore_error" && !keys.includes("on_error")) keys.push("on_error");
+  return keys;
 }
 
 /**
@@ -404,5 +414,8 @@ export function parsePluginConfig(
  * ```
  */
 export function parseConfig(input: unknown, file = "<object>"): Config {
-  return run(configSchema, input, file);
+  const config = run(configSchema, input, file);
+  const raw = isMapping(input) && Array.isArray(input.plugins) ? input.plugins : [];
+  config.plugins.forEach((plugin, i) => markExplicitKeys(plugin, writtenKeys(raw[i])));
+  return config;
 }

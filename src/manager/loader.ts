@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { copyPluginConfig } from "../config/explicit_keys.ts";
 import { Plugin } from "../plugin.ts";
 import type { PluginConfig } from "../types.ts";
 
@@ -128,7 +129,7 @@ export async function loadPlugin(
   config: PluginConfig,
   options: LoadPluginOptions = {},
 ): Promise<Plugin> {
-  const copy = structuredClone(config);
+  const copy = copyPluginConfig(config);
   if (config.kind === "external") {
     const transport = externalTransportOf(config);
     const load = transport ? externalTransports.get(transport) : undefined;
