@@ -8,8 +8,8 @@ remote config.
 
 Usage: .venv/bin/python tests/interop/unix_gateway.py <socket-path> <scenario>
 
-Scenarios: allow, modify, block, raise_fail, raise_ignore, unknown_plugin, unknown_hook,
-context, config. Logging goes to stderr; stdout carries only the JSON answer.
+Scenarios: allow, modify, block, raise_fail, raise_ignore, raise_structured, unknown_plugin,
+unknown_hook, block_server_transform, echo, concurrent, context, config. Logging goes to stderr; stdout carries only the JSON answer.
 """
 
 import asyncio
@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 
 from cpex.framework.errors import PluginError
 from cpex.framework.external.grpc.proto import plugin_service_pb2 as pb
@@ -36,8 +37,12 @@ SCENARIOS = {
     "block": [("Block", ["tool_pre_invoke"], "sequential", "fail")],
     "raise_fail": [("Raise", ["tool_pre_invoke"], "sequential", "fail")],
     "raise_ignore": [("Raise", ["tool_pre_invoke"], "sequential", "ignore")],
+    "raise_structured": [("RaiseStructured", ["tool_pre_invoke"], "sequential", "fail")],
     "unknown_plugin": [("Nope", ["tool_pre_invoke"], "sequential", "fail")],
     "unknown_hook": [("Allow", ["tool_post_invoke"], "sequential", "fail")],
+    "block_server_transform": [("BlockSoft", ["tool_pre_invoke"], "sequential", "fail")],
+    "echo": [("Echo", ["tool_pre_invoke"], "sequential", "fail")],
+    "concurrent": [(f"Slow{i}", ["tool_pre_invoke"], "concurrent", "fail") for i in (1, 2, 3)],
     "context": [("Stateful", ["tool_pre_invoke", "tool_post_invoke"], "sequential", "fail")],
 }
 
@@ -103,6 +108,20 @@ async def run_manager(socket_path: str, scenario: str) -> dict:
                 out["local_after_post"] = [
                     {"state": c.state, "metadata": c.metadata} for c in (contexts or {}).values()
                 ]
+                return out
+            if scenario == "echo":
+                gctx.user = {"id": "u1", "roles": ["admin"], "active": True}
+                args = {"text": "h\u00e9llo \u2713 \U0001f600", "none": None, "flag": False, "list": [1.5, "x"]}
+                result, _ = await manager.invoke_hook(
+                    "tool_pre_invoke", ToolPreInvokePayload(name="echo", args=args), gctx
+                )
+                out["result"] = dump_result(result)
+                return out
+            if scenario == "concurrent":
+                started = time.monotonic()
+                result, _ = await manager.invoke_hook("tool_pre_invoke", pre_payload(), gctx)
+                out["elapsed_s"] = time.monotonic() - started
+                out["result"] = dump_result(result)
                 return out
             hook = SCENARIOS[scenario][0][1][0]
             payload = pre_payload() if hook == "tool_pre_invoke" else ToolPostInvokePayload(name="search", result="x")

@@ -178,7 +178,7 @@ export async function startPythonUnixServer(
   };
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     let seen = "";
     const ready = (async () => {

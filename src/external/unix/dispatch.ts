@@ -4,6 +4,7 @@
  *
  * @module
  */
+import protobuf from "protobufjs";
 import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../codec.ts";
 import type { ExternalPluginServer } from "../server.ts";
 import {
@@ -61,11 +62,13 @@ export async function dispatchFrame(
   server: ExternalPluginServer,
   frame: Uint8Array,
 ): Promise<Uint8Array> {
-  const invoke = tryDecode("InvokeHookRequest", frame);
+  const request = dropMistypedFields(frame);
+  if (request === null) return frame.length <= 2 ? configsReply(server) : UNKNOWN_MESSAGE;
+  const invoke = tryDecode("InvokeHookRequest", request);
   if (invoke && invoke.hook_type && invoke.plugin_name) {
     return await invokeHook(server, invoke.hook_type, invoke.plugin_name, invoke);
   }
-  const config = tryDecode("GetPluginConfigRequest", frame);
+  const config = tryDecode("GetPluginConfigRequest", request);
   if (config && config.name) {
     let found: Record<string, unknown> | null = null;
     try {
@@ -77,16 +80,54 @@ export async function dispatchFrame(
       ? encodeMessage("GetPluginConfigResponse", { found: true, config: toStruct(found) })
       : EMPTY;
   }
-  if (frame.length <= 2) {
-    let configs: Record<string, unknown>[] = [];
-    try {
-      configs = server.getPluginConfigs();
-    } catch {
-      configs = [];
-    }
-    return encodeMessage("GetPluginConfigsResponse", { configs: configs.map((c) => toStruct(c)) });
+  return frame.length <= 2 ? configsReply(server) : UNKNOWN_MESSAGE;
+}
+
+function configsReply(server: ExternalPluginServer): Uint8Array {
+  let configs: Record<string, unknown>[] = [];
+  try {
+    configs = server.getPluginConfigs();
+  } catch {
+    configs = [];
   }
-  return UNKNOWN_MESSAGE;
+  return encodeMessage("GetPluginConfigsResponse", { configs: configs.map((c) => toStruct(c)) });
+}
+
+/**
+ * Both request types carry only length-delimited fields (numbers 1-4). The reference's
+ * protobuf runtime treats a known field number with another wire type as an unknown field;
+ * protobufjs would read it anyway. So such fields are dropped before decoding. Returns null
+ * for bytes that are not a sequence of well-formed fields.
+ */
+function dropMistypedFields(bytes: Uint8Array): Uint8Array | null {
+  const reader = new protobuf.Reader(bytes);
+  let kept: Uint8Array[] | null = null;
+  let keptFrom = 0;
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const tag = reader.uint32();
+      const field = tag >>> 3;
+      if (field === 0) return null;
+      reader.skipType(tag & 7);
+      if (field <= 4 && (tag & 7) !== 2) {
+        kept ??= [];
+        kept.push(bytes.subarray(keptFrom, start));
+        keptFrom = reader.pos;
+      }
+    }
+  } catch {
+    return null;
+  }
+  if (kept === null) return bytes;
+  kept.push(bytes.subarray(keptFrom));
+  const out = new Uint8Array(kept.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of kept) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 async function invokeHook(

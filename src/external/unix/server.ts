@@ -107,7 +107,7 @@ export async function serveUnix(
     throw error;
   }
   const idleMs = options.idleTimeoutMs ?? UNIX_IDLE_TIMEOUT_MS;
-  const connections = new Map<Deno.Conn, { last: number; task: Promise<void> }>();
+  const connections = new Map<Deno.Conn, { last: number; busy: boolean; task: Promise<void> }>();
   let closing = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
@@ -115,7 +115,8 @@ export async function serveUnix(
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [conn, state] of connections) {
-      if (now - state.last > idleMs) closeQuietly(conn);
+      // Only connections waiting for a request are idle; a running hook is not.
+      if (!state.busy && now - state.last > idleMs) closeQuietly(conn);
     }
   }, Math.max(50, Math.min(idleMs / 2, 10_000)));
 
@@ -126,8 +127,10 @@ export async function serveUnix(
       while (true) {
         const frame = await reader.read();
         if (frame === null) break;
-        state.last = Date.now();
+        state.busy = true;
         const reply = await dispatchFrame(server, frame);
+        state.busy = false;
+        state.last = Date.now();
         await writeFrame(conn, reply);
         state.last = Date.now();
       }
@@ -146,7 +149,7 @@ export async function serveUnix(
           closeQuietly(conn);
           continue;
         }
-        const state = { last: Date.now(), task: Promise.resolve() };
+        const state = { last: Date.now(), busy: false, task: Promise.resolve() };
         connections.set(conn, state);
         state.task = serveConnection(conn);
       }

@@ -1,0 +1,105 @@
+/**
+ * The MCP STDIO plugin server (wire.md §3.2): JSON-RPC lines on stdin, answers on stdout.
+ * Nothing else is ever written to stdout (no `READY`; diagnostics go to stderr), because any
+ * other line would break the gateway's parser.
+ *
+ * @module
+ */
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
+import { type BadLineHandler, LineTransport } from "./line_transport.ts";
+import { createMcpServer } from "./tools.ts";
+
+/**
+ * Options of {@linkcode serveMcpStdio}.
+ *
+ * @example
+ * ```ts
+ * import type { McpStdioServeOptions } from "./stdio_server.ts";
+ * const o: McpStdioServeOptions = { handleSignals: false };
+ * ```
+ */
+export interface McpStdioServeOptions {
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** Input stream (default `Deno.stdin.readable`). */
+  input?: ReadableStream<Uint8Array>;
+  /** Output stream (default `Deno.stdout.writable`). */
+  output?: WritableStream<Uint8Array>;
+}
+
+/** JSON-RPC answers to lines that are not messages (the request id is unknown: `null`). */
+const answerBadLine: BadLineHandler = (kind, id, transport) => {
+  const error = kind === "parse"
+    ? { code: -32700, message: "Parse error: Invalid JSON" }
+    : kind === "too_long"
+    ? { code: -32600, message: "Invalid Request: message too long" }
+    : { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" };
+  void transport.sendRaw({ jsonrpc: "2.0", id, error });
+};
+
+/**
+ * Serves `server` over stdin/stdout until stdin ends or the handle is closed.
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer } from "../server.ts";
+ * import { serveMcpStdio } from "./stdio_server.ts";
+ * const input = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+ * const handle = await serveMcpStdio(new ExternalPluginServer({ plugins: [] }), {
+ *   input,
+ *   output: new WritableStream(),
+ *   handleSignals: false,
+ * });
+ * await handle.finished; // stdin ended
+ * ```
+ */
+export async function serveMcpStdio(
+  server: ExternalPluginServer,
+  options: McpStdioServeOptions = {},
+): Promise<ServerHandle> {
+  await server.initialize();
+  const transport = new LineTransport(
+    options.input ?? Deno.stdin.readable,
+    options.output ?? Deno.stdout.writable,
+    { onBadLine: answerBadLine },
+  );
+  const mcp = createMcpServer(server);
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  const onSignal = () => void handle.close();
+  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
+  const stop = () => {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    resolveFinished();
+  };
+  transport.onclose = stop;
+  transport.onerror = (error) => console.error(`MCP stdio server: ${error.message}`);
+  await mcp.connect(transport);
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  const handle: ServerHandle = {
+    address: "stdio",
+    finished,
+    async close(): Promise<void> {
+      await mcp.close();
+      await finished;
+    },
+  };
+  return handle;
+}
+
+/**
+ * The `stdio` entry of `ExternalPluginServer.serve()` (`printReady` is ignored: stdout
+ * belongs to the protocol).
+ *
+ * @example
+ * ```ts
+ * import { serveMcpStdioTransport } from "./stdio_server.ts";
+ * console.log(typeof serveMcpStdioTransport); // "function"
+ * ```
+ */
+export function serveMcpStdioTransport(
+  server: ExternalPluginServer,
+  options: ServeOptions,
+): Promise<ServerHandle> {
+  return serveMcpStdio(server, { handleSignals: options.handleSignals });
+}

@@ -1,0 +1,80 @@
+/**
+ * The MCP face of an {@linkcode ExternalPluginServer}: an `McpServer` from the MCP SDK with the
+ * three tools of the reference (`get_plugin_configs`, `get_plugin_config`, `invoke_hook`),
+ * shaped as wire.md §2.3 says: the answer's JSON is the first text item, `get_plugin_configs`
+ * returns one text item per plugin plus `structuredContent`, and only it declares an output
+ * schema. Shared by the Streamable HTTP and STDIO servers.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/server/mcp"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import type { ExternalPluginServer } from "../server.ts";
+
+/** Tool name of the all-configs query. */
+export const GET_PLUGIN_CONFIGS = "get_plugin_configs";
+/** Tool name of the one-config query. */
+export const GET_PLUGIN_CONFIG = "get_plugin_config";
+/** Tool name of the hook call. */
+export const INVOKE_HOOK = "invoke_hook";
+/** The server name the reference announces. */
+export const MCP_SERVER_NAME = "MCP Plugin Server";
+/** The instructions the reference announces. */
+export const MCP_SERVER_INSTRUCTIONS = "External plugin server for ContextForge";
+/** The version we announce in `serverInfo`. */
+export const MCP_SERVER_VERSION = "0.1.0";
+
+const objectArg = z.record(z.string(), z.unknown());
+
+interface TextResult {
+  [key: string]: unknown;
+  content: { type: "text"; text: string }[];
+  structuredContent?: Record<string, unknown>;
+}
+
+function text(value: unknown): { type: "text"; text: string } {
+  return { type: "text", text: JSON.stringify(value) };
+}
+
+/**
+ * Builds an `McpServer` whose tools answer from `server` (one per MCP session: an SDK server
+ * serves one transport at a time).
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer } from "../server.ts";
+ * import { createMcpServer } from "./tools.ts";
+ * const mcp = createMcpServer(new ExternalPluginServer({ plugins: [] }));
+ * await mcp.close();
+ * ```
+ */
+export function createMcpServer(server: ExternalPluginServer): McpServer {
+  const mcp = new McpServer(
+    { name: MCP_SERVER_NAME, version: MCP_SERVER_VERSION },
+    { capabilities: { tools: {} }, instructions: MCP_SERVER_INSTRUCTIONS },
+  );
+  mcp.registerTool(GET_PLUGIN_CONFIGS, {
+    description: "Return the configs of every plugin hosted by this server.",
+    outputSchema: { result: z.array(objectArg) },
+  }, (): TextResult => {
+    const configs = server.getPluginConfigs();
+    return { content: configs.map(text), structuredContent: { result: configs } };
+  });
+  mcp.registerTool(GET_PLUGIN_CONFIG, {
+    description: "Return the config of one plugin (matched case-insensitively), or {}.",
+    inputSchema: { name: z.string() },
+  }, ({ name }): TextResult => ({ content: [text(server.getPluginConfig(name) ?? {})] }));
+  mcp.registerTool(INVOKE_HOOK, {
+    description: "Run one hook of one plugin with the given payload and context.",
+    inputSchema: {
+      hook_type: z.string(),
+      plugin_name: z.string(),
+      payload: objectArg,
+      context: objectArg,
+    },
+  }, async ({ hook_type, plugin_name, payload, context }): Promise<TextResult> => ({
+    content: [text(await server.invokeHook(hook_type, plugin_name, payload, context))],
+  }));
+  return mcp;
+}

@@ -1,0 +1,1 @@
+"""Python test plugins served by the reference's Unix runtime in tests/interop/unix_client_interop_test.ts."""
