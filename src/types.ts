@@ -464,7 +464,7 @@ export interface UnixSocketClientConfig {
   path: string;
   /** Reconnection attempts after a lost connection; 3 by default. */
   reconnect_attempts?: number;
-  /** Base delay between reconnection attempts in seconds (exponential backoff); 0.1 by default. */
+  /** Base delay between reconnection attempts in seconds (linear backoff: delay × attempt); 0.1 by default. */
   reconnect_delay?: number;
   /** Read timeout in seconds; 30 by default. */
   timeout?: number;

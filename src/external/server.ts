@@ -121,6 +121,10 @@ export type TransportServer = (
 // Each transport's module (and its dependencies: grpc-js, the MCP SDK) loads only when used.
 const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>> = {
   unix: async () => (await import("./unix/server.ts")).serveUnixTransport,
+  http: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
+  streamablehttp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
+  mcp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
+  stdio: async () => (await import("./mcp/stdio_server.ts")).serveMcpStdioTransport,
 };
 
 /**

@@ -25,6 +25,8 @@ import {
   updateContextFromProto,
 } from "../struct.ts";
 
+const INVALID_RESPONSE = "Received invalid response from Unix socket plugin server";
+
 /** Idle connections kept per plugin; more concurrent calls open (and later close) extra ones. */
 const MAX_IDLE_CONNECTIONS = 16;
 
@@ -137,18 +139,23 @@ export class UnixSocketExternalPlugin extends Plugin {
       context: pluginContextToProto(context),
     });
     const reply = await this.#call(request, options.signal);
-    if (reply.length === 0) {
-      throw this.#error("Received invalid response from Unix socket plugin server");
+    if (reply.length === 0) throw this.#error(INVALID_RESPONSE);
+    let response;
+    try {
+      response = decodeMessage("InvokeHookResponse", reply);
+    } catch (error) {
+      throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
-    const response = decodeMessage("InvokeHookResponse", reply);
     if (response.error && response.error.message) {
       throw new PluginError(pluginErrorFromProto(response.error, this.name));
     }
     if (response.context) updateContextFromProto(context, response.context);
-    if (!response.result) {
-      throw this.#error("Received invalid response from Unix socket plugin server");
+    if (!response.result) throw this.#error(INVALID_RESPONSE);
+    try {
+      return hookRegistry.parseResult(hookName, fromStruct(response.result)) as PluginResult;
+    } catch (error) {
+      throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
-    return hookRegistry.parseResult(hookName, fromStruct(response.result)) as PluginResult;
   }
 
   /** Closes every connection. */
@@ -177,6 +184,8 @@ export class UnixSocketExternalPlugin extends Plugin {
         this.#busy.delete(connection);
         connection.close();
         if (!(error instanceof BrokenConnection)) throw error;
+        // The server went away: every pooled connection is dead too.
+        for (const idle of this.#idle.splice(0)) idle.close();
         lastError = error.cause;
         if (attempt < this.#attempts) await sleep(this.#delayMs * (attempt + 1));
       }

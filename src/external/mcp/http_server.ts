@@ -1,0 +1,566 @@
+/**
+ * The MCP Streamable HTTP plugin server (wire.md §2.2): `/mcp` (POST/GET/DELETE) with one SDK
+ * `McpServer` + `WebStandardStreamableHTTPServerTransport` per session, `GET /health`, the
+ * reference's Host/Origin checks against DNS rebinding when bound to loopback or a Unix socket,
+ * and a request body limit answered with 413 before the body is buffered.
+ *
+ * Plain HTTP, HTTPS and Unix sockets are served by `Deno.serve`. When client certificates are
+ * requested (`ssl_cert_reqs` 1 or 2) or the key is encrypted, the server runs on `node:https`
+ * instead, because `Deno.serve` cannot ask for client certificates (design decision 8).
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { mcpServerConfigFromEnv } from "../../config/from_env.ts";
+import type { McpServerConfig } from "../../config/transport_schema.ts";
+import type { TlsConfig } from "../../types.ts";
+import { preflight } from "../permissions.ts";
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
+import { httpServerPermissions } from "./permissions.ts";
+import { createMcpServer } from "./tools.ts";
+
+/** The default request body limit (4 MiB, as the reference's MCP SDK). */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The MCP endpoint path. */
+export const MCP_PATH = "/mcp";
+
+/**
+ * Options of {@linkcode serveMcpHttp}; unset fields come from `server_settings` in the config,
+ * else PLUGINS_SERVER_* variables, else the defaults (`127.0.0.1:8000`, no TLS).
+ *
+ * @example
+ * ```ts
+ * import type { McpHttpServeOptions } from "./http_server.ts";
+ * const o: McpHttpServeOptions = { host: "127.0.0.1", port: 0, printReady: false };
+ * ```
+ */
+export interface McpHttpServeOptions {
+  /** Host to bind. */
+  host?: string;
+  /** Port to bind (0 picks a free one). */
+  port?: number;
+  /** Unix socket path to bind instead of host:port (mode 0600). */
+  uds?: string | null;
+  /** Server TLS (`certfile`, `keyfile`, `ca_bundle`, `keyfile_password`, `ssl_cert_reqs`). */
+  tls?: TlsConfig | null;
+  /** Print `READY` on stdout once listening (default true). */
+  printReady?: boolean;
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** Largest accepted request body in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Answer requests with JSON bodies instead of SSE streams (default true; both are MCP). */
+  jsonResponse?: boolean;
+}
+
+const DEFAULT_SETTINGS: McpServerConfig = { host: "127.0.0.1", port: 8000, uds: null, tls: null };
+
+/**
+ * Where and how the server listens: explicit options, else the config's `server_settings`,
+ * else PLUGINS_SERVER_* variables, else `127.0.0.1:8000` (the reference's order: a YAML block
+ * wins over the environment as a whole).
+ *
+ * @example
+ * ```ts
+ * import { resolveMcpServerSettings } from "./http_server.ts";
+ * console.log(resolveMcpServerSettings(null, { port: 9000 }).port); // 9000
+ * ```
+ */
+export function resolveMcpServerSettings(
+  configured: McpServerConfig | null,
+  options: McpHttpServeOptions = {},
+): McpServerConfig {
+  const base = configured ?? mcpServerConfigFromEnv() ?? DEFAULT_SETTINGS;
+  const explicitTcp = options.host !== undefined || options.port !== undefined;
+  const settings: McpServerConfig = {
+    host: options.host ?? base.host,
+    port: options.port ?? base.port,
+    uds: options.uds !== undefined ? options.uds : explicitTcp ? null : base.uds,
+    tls: options.tls !== undefined ? options.tls : base.tls,
+  };
+  if (settings.uds && settings.tls) {
+    throw new Error("MCP server: TLS cannot be combined with a Unix socket (uds)");
+  }
+  if (settings.uds && !settings.uds.startsWith("/")) {
+    throw new Error(`MCP server: uds must be an absolute path, got '${settings.uds}'`);
+  }
+  return settings;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const ALLOWED_HOST_BASES = ["127.0.0.1", "localhost", "[::1]"];
+
+/** `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`; also without a port over a Unix socket. */
+function hostAllowed(host: string, portless: boolean): boolean {
+  for (const base of ALLOWED_HOST_BASES) {
+    if (host === base) return portless;
+    if (host.startsWith(base + ":") && /^\d+$/.test(host.slice(base.length + 1))) return true;
+  }
+  return false;
+}
+
+function originAllowed(origin: string, portless: boolean): boolean {
+  for (const scheme of ["http://", "https://"]) {
+    if (origin.startsWith(scheme)) return hostAllowed(origin.slice(scheme.length), portless);
+  }
+  return false;
+}
+
+function jsonRpcError(status: number, code: number, message: string, headers?: HeadersInit) {
+  return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** Reads at most `limit` bytes of the body; null when it is larger. */
+async function readBody(req: Request, limit: number): Promise<Uint8Array | null> {
+  const declared = Number(req.headers.get("content-length"));
+  if (declared > limit) {
+    await req.body?.cancel().catch(() => {});
+    return null;
+  }
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  close(): Promise<void>;
+}
+
+/** The request router shared by the `Deno.serve` and `node:https` front ends. */
+class McpHttpApp {
+  readonly sessions = new Map<string, Session>();
+  readonly #server: ExternalPluginServer;
+  readonly #checkHost: boolean;
+  readonly #portless: boolean;
+  readonly #maxBody: number;
+  readonly #json: boolean;
+  #closing = false;
+
+  constructor(
+    server: ExternalPluginServer,
+    settings: McpServerConfig,
+    maxBody: number,
+    json: boolean,
+  ) {
+    this.#server = server;
+    this.#portless = settings.uds !== null;
+    this.#checkHost = this.#portless || LOOPBACK_HOSTS.has(settings.host);
+    this.#maxBody = maxBody;
+    this.#json = json;
+  }
+
+  async handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    if (url.pathname === "/health") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return new Response("Method Not Allowed", { status: 405, headers: { allow: "GET" } });
+      }
+      return Response.json({ status: "healthy" });
+    }
+    if (url.pathname !== MCP_PATH && url.pathname !== MCP_PATH + "/") {
+      return new Response("Not Found", { status: 404 });
+    }
+    if (this.#checkHost) {
+      const host = req.headers.get("host");
+      if (!host || !hostAllowed(host, this.#portless)) {
+        return new Response("Invalid Host header", { status: 421 });
+      }
+      const origin = req.headers.get("origin");
+      if (origin !== null && !originAllowed(origin, this.#portless)) {
+        return new Response("Invalid Origin header", { status: 403 });
+      }
+    }
+    if (this.#closing) return jsonRpcError(503, -32000, "Server is shutting down");
+    const sessionId = req.headers.get("mcp-session-id");
+    if (req.method === "POST") return await this.#post(req, sessionId);
+    if (req.method === "GET" || req.method === "DELETE") {
+      if (!sessionId) {
+        return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      }
+      const session = this.sessions.get(sessionId);
+      if (!session) return jsonRpcError(404, -32001, "Session not found");
+      return await session.transport.handleRequest(req);
+    }
+    return jsonRpcError(405, -32000, "Method not allowed.", { allow: "GET, POST, DELETE" });
+  }
+
+  async #post(req: Request, sessionId: string | null): Promise<Response> {
+    const body = await readBody(req, this.#maxBody);
+    if (body === null) {
+      return jsonRpcError(
+        413,
+        -32000,
+        `Payload Too Large: request body exceeds the limit of ${this.#maxBody} bytes`,
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: Invalid JSON");
+    }
+    if (sessionId) {
+      const session = this.sessions.get(sessionId);
+      if (!session) return jsonRpcError(404, -32001, "Session not found");
+      return await session.transport.handleRequest(req, { parsedBody: parsed });
+    }
+    if (!isInitializeRequest(parsed)) {
+      return jsonRpcError(
+        400,
+        -32000,
+        "Bad Request: Mcp-Session-Id header is required (or send an initialize request)",
+      );
+    }
+    const session = this.#newSession();
+    const response = await session.transport.handleRequest(req, { parsedBody: parsed });
+    if (!session.transport.sessionId) await session.close(); // initialize was refused
+    return response;
+  }
+
+  #newSession(): Session {
+    const mcp = createMcpServer(this.#server);
+    const sessions = this.sessions;
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => crypto.randomUUID().replaceAll("-", ""),
+      enableJsonResponse: this.#json,
+      onsessioninitialized: (id) => void sessions.set(id, session),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    const session: Session = {
+      transport,
+      close: async () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+        await mcp.close().catch(() => {});
+      },
+    };
+    // Connecting only wires callbacks and starts the transport (no I/O).
+    void mcp.connect(transport);
+    return session;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+  }
+}
+
+/** A front end: listens, feeds requests to the app, stops. */
+interface Listening {
+  address: string;
+  stop(): Promise<void>;
+}
+
+async function serveWithDeno(
+  app: McpHttpApp,
+  settings: McpServerConfig,
+  tls: { cert: string; key: string } | null,
+): Promise<Listening> {
+  const handler = (req: Request) => app.handle(req);
+  const onError = (error: unknown) => {
+    console.error(`MCP server: ${error instanceof Error ? error.message : String(error)}`);
+    return jsonRpcError(500, -32603, "Internal error");
+  };
+  if (settings.uds) {
+    const path = settings.uds;
+    await clearStaleSocket(path);
+    const server = Deno.serve({ path, onListen: () => {}, onError }, handler);
+    try {
+      await Deno.chmod(path, 0o600);
+    } catch (error) {
+      await server.shutdown();
+      throw error;
+    }
+    return {
+      address: path,
+      stop: async () => {
+        await server.shutdown();
+        await Deno.remove(path).catch(() => {});
+      },
+    };
+  }
+  const server = Deno.serve({
+    hostname: settings.host,
+    port: settings.port,
+    onListen: () => {},
+    onError,
+    ...(tls ?? {}),
+  }, handler);
+  const addr = server.addr;
+  return {
+    address: formatAddress(addr.hostname, addr.port),
+    stop: () => server.shutdown(),
+  };
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Removes a socket file nobody answers on; refuses live sockets and non-socket files. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isSocket) throw new Error(`Refusing to replace ${path}: it is not a socket`);
+  let live = false;
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    live = true;
+  } catch {
+    await Deno.remove(path).catch(() => {});
+  }
+  if (live) throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
+}
+
+/** `node:https` front end: asks for (and with `ssl_cert_reqs` 2 requires) client certificates. */
+async function serveWithNodeHttps(
+  app: McpHttpApp,
+  settings: McpServerConfig,
+  tls: TlsConfig,
+): Promise<Listening> {
+  const reqs = tls.ssl_cert_reqs ?? 2;
+  const [cert, key, ca] = await Promise.all([
+    Deno.readTextFile(tls.certfile!),
+    Deno.readTextFile(tls.keyfile!),
+    tls.ca_bundle ? Deno.readTextFile(tls.ca_bundle) : Promise.resolve(undefined),
+  ]);
+  const open = new Set<ServerResponse>();
+  const server: HttpsServer = createHttpsServer({
+    cert,
+    key,
+    ca,
+    passphrase: tls.keyfile_password ?? undefined,
+    requestCert: reqs >= 1,
+    rejectUnauthorized: reqs === 2,
+  }, (req, res) => void bridge(app, req, res, reqs, open));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("tlsClientError", () => {}); // refused handshakes (no or untrusted certificate)
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : settings.port;
+  return {
+    address: formatAddress(settings.host, port),
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of open) res.destroy();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Feeds one `node:https` request through the web-standard app and streams the answer back. */
+async function bridge(
+  app: McpHttpApp,
+  req: IncomingMessage,
+  res: ServerResponse,
+  reqs: number,
+  open: Set<ServerResponse>,
+): Promise<void> {
+  open.add(res);
+  const abort = new AbortController();
+  res.on("close", () => {
+    open.delete(res);
+    abort.abort();
+  });
+  try {
+    const socket = req.socket as TLSSocket;
+    // ssl_cert_reqs 1: a certificate is optional, but one that was sent must verify.
+    if (reqs === 1 && !socket.authorized && Object.keys(socket.getPeerCertificate()).length) {
+      res.writeHead(403, { "content-type": "text/plain" }).end("Client certificate not trusted");
+      return;
+    }
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+    }
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const body = hasBody
+      ? new ReadableStream<Uint8Array>({
+        start(controller) {
+          req.on("data", (chunk: Uint8Array) => controller.enqueue(new Uint8Array(chunk)));
+          req.on("end", () => controller.close());
+          req.on("error", (e) => controller.error(e));
+        },
+        cancel() {
+          req.destroy();
+        },
+      })
+      : null;
+    const request = new Request(`https://${headers.get("host") ?? "localhost"}${req.url}`, {
+      method: req.method,
+      headers,
+      body,
+      signal: abort.signal,
+    });
+    const response = await app.handle(request);
+    const out: Record<string, string> = {};
+    response.headers.forEach((value, name) => out[name] = value);
+    res.writeHead(response.status, out);
+    if (!response.body) return void res.end();
+    const reader = response.body.getReader();
+    abort.signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), {
+      once: true,
+    });
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        res.write(value);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    res.end();
+  } catch (error) {
+    if (!res.headersSent) {
+      res.writeHead(500, { "content-type": "text/plain" });
+    }
+    res.end();
+    if (!abort.signal.aborted) {
+      console.error(`MCP server: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+/**
+ * Serves `server` over MCP Streamable HTTP. Checks the Deno permissions first (net for
+ * `host:port`, reads for TLS files, or the three Unix socket permissions) and names any
+ * missing flag.
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer } from "../server.ts";
+ * import { serveMcpHttp } from "./http_server.ts";
+ * const server = new ExternalPluginServer({ plugins: [] });
+ * const handle = await serveMcpHttp(server, { port: 0, printReady: false, handleSignals: false });
+ * console.log(handle.address); // e.g. "127.0.0.1:40123"
+ * await handle.close();
+ * ```
+ */
+export async function serveMcpHttp(
+  server: ExternalPluginServer,
+  options: McpHttpServeOptions = {},
+): Promise<ServerHandle> {
+  await server.initialize();
+  const settings = resolveMcpServerSettings(server.config?.server_settings ?? null, options);
+  let tls = settings.tls;
+  if (tls && !(tls.certfile && tls.keyfile)) {
+    console.warn("MCP server: TLS needs both certfile and keyfile; serving plain HTTP");
+    tls = null;
+  }
+  const reqs = tls ? tls.ssl_cert_reqs ?? 2 : 0;
+  if (tls && reqs >= 1 && !tls.ca_bundle) {
+    throw new Error(
+      `MCP server: ssl_cert_reqs ${reqs} verifies client certificates and needs ca_bundle ` +
+        "(set ca_bundle, or ssl_cert_reqs: 0 for server-only TLS)",
+    );
+  }
+  preflight("MCP HTTP plugin server", httpServerPermissions({ ...settings, tls }));
+  const app = new McpHttpApp(
+    server,
+    settings,
+    options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    options.jsonResponse ?? true,
+  );
+  const listening = tls && (reqs >= 1 || tls.keyfile_password)
+    ? await serveWithNodeHttps(app, settings, tls)
+    : await serveWithDeno(
+      app,
+      settings,
+      tls
+        ? {
+          cert: await Deno.readTextFile(tls.certfile!),
+          key: await Deno.readTextFile(tls.keyfile!),
+        }
+        : null,
+    );
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  let closing: Promise<void> | null = null;
+  const onSignal = () => void handle.close();
+  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  const handle: ServerHandle = {
+    address: listening.address,
+    finished,
+    close(): Promise<void> {
+      return closing ??= (async () => {
+        for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+        await app.close(); // ends every session's open streams first
+        await listening.stop();
+        resolveFinished();
+      })();
+    },
+  };
+  if (options.printReady !== false) {
+    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+  }
+  return handle;
+}
+
+/**
+ * The `http` / `streamablehttp` / `mcp` entry of `ExternalPluginServer.serve()`.
+ *
+ * @example
+ * ```ts
+ * import { serveMcpHttpTransport } from "./http_server.ts";
+ * console.log(typeof serveMcpHttpTransport); // "function"
+ * ```
+ */
+export function serveMcpHttpTransport(
+  server: ExternalPluginServer,
+  options: ServeOptions,
+): Promise<ServerHandle> {
+  return serveMcpHttp(server, {
+    host: options.host,
+    port: options.port,
+    uds: options.uds,
+    tls: options.tls,
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+  });
+}
