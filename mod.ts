@@ -91,3 +91,4 @@ export {
   type TransportName,
   type TransportServer,
 } from "./src/external/server.ts";
+export type { PluginContextData } from "./src/external/struct.ts";

@@ -36,6 +36,11 @@ export interface HookCallOptions {
   readonly signal: AbortSignal;
   /** The extensions the caller passed, filtered by the plugin's capabilities (or null). */
   readonly extensions: Extensions | null;
+  /**
+   * When the manager stops waiting, as a `performance.now()` time (absent when unknown, e.g.
+   * a hand-built options object in a unit test). Lets a plugin size its own timeouts.
+   */
+  readonly deadline?: number;
 }
 
 /**

@@ -560,18 +560,23 @@ Deno.test("without any setting the plugin timeout defaults to 30 seconds", async
 
 // --- external plugins ------------------------------------------------------------------------------
 
-Deno.test("kind: external without a registered transport fails with a clear message", async () => {
+Deno.test("kind: external whose server is unreachable is skipped or fails, naming the plugin", async () => {
   await withEnv(CLEAN_ENV, async () => {
-    await withManager(fixture("external_mcp.yaml"), (manager, log) => {
+    await withManager(fixture("external_unreachable.yaml"), (manager, log) => {
       assert.equal(manager.pluginCount, 0);
-      assert.match(log.messages[0], /Skipping plugin remote-mcp/);
-      assert.match(log.messages[0], /no external transport is available for 'mcp'/);
+      assert.match(log.messages[0], /Skipping plugin remote-unix/);
+      assert.match(
+        log.messages[0],
+        /Failed to connect to \/tmp\/cpex-lifecycle-nobody-listens\.sock/,
+      );
       return Promise.resolve();
     });
-    const { manager } = newManager(fixture("external_mcp.yaml"), { failOnPluginError: true });
+    const { manager } = newManager(fixture("external_unreachable.yaml"), {
+      failOnPluginError: true,
+    });
     await assert.rejects(
       manager.initialize(),
-      /Plugin initialization failed: remote-mcp - .*no external transport is available for 'mcp'/,
+      /Plugin initialization failed: remote-unix - Failed to connect to /,
     );
   });
 });

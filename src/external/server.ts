@@ -121,6 +121,7 @@ export type TransportServer = (
 // Each transport's module (and its dependencies: grpc-js, the MCP SDK) loads only when used.
 const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>> = {
   unix: async () => (await import("./unix/server.ts")).serveUnixTransport,
+  grpc: async () => (await import("./grpc/server.ts")).serveGrpcTransport,
   http: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
   streamablehttp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
   mcp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
@@ -240,10 +241,28 @@ export class ExternalPluginServer {
     payload: unknown,
     context: unknown,
   ): Promise<InvokeHookResponseData> {
+    let contextData: PluginContextData;
+    try {
+      contextData = parseContext(context);
+    } catch (error) {
+      return { plugin_name: pluginName, error: dumpError(errorModel(error, pluginName)) };
+    }
+    return await this.invokeHookWithContext(hookType, pluginName, payload, contextData);
+  }
+
+  /**
+   * {@linkcode ExternalPluginServer.invokeHook} for a context that is already well-typed (a
+   * transport that decoded it from protobuf); skips validating it again.
+   */
+  async invokeHookWithContext(
+    hookType: string,
+    pluginName: string,
+    payload: unknown,
+    contextData: PluginContextData,
+  ): Promise<InvokeHookResponseData> {
     try {
       const manager = this.#manager;
       if (!manager) throw new Error("Plugin server not initialized");
-      const contextData = parseContext(context);
       const pluginContext = new PluginContext(
         contextData.global_context,
         contextData.state,

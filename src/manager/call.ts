@@ -9,6 +9,7 @@ import type { HookCallOptions } from "../plugin.ts";
 import type { Extensions, PluginResult } from "../types.ts";
 import type { HookRef } from "./registry.ts";
 import type { PluginContext } from "../context.ts";
+import type { Deadline, DeadlineQueue } from "./deadlines.ts";
 
 /**
  * Thrown into a call that the executor stopped waiting for (a sibling blocked or failed).
@@ -42,6 +43,8 @@ export class PluginCancelledError extends Error {
 export class CallOptions implements HookCallOptions {
   /** Extensions filtered for the plugin. */
   readonly extensions: Extensions | null;
+  /** When the manager stops waiting (`performance.now()` time). */
+  deadline = Infinity;
   #controller: AbortController | undefined;
   #reason: unknown = undefined;
   #aborted = false;
@@ -82,7 +85,8 @@ export class CallOptions implements HookCallOptions {
 export class PendingCall {
   /** True once the call resolved, failed, timed out or was cancelled. */
   settled = false;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The call's deadline, once it waits for one. */
+  deadline: Deadline | undefined = undefined;
   options: CallOptions | undefined = undefined;
   reject: ((reason: unknown) => void) | undefined = undefined;
 
@@ -90,7 +94,7 @@ export class PendingCall {
   cancel(name: string): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.deadline?.settle();
     const reason = new PluginCancelledError(name);
     this.options?.abort(reason);
     this.reject?.(reason);
@@ -129,10 +133,13 @@ export async function callPlugin(
   context: PluginContext,
   options: CallOptions,
   seconds: number,
+  deadlines: DeadlineQueue,
   pending?: PendingCall,
 ): Promise<PluginResult> {
   // Known before the call, so a cancel during the first await still aborts the signal.
   if (pending) pending.options = options;
+  const ms = Math.min(seconds * 1000, MAX_TIMER_MS);
+  options.deadline = performance.now() + ms;
   const returned = hookRef.handler(payload, context, options);
   if (!isThenable(returned)) {
     if (pending) pending.settled = true;
@@ -146,22 +153,22 @@ export async function callPlugin(
   if (pending?.settled) throw new PluginCancelledError(hookRef.ref.name);
   const name = hookRef.ref.name;
   return await new Promise<PluginResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const deadline = deadlines.add(ms, () => {
       if (pending) pending.settled = true;
       const error = new PluginTimeoutError(name, seconds);
       options.abort(error);
       reject(error);
-    }, Math.min(seconds * 1000, MAX_TIMER_MS));
+    });
     if (pending) {
-      pending.timer = timer;
+      pending.deadline = deadline;
       pending.reject = reject;
     }
     returned.then((value) => {
-      clearTimeout(timer);
+      deadline.settle();
       if (pending) pending.settled = true;
       resolve(value as PluginResult);
     }, (error) => {
-      clearTimeout(timer);
+      deadline.settle();
       if (pending) pending.settled = true;
       reject(error);
     });

@@ -35,6 +35,7 @@ import { newRecord, truncateText } from "./records.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import { Semaphore } from "./semaphore.ts";
+import { DeadlineQueue } from "./deadlines.ts";
 
 /** The hook whose results carry `_decision_plugin` provenance. */
 const PERMISSION_HOOK = "http_auth_check_permission";
@@ -202,6 +203,7 @@ export class PluginExecutor {
   readonly runtimeDisabled: Set<string> = new Set();
   readonly #validate: PayloadValidator | undefined;
   readonly #isCrossType: (hookName: string) => boolean;
+  readonly #deadlines = new DeadlineQueue();
 
   /** Creates an executor. */
   constructor(options: ExecutorOptions = {}) {
@@ -213,6 +215,11 @@ export class PluginExecutor {
     this.maxPayloadSize = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
     this.#validate = options.validatePayload;
     this.#isCrossType = options.isCrossType ?? (() => false);
+  }
+
+  /** Clears the shared deadline timer (in-flight calls lose their deadline). */
+  close(): void {
+    this.#deadlines.close();
   }
 
   /** Re-enables every plugin disabled at runtime. */
@@ -363,6 +370,7 @@ export class PluginExecutor {
           context,
           this.#options(hookRef, inv),
           ref.timeout ?? this.timeout,
+          this.#deadlines,
         ),
         ref.name,
       );
@@ -565,6 +573,7 @@ export class PluginExecutor {
             contexts[index],
             this.#options(hookRef, inv),
             hookRef.ref.timeout ?? this.timeout,
+            this.#deadlines,
             pending[index],
           ),
         ).then((v) => settle(true, v), (e) => settle(false, e));
@@ -697,6 +706,7 @@ export class PluginExecutor {
         context,
         this.#options(hookRef, inv),
         ref.timeout ?? this.timeout,
+        this.#deadlines,
       );
       checkResult(value, ref.name);
       if (span !== null) safeEnd(inv.tracing!, span, "ok");
@@ -732,6 +742,7 @@ export class PluginExecutor {
           context,
           new CallOptions(null),
           ref.timeout ?? this.timeout,
+          this.#deadlines,
         ),
         ref.name,
       );

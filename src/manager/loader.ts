@@ -47,6 +47,8 @@ export type ExternalTransportName = "mcp" | "grpc" | "unix_socket";
 // Built-in transports are imported only when a config uses them.
 const externalTransports = new Map<ExternalTransportName, () => Promise<ExternalPluginFactory>>([
   ["unix_socket", async () => (await import("../external/unix/client.ts")).createUnixSocketPlugin],
+  ["mcp", async () => (await import("../external/mcp/client.ts")).createMcpPlugin],
+  ["grpc", async () => (await import("../external/grpc/client.ts")).createGrpcPlugin],
 ]);
 
 /**

@@ -371,6 +371,7 @@ export class PluginManager {
    */
   shutdown(): Promise<void> {
     return this.#serial(async () => {
+      this.#executor.close();
       if (!this.#initialized && this.#registry.pluginCount === 0) return;
       await this.#clearRegistry();
       this.#initialized = false;

@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { type RequiredPermission, unixSocketPermissions } from "../permissions.ts";
+import {
+  PermissionPreflightError,
+  type RequiredPermission,
+  unixSocketPermissions,
+} from "../permissions.ts";
 
 /**
  * The environment variables grpc-js reads when it is imported; without read access to every
@@ -122,4 +126,22 @@ export function grpcTargetPermissions(
   // `--allow-net=NAME` (no port) covers both the lookup and the connection to NAME:PORT.
   const host = ip ? hostPort(target.host, target.port) : target.host;
   return [{ descriptor: { name: "net", host }, flag: `--allow-net=${host}` }];
+}
+
+/**
+ * Like `preflight()` from `../permissions.ts`, but names each missing flag once (the nine env
+ * permissions share one flag).
+ *
+ * @example
+ * ```ts
+ * import { grpcPreflight } from "./permissions.ts";
+ * grpcPreflight("example", []); // nothing needed, nothing thrown
+ * ```
+ */
+export function grpcPreflight(what: string, needed: RequiredPermission[]): void {
+  const missing = new Set<string>();
+  for (const p of needed) {
+    if (Deno.permissions.querySync(p.descriptor).state !== "granted") missing.add(p.flag);
+  }
+  if (missing.size) throw new PermissionPreflightError(what, [...missing]);
 }

@@ -147,9 +147,17 @@ function decodeHealth(bytes: Uint8Array, field: "service" | "status"): StandardH
   const out: StandardHealthMessage = {};
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
-    if (tag >>> 3 === 1 && field === "service" && (tag & 7) === 2) out.service = reader.string();
-    else if (tag >>> 3 === 1 && field === "status" && (tag & 7) === 0) out.status = reader.int32();
-    else reader.skipType(tag & 7);
+    if (tag >>> 3 === 1 && field === "service" && (tag & 7) === 2) {
+      const length = reader.uint32();
+      // protobufjs's reader would silently truncate a string running past the end.
+      if (reader.pos + length > reader.len) throw new RangeError("truncated HealthCheckRequest");
+      out.service = new TextDecoder("utf-8", { fatal: true }).decode(
+        reader.buf.subarray(reader.pos, reader.pos + length),
+      );
+      reader.pos += length;
+    } else if (tag >>> 3 === 1 && field === "status" && (tag & 7) === 0) {
+      out.status = reader.int32();
+    } else reader.skipType(tag & 7);
   }
   return out;
 }

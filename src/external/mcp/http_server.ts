@@ -158,6 +158,23 @@ interface Session {
   close(): Promise<void>;
 }
 
+/**
+ * The handle of a running MCP HTTP server: a {@linkcode ServerHandle} that also reports and
+ * ends MCP sessions.
+ *
+ * @example
+ * ```ts
+ * import type { McpHttpServerHandle } from "./http_server.ts";
+ * const count = (h: McpHttpServerHandle) => h.sessionCount;
+ * ```
+ */
+export interface McpHttpServerHandle extends ServerHandle {
+  /** Open MCP sessions. */
+  readonly sessionCount: number;
+  /** Ends every session (their clients get 404 on the next request and must reconnect). */
+  terminateSessions(): Promise<void>;
+}
+
 /** The request router shared by the `Deno.serve` and `node:https` front ends. */
 class McpHttpApp {
   readonly sessions = new Map<string, Session>();
@@ -193,7 +210,8 @@ class McpHttpApp {
       return new Response("Not Found", { status: 404 });
     }
     if (this.#checkHost) {
-      const host = req.headers.get("host");
+      // HTTP/2 (ALPN over TLS) carries the host as :authority, which is the URL's host.
+      const host = req.headers.get("host") ?? url.host;
       if (!host || !hostAllowed(host, this.#portless)) {
         return new Response("Invalid Host header", { status: 421 });
       }
@@ -217,7 +235,13 @@ class McpHttpApp {
   }
 
   async #post(req: Request, sessionId: string | null): Promise<Response> {
-    const body = await readBody(req, this.#maxBody);
+    let body: Uint8Array | null;
+    try {
+      body = await readBody(req, this.#maxBody);
+    } catch {
+      // The client went away while sending.
+      return jsonRpcError(400, -32000, "Bad Request: the request body could not be read");
+    }
     if (body === null) {
       return jsonRpcError(
         413,
@@ -272,9 +296,13 @@ class McpHttpApp {
     return session;
   }
 
+  async terminateSessions(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    await this.terminateSessions();
   }
 }
 
@@ -484,7 +512,7 @@ async function bridge(
 export async function serveMcpHttp(
   server: ExternalPluginServer,
   options: McpHttpServeOptions = {},
-): Promise<ServerHandle> {
+): Promise<McpHttpServerHandle> {
   await server.initialize();
   const settings = resolveMcpServerSettings(server.config?.server_settings ?? null, options);
   let tls = settings.tls;
@@ -524,9 +552,13 @@ export async function serveMcpHttp(
   const onSignal = () => void handle.close();
   const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  const handle: ServerHandle = {
+  const handle: McpHttpServerHandle = {
     address: listening.address,
     finished,
+    get sessionCount() {
+      return app.sessions.size;
+    },
+    terminateSessions: () => app.terminateSessions(),
     close(): Promise<void> {
       return closing ??= (async () => {
         for (const signal of signals) Deno.removeSignalListener(signal, onSignal);

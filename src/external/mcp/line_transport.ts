@@ -79,6 +79,9 @@ export class LineTransport implements Transport {
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #loop: Promise<void> | null = null;
   #closed = false;
+  /** Ids of requests read and not yet answered: at end of input they are answered first. */
+  readonly #unanswered = new Set<string | number>();
+  #drained: (() => void) | null = null;
 
   /** Wraps `readable` (incoming lines) and `writable` (outgoing lines). */
   constructor(
@@ -104,12 +107,17 @@ export class LineTransport implements Transport {
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) throw new Error("Transport closed");
     await this.#writer.write(encoder.encode(JSON.stringify(message) + "\n"));
+    if (this.#unanswered.size && "id" in message && !("method" in message)) {
+      this.#unanswered.delete(message.id as string | number);
+      if (this.#unanswered.size === 0) this.#drained?.();
+    }
   }
 
   /** Stops reading, closes the output and fires `onclose`. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drained?.();
     await this.#reader?.cancel().catch(() => {});
     await this.#loop;
     await this.#writer.close().catch(() => {});
@@ -157,6 +165,10 @@ export class LineTransport implements Transport {
     } finally {
       reader.releaseLock();
     }
+    if (!this.#closed && this.#unanswered.size) {
+      // Input ended with requests in flight: let their answers out before closing.
+      await new Promise<void>((resolve) => this.#drained = resolve);
+    }
     if (!this.#closed) {
       this.#closed = true;
       await this.#writer.close().catch(() => {});
@@ -178,7 +190,9 @@ export class LineTransport implements Transport {
       const id = (json as { id?: unknown } | null)?.id;
       return this.#bad("invalid", typeof id === "string" || typeof id === "number" ? id : null);
     }
-    this.onmessage?.(parsed.data);
+    const message = parsed.data;
+    if ("method" in message && "id" in message) this.#unanswered.add(message.id);
+    this.onmessage?.(message);
   }
 
   #bad(kind: "parse" | "invalid" | "too_long", id: string | number | null): void {

@@ -9,6 +9,8 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/server/mcp"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { ExternalPluginServer } from "../server.ts";
 
@@ -76,5 +78,34 @@ export function createMcpServer(server: ExternalPluginServer): McpServer {
   }, async ({ hook_type, plugin_name, payload, context }): Promise<TextResult> => ({
     content: [text(await server.invokeHook(hook_type, plugin_name, payload, context))],
   }));
+  answerBadParamsWithInvalidParams(mcp);
   return mcp;
+}
+
+type RequestHandler = (request: unknown, extra: unknown) => Promise<unknown>;
+
+/**
+ * The SDK validates request params with zod and answers a failure as -32603 (Internal error)
+ * with the raw issue dump; JSON-RPC says -32602 (Invalid params). Re-map it, naming the field.
+ */
+function answerBadParamsWithInvalidParams(mcp: McpServer): void {
+  const handlers = (mcp.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })
+    ._requestHandlers;
+  if (!(handlers instanceof Map)) return;
+  for (const [method, handler] of handlers) {
+    handlers.set(method, async (request, extra) => {
+      try {
+        return await handler(request, extra);
+      } catch (error) {
+        const issues = (error as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+        if (!(error instanceof McpError) && Array.isArray(issues) && issues.length) {
+          const where = issues.map((i) =>
+            `${i.path.map(String).join(".") || "params"}: ${i.message}`
+          );
+          throw new McpError(ErrorCode.InvalidParams, `Invalid params: ${where.join("; ")}`);
+        }
+        throw error;
+      }
+    });
+  }
 }

@@ -14,6 +14,7 @@ import { hookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
+import { DeadlineQueue } from "../../manager/deadlines.ts";
 import { decodeMessage, encodeMessage } from "../codec.ts";
 import { encodeFrame, FrameReader } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
@@ -32,6 +33,8 @@ const MAX_IDLE_CONNECTIONS = 16;
 
 class Connection {
   readonly reader: FrameReader;
+  /** Why the connection was closed under a pending exchange (timeout or abort). */
+  failure: unknown = undefined;
   constructor(readonly conn: Deno.UnixConn) {
     this.reader = new FrameReader(conn);
   }
@@ -70,6 +73,7 @@ export class UnixSocketExternalPlugin extends Plugin {
   readonly #delayMs: number;
   readonly #idle: Connection[] = [];
   readonly #busy = new Set<Connection>();
+  readonly #deadlines = new DeadlineQueue();
   #closed = false;
 
   /** Creates the proxy from the gateway's plugin entry (its `unix_socket` block). */
@@ -138,7 +142,7 @@ export class UnixSocketExternalPlugin extends Plugin {
       payload: toStruct(payload as Record<string, unknown>),
       context: pluginContextToProto(context),
     });
-    const reply = await this.#call(request, options.signal);
+    const reply = await this.#call(request, options.signal, options.deadline ?? Infinity);
     if (reply.length === 0) throw this.#error(INVALID_RESPONSE);
     let response;
     try {
@@ -152,7 +156,10 @@ export class UnixSocketExternalPlugin extends Plugin {
     if (response.context) updateContextFromProto(context, response.context);
     if (!response.result) throw this.#error(INVALID_RESPONSE);
     try {
-      return hookRegistry.parseResult(hookName, fromStruct(response.result)) as PluginResult;
+      const json = fromStruct(response.result);
+      // Nothing to validate against the hook's schema: the executor checks the rest.
+      if (json.modified_payload == null && json.violation == null) return plainResult(json);
+      return hookRegistry.parseResult(hookName, json) as PluginResult;
     } catch (error) {
       throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
@@ -161,6 +168,7 @@ export class UnixSocketExternalPlugin extends Plugin {
   /** Closes every connection. */
   override shutdown(): Promise<void> {
     this.#closed = true;
+    this.#deadlines.close();
     for (const c of this.#idle.splice(0)) c.close();
     for (const c of this.#busy) c.close();
     this.#busy.clear();
@@ -168,7 +176,7 @@ export class UnixSocketExternalPlugin extends Plugin {
   }
 
   /** Sends one request; retries on connection failures (re-sending, as the reference). */
-  async #call(request: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  async #call(request: Uint8Array, signal: AbortSignal, deadline: number): Promise<Uint8Array> {
     const frame = encodeFrame(request);
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#attempts; attempt++) {
@@ -177,7 +185,14 @@ export class UnixSocketExternalPlugin extends Plugin {
       const connection = this.#idle.pop() ?? await this.#reconnect();
       this.#busy.add(connection);
       try {
-        const reply = await this.#exchange(connection, frame, this.#timeoutSeconds, signal, true);
+        const reply = await this.#exchange(
+          connection,
+          frame,
+          this.#timeoutSeconds,
+          signal,
+          true,
+          deadline,
+        );
         this.#release(connection);
         return reply;
       } catch (error) {
@@ -196,46 +211,46 @@ export class UnixSocketExternalPlugin extends Plugin {
     );
   }
 
-  /** Writes `bytes` and reads one frame, bounded by the timeout and the caller's signal. */
+  /**
+   * Writes `bytes` and reads one frame. The timeout (on the plugin's shared deadline timer)
+   * and the caller's signal both end the exchange by closing the connection, which fails the
+   * pending read: no timer or promise race per call.
+   */
   async #exchange(
     connection: Connection,
     bytes: Uint8Array,
     timeoutSeconds: number,
     signal?: AbortSignal,
     framed = false,
+    callerDeadline = Infinity,
   ): Promise<Uint8Array> {
     const out = framed ? bytes : encodeFrame(bytes);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      const io = (async () => {
-        try {
-          let written = 0;
-          while (written < out.length) {
-            written += await connection.conn.write(out.subarray(written));
-          }
-          const frame = await connection.reader.read();
-          if (frame === null) throw new Error("connection closed by the server");
-          return frame;
-        } catch (error) {
-          throw new BrokenConnection(error);
-        }
-      })();
-      const stop = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(this.#error(`Request timed out after ${timeoutSeconds}s`)),
-          timeoutSeconds * 1000,
-        );
-        if (signal) {
-          onAbort = () => reject(signal.reason);
-          signal.addEventListener("abort", onAbort, { once: true });
-        }
+    const ms = timeoutSeconds * 1000;
+    // When the manager gives up first, its signal ends the exchange: no timer of our own.
+    const deadline = callerDeadline <= performance.now() + ms
+      ? null
+      : this.#deadlines.add(ms, () => {
+        connection.failure ??= this.#error(`Request timed out after ${timeoutSeconds}s`);
+        connection.close();
       });
-      // The loser of the race is settled by closing the connection; swallow its rejection.
-      io.catch(() => {});
-      return await Promise.race([io, stop]);
+    const onAbort = signal
+      ? () => {
+        connection.failure ??= signal.reason;
+        connection.close();
+      }
+      : undefined;
+    if (onAbort) signal!.addEventListener("abort", onAbort, { once: true });
+    try {
+      let written = 0;
+      while (written < out.length) written += await connection.conn.write(out.subarray(written));
+      const frame = await connection.reader.read();
+      if (frame === null) throw new Error("connection closed by the server");
+      return frame;
+    } catch (error) {
+      if (connection.failure !== undefined) throw connection.failure;
+      throw new BrokenConnection(error);
     } finally {
-      clearTimeout(timer);
+      deadline?.settle();
       if (onAbort) signal!.removeEventListener("abort", onAbort);
     }
   }
@@ -277,6 +292,16 @@ class BrokenConnection extends Error {
   constructor(cause: unknown) {
     super(describe(cause), { cause });
   }
+}
+
+function plainResult(json: Record<string, unknown>): PluginResult {
+  return {
+    continue_processing: json.continue_processing as boolean | undefined,
+    modified_extensions: json.modified_extensions as PluginResult["modified_extensions"],
+    metadata: (json.metadata ?? {}) as Record<string, unknown>,
+    http_headers: json.http_headers as Record<string, string> | null | undefined,
+    retry_delay_ms: (json.retry_delay_ms ?? 0) as number,
+  };
 }
 
 function describe(error: unknown): string {

@@ -142,7 +142,7 @@ async function invokeHook(
     const context = pluginContextFromProto(
       request.context as Parameters<typeof pluginContextFromProto>[0],
     );
-    const reply = await server.invokeHook(hookType, pluginName, payload, context);
+    const reply = await server.invokeHookWithContext(hookType, pluginName, payload, context);
     response = { plugin_name: pluginName };
     if (reply.error) {
       response.error = errorToProto(reply.error);

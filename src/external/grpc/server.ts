@@ -1,0 +1,334 @@
+/**
+ * The gRPC transport, server side: `cpex.PluginService`, `cpex.Health` and the standard
+ * `grpc.health.v1.Health` over grpc-js, on `host:port` (plain, TLS or mTLS) or on a Unix socket
+ * (`unix://` path, mode 0600, never TLS).
+ *
+ * Settings follow the reference's runtime (wire.md §4.4): the YAML `grpc_server_settings`
+ * block when present (then the environment is ignored entirely, TLS included), else the
+ * `PLUGINS_GRPC_SERVER_*` variables, else `127.0.0.1:50051`. Explicit `serve()` options
+ * override both: `uds` binds the socket, `host`/`port` bind TCP (port 0 picks a free one), and
+ * `tls` replaces the TLS block (`null` turns TLS off).
+ *
+ * grpc-js is imported only after the permission preflight (see `grpc_js.ts`).
+ *
+ * @module
+ */
+import { ConfigError } from "../../errors.ts";
+import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
+import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
+import type { TlsConfig } from "../../types.ts";
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
+import { loadGrpcJs } from "./grpc_js.ts";
+import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
+import {
+  fileReadPermissions,
+  grpcBindPermissions,
+  grpcEnvPermissions,
+  grpcPreflight,
+} from "./permissions.ts";
+import {
+  CPEX_HEALTH_SERVICE,
+  HEALTH_SERVICE_NAMES,
+  PLUGIN_SERVICE,
+  STANDARD_HEALTH_SERVICE,
+} from "./service.ts";
+import { rejectUnverifiedPeers, serverCredentials } from "./tls.ts";
+import type * as GrpcJsModule from "@grpc/grpc-js";
+
+/** The reference's defaults. */
+export const DEFAULT_GRPC_HOST = "127.0.0.1";
+/** The reference's default port. */
+export const DEFAULT_GRPC_PORT = 50051;
+/** How long `close()` lets in-flight calls finish before cancelling them (the reference's 5 s). */
+export const GRPC_SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * Options of {@linkcode serveGrpc}; unset fields come from the YAML block or the environment.
+ *
+ * @example
+ * ```ts
+ * import type { GrpcServeOptions } from "./server.ts";
+ * const o: GrpcServeOptions = { host: "127.0.0.1", port: 0, printReady: false };
+ * ```
+ */
+export interface GrpcServeOptions {
+  /** Host to bind. */
+  host?: string;
+  /** Port to bind; 0 picks a free port. */
+  port?: number;
+  /** Unix socket path to bind instead of TCP. */
+  uds?: string;
+  /** Server TLS (`certfile`, `keyfile`, `ca_bundle`, `client_auth`); `null` turns TLS off. */
+  tls?: TlsConfig | null;
+  /** Print `READY` on stdout once listening (default true). */
+  printReady?: boolean;
+  /** Stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** Grace period of `close()` for in-flight calls, in ms (default 5000). */
+  graceMs?: number;
+}
+
+/**
+ * Where and how the server listens, after precedence is applied.
+ *
+ * @example
+ * ```ts
+ * import type { GrpcServerSettings } from "./server.ts";
+ * const s: GrpcServerSettings = { host: "127.0.0.1", port: 50051, uds: null, tls: null };
+ * ```
+ */
+export type GrpcServerSettings = GrpcServerConfig;
+
+/**
+ * Applies the settings precedence: explicit options, else the YAML block, else the
+ * environment, else the defaults. Throws a {@linkcode ConfigError} for invalid explicit TLS and
+ * an `Error` for TLS over a Unix socket.
+ *
+ * @example
+ * ```ts
+ * import { resolveGrpcServerSettings } from "./server.ts";
+ * const s = resolveGrpcServerSettings(null, { port: 0 });
+ * console.log(s.host, s.port); // "127.0.0.1" 0  (unless PLUGINS_GRPC_SERVER_HOST is set)
+ * ```
+ */
+export function resolveGrpcServerSettings(
+  configured: GrpcServerConfig | null | undefined,
+  options: GrpcServeOptions = {},
+): GrpcServerSettings {
+  const base: GrpcServerConfig = configured ?? grpcServerConfigFromEnv() ??
+    { host: DEFAULT_GRPC_HOST, port: DEFAULT_GRPC_PORT, uds: null, tls: null };
+  let { host, port, uds } = base;
+  if (options.uds !== undefined) {
+    if (!options.uds.startsWith("/")) {
+      throw new Error(`gRPC server uds must be an absolute path, got '${options.uds}'`);
+    }
+    uds = options.uds;
+  } else if (options.host !== undefined || options.port !== undefined) {
+    host = options.host ?? host;
+    port = options.port ?? port;
+    uds = null;
+  }
+  let tls = base.tls;
+  if (options.tls !== undefined) {
+    if (options.tls === null) tls = null;
+    else {
+      const parsed = grpcServerTlsSchema.safeParse(options.tls);
+      if (!parsed.success) {
+        throw new ConfigError(
+          "serve() options",
+          parsed.error.issues.map((i) => ({
+            path: ["tls", ...i.path.map(String)].join("."),
+            message: i.message,
+          })),
+        );
+      }
+      tls = parsed.data;
+    }
+  }
+  if (uds !== null && tls !== null) {
+    throw new Error(
+      `TLS over a Unix socket is not supported by the gRPC transport (socket ${uds}): ` +
+        "bind host:port to use TLS, or remove the tls settings",
+    );
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`gRPC server port must be an integer in 0..65535, got ${port}`);
+  }
+  return { host, port, uds, tls };
+}
+
+/** Removes a stale socket file; refuses a live socket or a file that is not a socket. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isSocket) {
+    throw new Error(`Refusing to replace ${path}: it exists and is not a socket`);
+  }
+  let live = false;
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    live = true;
+  } catch {
+    // Nobody answers: a killed server left it behind.
+  }
+  if (live) throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
+  await Deno.remove(path).catch(() => {});
+}
+
+function bindAddress(settings: GrpcServerSettings): string {
+  if (settings.uds) return `unix://${settings.uds}`;
+  const host = settings.host.includes(":") && !settings.host.startsWith("[")
+    ? `[${settings.host}]`
+    : settings.host;
+  return `${host}:${settings.port}`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Serves `server` over gRPC. Checks the Deno permissions first (network or socket path, the
+ * nine `GRPC_*` env names, the certificate files) and fails naming every missing flag.
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer } from "@cpex/core";
+ * import { serveGrpc } from "./server.ts";
+ * declare const server: ExternalPluginServer;
+ * const handle = await serveGrpc(server, { port: 0, printReady: false });
+ * console.log(handle.address); // e.g. "127.0.0.1:38211"
+ * await handle.close();
+ * ```
+ */
+export async function serveGrpc(
+  server: ExternalPluginServer,
+  options: GrpcServeOptions = {},
+): Promise<ServerHandle> {
+  const settings = resolveGrpcServerSettings(server.config?.grpc_server_settings, options);
+  const tls = settings.tls;
+  grpcPreflight("gRPC plugin server", [
+    ...grpcBindPermissions(
+      settings.uds ? { uds: settings.uds } : { host: settings.host, port: settings.port },
+    ),
+    ...grpcEnvPermissions(),
+    ...fileReadPermissions([tls?.certfile, tls?.keyfile, tls?.ca_bundle]),
+  ]);
+  await server.initialize();
+  const grpc = await loadGrpcJs();
+  const creds = await serverCredentials(grpc, tls);
+  if (settings.uds) await clearStaleSocket(settings.uds);
+
+  const gserver = new grpc.Server();
+  if (creds.rejectUnverifiedPeers) rejectUnverifiedPeers(gserver);
+  const internal = (details: string) => ({ code: grpc.status.INTERNAL, details });
+  gserver.addService(PLUGIN_SERVICE as unknown as GrpcJsModule.ServiceDefinition, {
+    GetPluginConfig: (
+      call: GrpcJsModule.ServerUnaryCall<Parameters<typeof getPluginConfig>[1], unknown>,
+      callback: GrpcJsModule.sendUnaryData<unknown>,
+    ) => {
+      try {
+        callback(null, getPluginConfig(server, call.request));
+      } catch (error) {
+        callback(internal(describe(error)));
+      }
+    },
+    GetPluginConfigs: (
+      _call: GrpcJsModule.ServerUnaryCall<unknown, unknown>,
+      callback: GrpcJsModule.sendUnaryData<unknown>,
+    ) => {
+      try {
+        callback(null, getPluginConfigs(server));
+      } catch (error) {
+        callback(internal(describe(error)));
+      }
+    },
+    InvokeHook: (
+      call: GrpcJsModule.ServerUnaryCall<Parameters<typeof invokeHook>[1], unknown>,
+      callback: GrpcJsModule.sendUnaryData<unknown>,
+    ) => {
+      invokeHook(server, call.request).then(
+        (response) => callback(null, response),
+        (error) => callback(internal(describe(error))),
+      );
+    },
+  });
+  gserver.addService(CPEX_HEALTH_SERVICE as unknown as GrpcJsModule.ServiceDefinition, {
+    Check: (
+      _call: GrpcJsModule.ServerUnaryCall<unknown, unknown>,
+      callback: GrpcJsModule.sendUnaryData<unknown>,
+    ) => callback(null, { status: 1 }),
+  });
+  gserver.addService(STANDARD_HEALTH_SERVICE as unknown as GrpcJsModule.ServiceDefinition, {
+    Check: (
+      call: GrpcJsModule.ServerUnaryCall<{ service?: string }, unknown>,
+      callback: GrpcJsModule.sendUnaryData<unknown>,
+    ) => {
+      const service = call.request.service ?? "";
+      if (HEALTH_SERVICE_NAMES.has(service)) callback(null, { status: 1 });
+      else callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${service}` });
+    },
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    gserver.bindAsync(
+      bindAddress(settings),
+      creds.credentials,
+      (error, bound) => error ? reject(error) : resolve(bound),
+    );
+  }).catch((error) => {
+    gserver.forceShutdown();
+    throw new Error(`gRPC server cannot bind ${bindAddress(settings)}: ${describe(error)}`, {
+      cause: error,
+    });
+  });
+  if (settings.uds) {
+    try {
+      await Deno.chmod(settings.uds, 0o600);
+    } catch (error) {
+      gserver.forceShutdown();
+      throw error;
+    }
+  }
+
+  const address = settings.uds ?? bindAddress({ ...settings, port });
+  const graceMs = options.graceMs ?? GRPC_SHUTDOWN_GRACE_MS;
+  let closing: Promise<void> | null = null;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  const onSignal = () => void handle.close();
+  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+
+  const stop = async (): Promise<void> => {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        gserver.forceShutdown();
+        resolve();
+      }, graceMs);
+      gserver.tryShutdown(() => resolve());
+    });
+    clearTimeout(timer);
+    if (settings.uds) await Deno.remove(settings.uds).catch(() => {});
+    resolveFinished();
+  };
+  const handle: ServerHandle = {
+    address,
+    finished,
+    close: () => closing ??= stop(),
+  };
+  if (options.printReady !== false) {
+    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+  }
+  return handle;
+}
+
+/**
+ * The `grpc` entry of `ExternalPluginServer.serve()`.
+ *
+ * @example
+ * ```ts
+ * import { serveGrpcTransport } from "./server.ts";
+ * console.log(typeof serveGrpcTransport); // "function"
+ * ```
+ */
+export function serveGrpcTransport(
+  server: ExternalPluginServer,
+  options: ServeOptions,
+): Promise<ServerHandle> {
+  return serveGrpc(server, {
+    host: options.host,
+    port: options.port,
+    uds: options.uds,
+    tls: options.tls,
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * Streamable HTTP sessions for the gateway-side MCP proxy: the SDK's `Client` and
+ * `StreamableHTTPClientTransport` with a `fetch` bound to a `Deno.createHttpClient` that
+ * carries the TLS settings (extra CA, client certificate) or routes to a Unix socket.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/client"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { TlsConfig } from "../../types.ts";
+import { MCP_CLIENT_INFO, type McpConnector, type McpSession } from "./session.ts";
+
+/**
+ * Options of {@linkcode HttpConnector}.
+ *
+ * @example
+ * ```ts
+ * import type { HttpConnectorOptions } from "./http_connector.ts";
+ * const o: HttpConnectorOptions = { url: "http://localhost:8000/mcp" };
+ * ```
+ */
+export interface HttpConnectorOptions {
+  /** The server's MCP endpoint. */
+  url: string;
+  /** Reach the server through this Unix socket instead of TCP (the URL's host is not used). */
+  uds?: string | null;
+  /** Client TLS. */
+  tls?: TlsConfig | null;
+}
+
+/**
+ * Builds the `fetch` the SDK transport uses: one `Deno.HttpClient` (a connection pool) with the
+ * TLS files and the Unix socket route.
+ *
+ * @example
+ * ```ts
+ * import { createMcpFetch } from "./http_connector.ts";
+ * const { fetch, client } = await createMcpFetch({ url: "http://localhost:8000/mcp" });
+ * client.close();
+ * ```
+ */
+export async function createMcpFetch(
+  options: HttpConnectorOptions,
+): Promise<{ fetch: typeof fetch; client: Deno.HttpClient }> {
+  const init: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
+  if (options.uds) init.proxy = { transport: "unix", path: options.uds };
+  const tls = options.uds ? null : options.tls;
+  if (tls) {
+    if (tls.keyfile_password) {
+      throw new Error("encrypted client keys (keyfile_password) are not supported under Deno");
+    }
+    if (tls.verify === false || tls.check_hostname === false) {
+      console.warn(
+        "MCP client: Deno cannot switch off certificate or host name checks per client; the " +
+          "server is still verified (add its CA as ca_bundle, or run Deno with " +
+          "--unsafely-ignore-certificate-errors=HOST)",
+      );
+    }
+    if (tls.ca_bundle) init.caCerts = [await Deno.readTextFile(tls.ca_bundle)];
+    if (tls.certfile) {
+      init.cert = await Deno.readTextFile(tls.certfile);
+      init.key = await Deno.readTextFile(tls.keyfile ?? tls.certfile);
+    }
+  }
+  const client = Deno.createHttpClient(init);
+  const bound: typeof fetch = (input, requestInit) => fetch(input, { ...requestInit, client });
+  return { fetch: bound, client };
+}
+
+/**
+ * Opens Streamable HTTP sessions (3 attempts at initialize, as the reference).
+ *
+ * @example
+ * ```ts
+ * import { HttpConnector } from "./http_connector.ts";
+ * const c = new HttpConnector({ url: "http://localhost:8000/mcp" });
+ * console.log(c.target); // "http://localhost:8000/mcp"
+ * c.close();
+ * ```
+ */
+export class HttpConnector implements McpConnector {
+  readonly target: string;
+  readonly initialAttempts = 3;
+  readonly #options: HttpConnectorOptions;
+  #fetch: Promise<{ fetch: typeof fetch; client: Deno.HttpClient }> | null = null;
+  #client: Deno.HttpClient | null = null;
+
+  /** Creates the connector; nothing is opened until `connect()`. */
+  constructor(options: HttpConnectorOptions) {
+    this.#options = options;
+    this.target = options.uds ? `${options.url} (uds=${options.uds})` : options.url;
+  }
+
+  /** Opens a session: `initialize`, `notifications/initialized`, `tools/list`. */
+  async connect(): Promise<McpSession> {
+    const { fetch } = await (this.#fetch ??= createMcpFetch(this.#options).then((made) => {
+      this.#client = made.client;
+      return made;
+    }));
+    const transport = new StreamableHTTPClientTransport(new URL(this.#options.url), { fetch });
+    const client = new Client(MCP_CLIENT_INFO);
+    try {
+      await client.connect(transport);
+      await client.listTools();
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+    let closed = false;
+    return {
+      client,
+      get dead() {
+        return closed;
+      },
+      deathReason: null,
+      async close(terminate: boolean) {
+        if (closed) return;
+        closed = true;
+        if (terminate) await transport.terminateSession().catch(() => {});
+        await client.close().catch(() => {});
+      },
+    };
+  }
+
+  /** HTTP errors (404 for a terminated session), refused connections and closed transports. */
+  isConnectionError(error: unknown): boolean {
+    return error instanceof StreamableHTTPError || error instanceof TypeError ||
+      (error instanceof McpError && error.code === ErrorCode.ConnectionClosed);
+  }
+
+  /** Closes the connection pool. */
+  close(): void {
+    this.#fetch = null;
+    try {
+      this.#client?.close();
+    } catch {
+      // Already closed.
+    }
+    this.#client = null;
+  }
+}
