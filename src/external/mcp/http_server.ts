@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { announceReady, clearStaleSocket } from "../socket_file.ts";
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -362,26 +363,6 @@ function formatAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Removes a socket file nobody answers on; refuses live sockets and non-socket files. */
-async function clearStaleSocket(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (!info.isSocket) throw new Error(`Refusing to replace ${path}: it is not a socket`);
-  let live = false;
-  try {
-    (await Deno.connect({ transport: "unix", path })).close();
-    live = true;
-  } catch {
-    await Deno.remove(path).catch(() => {});
-  }
-  if (live) throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
-}
-
 /** `node:https` front end: asks for (and with `ssl_cert_reqs` 2 requires) client certificates. */
 async function serveWithNodeHttps(
   app: McpHttpApp,
@@ -573,7 +554,7 @@ export async function serveMcpHttp(
     },
   };
   if (options.printReady !== false) {
-    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+    await announceReady();
   }
   return handle;
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { announceReady, clearStaleSocket } from "../socket_file.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
 import { FrameReader, writeFrame } from "../frame.ts";
@@ -53,29 +54,6 @@ export function resolveSocketPath(options: UnixServeOptions): string {
     throw new Error(`Unix socket path must be absolute, got '${path}'`);
   }
   return path;
-}
-
-/** Removes a stale socket file; refuses to touch a live socket or a non-socket file. */
-async function clearStaleSocket(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (!info.isSocket) {
-    throw new Error(`Refusing to replace ${path}: it exists and is not a socket`);
-  }
-  try {
-    const probe = await Deno.connect({ transport: "unix", path });
-    probe.close();
-    throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) throw error;
-    // Nobody answers: a killed server left it behind.
-    await Deno.remove(path).catch(() => {});
-  }
 }
 
 /**
@@ -180,7 +158,7 @@ export async function serveUnix(
     },
   };
   if (options.printReady !== false) {
-    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+    await announceReady();
   }
   return handle;
 }
