@@ -1,12 +1,14 @@
 /**
- * An external plugin server on the gRPC transport: hosts the example
- * {@linkcode ArgumentValidator} (limit 100 characters) for gateways in other processes
+ * An external plugin server on the gRPC transport: hosts the example `ArgumentValidator`
+ * (limit 100 characters), or the example plugins named by `--plugins=NAME,...` (see
+ * `plugins/catalog.ts`), for gateways in other processes
  * (`cpex.PluginService`, `cpex.Health` and the standard `grpc.health.v1.Health`, wire.md §4).
  *
  * ```sh
  * deno task example:grpc                               # 127.0.0.1:50051
  * deno run <flags> examples/grpc_server.ts 127.0.0.1:50052
  * deno run <flags> examples/grpc_server.ts unix:/tmp/cpex-grpc.sock
+ * deno run <flags> examples/grpc_server.ts 127.0.0.1:50052 --plugins=SearchReplace
  * ```
  *
  * The address is the first argument (`HOST:PORT`, or `unix:PATH` for a Unix socket), else the
@@ -32,7 +34,7 @@
  * @module
  */
 import { ExternalPluginServer, type ServeOptions } from "../mod.ts";
-import { ArgumentValidator } from "./plugins/argument_validator.ts";
+import { hostedPlugins } from "./plugins/catalog.ts";
 
 /** Parses `HOST:PORT` or `unix:PATH` into serve() options; nothing given: settings decide. */
 function addressOptions(arg: string | undefined): Pick<ServeOptions, "host" | "port" | "uds"> {
@@ -46,23 +48,16 @@ function addressOptions(arg: string | undefined): Pick<ServeOptions, "host" | "p
   return { host: arg.slice(0, colon).replace(/^\[|\]$/g, ""), port };
 }
 
+const { plugins, args } = hostedPlugins(Deno.args);
+
 const server = new ExternalPluginServer({
-  plugins: [
-    new ArgumentValidator({
-      name: "ArgumentValidator",
-      kind: "examples/plugins/argument_validator.ts#ArgumentValidator",
-      description: "Blocks tool and prompt arguments longer than max_length characters",
-      hooks: ["tool_pre_invoke", "prompt_pre_fetch"],
-      mode: "sequential",
-      config: { max_length: 100 },
-    }),
-  ],
+  plugins,
 });
 
 try {
   // Checks the permissions, loads grpc-js, binds, prints READY, and installs the SIGINT/SIGTERM
   // handlers that stop the server (removing the socket file of a Unix socket).
-  const handle = await server.serve({ transport: "grpc", ...addressOptions(Deno.args[0]) });
+  const handle = await server.serve({ transport: "grpc", ...addressOptions(args[0]) });
   await handle.finished;
   await server.close();
 } catch (error) {

@@ -1,12 +1,14 @@
 /**
- * An external plugin server on the MCP transport: hosts the example
- * {@linkcode ArgumentValidator} (limit 100 characters) for gateways in other processes, over
+ * An external plugin server on the MCP transport: hosts the example `ArgumentValidator`
+ * (limit 100 characters), or the example plugins named by `--plugins=NAME,...` (see
+ * `plugins/catalog.ts`), for gateways in other processes, over
  * MCP Streamable HTTP (`/mcp`, plus `GET /health`) or over STDIO (wire.md §2, §3).
  *
  * ```sh
  * deno task example:mcp              # HTTP on 127.0.0.1:8000
  * deno task example:mcp:stdio        # MCP over stdin/stdout (for a gateway's STDIO cmd)
  * deno run --allow-net=127.0.0.1:9000 examples/mcp_server.ts http 9000
+ * deno run --allow-net=127.0.0.1:9000 examples/mcp_server.ts http 9000 --plugins=ResourceFilter
  * ```
  *
  * Arguments: the transport (`http` or `stdio`; else `PLUGINS_TRANSPORT`, else `stdio` when
@@ -30,23 +32,15 @@
  */
 import { ExternalPluginServer, type TransportName } from "../mod.ts";
 import { readEnv } from "../src/config/env.ts";
-import { ArgumentValidator } from "./plugins/argument_validator.ts";
+import { hostedPlugins } from "./plugins/catalog.ts";
 
-const transport = (Deno.args[0] ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase() ??
+const { plugins, args } = hostedPlugins(Deno.args);
+const transport = (args[0] ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase() ??
   (Deno.stdin.isTerminal() ? "http" : "stdio")) as TransportName;
-const port = Number(Deno.args[1] ?? 8000);
+const port = Number(args[1] ?? 8000);
 
 const server = new ExternalPluginServer({
-  plugins: [
-    new ArgumentValidator({
-      name: "ArgumentValidator",
-      kind: "examples/plugins/argument_validator.ts#ArgumentValidator",
-      description: "Blocks tool and prompt arguments longer than max_length characters",
-      hooks: ["tool_pre_invoke", "prompt_pre_fetch"],
-      mode: "sequential",
-      config: { max_length: 100 },
-    }),
-  ],
+  plugins,
 });
 
 try {

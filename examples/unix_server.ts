@@ -1,11 +1,13 @@
 /**
  * An external plugin server on the raw Unix socket transport: hosts the example
- * {@linkcode ArgumentValidator} (limit 100 characters) for gateways in other processes, which
- * talk to it with length-prefixed protobuf frames (wire.md §6).
+ * `ArgumentValidator` (limit 100 characters), or the example plugins named by
+ * `--plugins=NAME,...` (see `plugins/catalog.ts`), for gateways in other processes, which talk
+ * to it with length-prefixed protobuf frames (wire.md §6).
  *
  * ```sh
  * deno task example:unix                 # socket /tmp/cpex-example.sock
  * deno run <flags for PATH> examples/unix_server.ts /tmp/other.sock
+ * deno run <flags for PATH> examples/unix_server.ts /tmp/other.sock --plugins=DenyList,ArgumentValidator
  * ```
  *
  * The socket path is the first argument, else `PLUGINS_UNIX_SOCKET_PATH` (read only when
@@ -29,24 +31,16 @@
  */
 import { ExternalPluginServer } from "../mod.ts";
 import { readEnv } from "../src/config/env.ts";
-import { ArgumentValidator } from "./plugins/argument_validator.ts";
+import { hostedPlugins } from "./plugins/catalog.ts";
 
 /** Where the example listens when neither an argument nor the environment says otherwise. */
 const DEFAULT_PATH = "/tmp/cpex-example.sock";
 
-const path = Deno.args[0] ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ?? DEFAULT_PATH;
+const { plugins, args } = hostedPlugins(Deno.args);
+const path = args[0] ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ?? DEFAULT_PATH;
 
 const server = new ExternalPluginServer({
-  plugins: [
-    new ArgumentValidator({
-      name: "ArgumentValidator",
-      kind: "examples/plugins/argument_validator.ts#ArgumentValidator",
-      description: "Blocks tool and prompt arguments longer than max_length characters",
-      hooks: ["tool_pre_invoke", "prompt_pre_fetch"],
-      mode: "sequential",
-      config: { max_length: 100 },
-    }),
-  ],
+  plugins,
 });
 
 try {

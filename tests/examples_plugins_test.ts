@@ -410,19 +410,158 @@ Deno.test("examples/gateway.yaml loads its plugins with relative kinds", async (
   }
 });
 
-Deno.test("the demo runs with the permissions of its task and prints its table", async () => {
-  const root = new URL("..", import.meta.url);
+// --- The demo: servers on three transports, a gateway, cleanup ----------------------------------
+
+const ROOT = new URL("..", import.meta.url);
+
+/** A task's command line from deno.json, split into `deno run` arguments. */
+async function taskArgs(name: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const words = (config.tasks[name] as string).split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", "run"], `task ${name}`);
+  return words.slice(1);
+}
+
+/** What a demo run printed about its processes and socket. */
+interface DemoTrace {
+  socket: string;
+  runDir: string;
+  pids: number[];
+}
+
+function traceOf(out: string): DemoTrace {
+  const socket = /^demo: socket (\S+) /m.exec(out)?.[1];
+  assert.ok(socket, `the demo names its socket:\n${out}`);
+  const pids = [...out.matchAll(/^(?:demo: gateway| {2}\S+) +pid (\d+) /gm)].map((m) =>
+    Number(m[1])
+  );
+  return { socket, runDir: socket.slice(0, socket.lastIndexOf("/")), pids };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** No socket, no run directory, and none of the demo's processes left. */
+async function assertCleanedUp(trace: DemoTrace, out: string): Promise<void> {
+  assert.match(out, /^demo: cleanup: .*removed \/tmp\/cpex-demo\/run-/m);
+  assert.equal(await exists(trace.socket), false, `socket ${trace.socket} left behind`);
+  assert.equal(await exists(trace.runDir), false, `run directory ${trace.runDir} left behind`);
+  if (Deno.build.os !== "linux") return;
+  for (const pid of trace.pids) {
+    let cmdline = "";
+    try {
+      cmdline = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).replaceAll("\0", " ");
+    } catch {
+      continue; // gone
+    }
+    // A reused pid belongs to some other program; ours name this run's socket or script.
+    assert.ok(
+      !cmdline.includes(trace.runDir) && !/examples\/(demo\/gateway|\w+_server)\.ts/.test(cmdline),
+      `process ${pid} is still running: ${cmdline}`,
+    );
+  }
+}
+
+Deno.test("the demo runs servers on three transports with its task's flags and cleans up", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read=.", "--allow-env=LOG_TOKENS,LOG_STREAM", "examples/demo.ts"],
-    cwd: root,
+    args: await taskArgs("demo"),
+    cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
   const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(code, 0, `${out}\n${new TextDecoder().decode(stderr)}`);
   assert.ok(!out.includes("\x1b["), "no colors when stdout is not a terminal");
-  for (const word of ["allow", "block", "modify", "ARGUMENT_TOO_LONG", "invocations/s"]) {
-    assert.match(out, new RegExp(word));
+  assert.match(out, /demo: all servers READY/);
+  const trace = traceOf(out);
+  assert.equal(trace.pids.length, 4, "three servers and the gateway");
+
+  // The table: one row per call with its decision, the deciding plugin and its transport.
+  const row = (label: string, decision: string, plugin: string, transport: string) =>
+    assert.match(
+      out,
+      new RegExp(`^ *\\d+ +${label} +\\w+ +${decision} +${plugin} +${transport} `, "m"),
+      `row '${label}'`,
+    );
+  row("over-long search query", "block", "ArgumentValidator", "unix");
+  row("jailbreak attempt", "block", "DenyList", "unix");
+  row("rude prompt is toned down", "modify", "SearchReplace", "grpc");
+  row("e-mail with personal data", "modify", "PiiMasker", "in-process");
+  row("local file", "block", "ResourceFilter", "mcp-http");
+  row("tracker on a subdomain", "block", "ResourceFilter", "mcp-http");
+  row("config page with a secret", "modify", "ResourceFilter", "mcp-http");
+  row("huge log download", "block", "ResourceFilter", "mcp-http");
+  assert.match(out, /^ *1 +web search +tool_pre_invoke +allow /m);
+  for (
+    const code of ["ARGUMENT_TOO_LONG", "PROTOCOL_BLOCKED", "DOMAIN_BLOCKED", "CONTENT_TOO_LARGE"]
+  ) {
+    assert.match(out, new RegExp(code));
+  }
+  // One throughput line per transport, and the whole chain.
+  for (const transport of ["unix", "grpc", "mcp-http", "in-process", "full chain"]) {
+    assert.match(out, new RegExp(`^ +${transport} +.* calls/s`, "m"), `throughput of ${transport}`);
+  }
+  assert.match(
+    out,
+    /gateway \(pid \d+\) exited 0, unix server \(pid \d+\) exited 0, grpc server \(pid \d+\) exited 0, mcp-http server \(pid \d+\) exited 0/,
+  );
+  await assertCleanedUp(trace, out);
+});
+
+Deno.test("the demo stops the gateway, the servers and removes the socket on SIGINT", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: await taskArgs("demo"),
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let out = "";
+  const decoder = new TextDecoder();
+  let signalled = false;
+  for await (const chunk of child.stdout) {
+    out += decoder.decode(chunk, { stream: true });
+    // Interrupt once the gateway has connected to every server.
+    if (!signalled && /^gateway: loaded/m.test(out)) {
+      child.kill("SIGINT");
+      signalled = true;
+    }
+  }
+  const status = await child.status;
+  const errors = await stderr;
+  assert.ok(signalled, `the gateway never started:\n${out}\n${errors}`);
+  assert.equal(status.code, 130, `${out}\n${errors}`);
+  assert.match(out, /^demo: interrupted/m);
+  // The gateway stops first (it shuts its plugin manager down), then every server.
+  assert.match(
+    out,
+    /cleanup: gateway \(pid \d+\) exited 130, unix server .* grpc server .* mcp-http server/,
+  );
+  await assertCleanedUp(traceOf(out), out);
+});
+
+Deno.test("the demo starts each server with the flags of its example task", async () => {
+  const { serverSpecs } = await import("../examples/demo/servers.ts");
+  const specs = serverSpecs({ socket: "/tmp/cpex-example.sock", grpcPort: 50051, mcpPort: 8000 });
+  const tasks: Record<string, string> = {
+    unix: "example:unix",
+    grpc: "example:grpc",
+    "mcp-http": "example:mcp",
+  };
+  for (const spec of specs) {
+    const args = await taskArgs(tasks[spec.label]);
+    const script = args.indexOf(spec.script);
+    assert.ok(script > 0, `${tasks[spec.label]} runs ${spec.script}`);
+    assert.deepEqual(spec.flags, args.slice(1, script), spec.label);
   }
 });
