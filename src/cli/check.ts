@@ -1,0 +1,210 @@
+/**
+ * `cpex check FILE [--json]`: validates a config file and prints its effective plan (see
+ * `plan.ts`), or every problem with its YAML path and exit code 1. Pure config analysis: no
+ * plugin is loaded and no transport module is imported.
+ *
+ * @module
+ */
+import { loadConfig } from "../config/load.ts";
+import { readSettings } from "../config/settings.ts";
+import { ConfigError } from "../errors.ts";
+import { type CommandSpec, parseArgs } from "./args.ts";
+import { describeError, type Output } from "./output.ts";
+import { buildPlan, type ConfigPlan, type PlanEntry, type PlanTransport } from "./plan.ts";
+
+/**
+ * The options of `check`.
+ *
+ * @example
+ * ```ts
+ * import { parseArgs } from "./args.ts";
+ * import { CHECK_SPEC } from "./check.ts";
+ * parseArgs(["p.yaml", "--json"], CHECK_SPEC).options.json; // true
+ * ```
+ */
+export const CHECK_SPEC: CommandSpec = {
+  name: "check",
+  options: { json: { type: "boolean" } },
+  positionals: { min: 1, max: 1, names: "FILE" },
+};
+
+/**
+ * Renders where a plugin runs, compactly: `in-process ./deny.ts#DenyList`,
+ * `unix /tmp/p.sock`, `grpc localhost:50051 tls`, `mcp http://localhost:8000/mcp`,
+ * `mcp stdio deno run server.ts`.
+ *
+ * @example
+ * ```ts
+ * import { formatTransport } from "./check.ts";
+ * formatTransport({ type: "grpc", target: null, uds: "/tmp/g.sock", tls: false }); // "grpc unix:/tmp/g.sock"
+ * ```
+ */
+export function formatTransport(t: PlanTransport): string {
+  switch (t.type) {
+    case "in-process":
+      return `in-process ${t.kind}`;
+    case "unix_socket":
+      return `unix ${t.path}`;
+    case "grpc":
+      return `grpc ${t.uds ? `unix:${t.uds}` : t.target}${t.tls ? " tls" : ""}`;
+    case "mcp": {
+      if (t.proto === "STDIO") return `mcp stdio ${t.cmd ? t.cmd.join(" ") : t.script}`;
+      const proto = t.proto === "SSE" ? "sse " : "";
+      return `mcp ${proto}${t.url}${t.uds ? ` via ${t.uds}` : ""}${t.tls ? " tls" : ""}`;
+    }
+  }
+}
+
+/**
+ * Renders conditions compactly: fields of one condition joined by ` & ` (all must match),
+ * conditions joined by ` | ` (any one), `always` for none.
+ *
+ * @example
+ * ```ts
+ * import { formatConditions } from "./check.ts";
+ * formatConditions([{ server_ids: ["a"], tools: ["x", "y"] }, { tenant_ids: ["t"] }]);
+ * // "server_ids=a & tools=x,y | tenant_ids=t"
+ * ```
+ */
+export function formatConditions(conditions: PlanEntry["conditions"]): string {
+  if (!conditions) return "always";
+  return conditions
+    .map((c) =>
+      Object.entries(c).map(([field, values]) => `${field}=${values.join(",")}`).join(" & ")
+    )
+    .join(" | ");
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
+  return rows.map((r) =>
+    r.map((cell, col) => col === r.length - 1 ? cell : cell.padEnd(widths[col])).join("  ")
+      .trimEnd()
+  );
+}
+
+function seconds(value: number): string {
+  return `${value}s`;
+}
+
+function listing(values: Record<string, unknown>): string {
+  return Object.entries(values).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+}
+
+function serverLine(plan: ConfigPlan): string | null {
+  const parts: string[] = [];
+  const s = plan.servers as Record<
+    string,
+    { host?: string; port?: number; uds?: string | null; tls?: unknown; path?: string }
+  >;
+  const where = (b: { host?: string; port?: number; uds?: string | null; tls?: unknown }) =>
+    `${b.uds ? `unix:${b.uds}` : `${b.host}:${b.port}`}${b.tls ? " tls" : ""}`;
+  if (s.server_settings) parts.push(`mcp ${where(s.server_settings)}`);
+  if (s.grpc_server_settings) parts.push(`grpc ${where(s.grpc_server_settings)}`);
+  if (s.unix_socket_server_settings) parts.push(`unix ${s.unix_socket_server_settings.path}`);
+  return parts.length ? parts.join(", ") : null;
+}
+
+/**
+ * Renders a plan as text for the terminal.
+ *
+ * @example
+ * ```ts
+ * import { renderPlan } from "./check.ts";
+ * import { buildPlan } from "./plan.ts";
+ * import { parseConfig } from "../config/schema.ts";
+ * console.log(renderPlan(buildPlan(parseConfig({ plugins: [] }), "empty.yaml")));
+ * // "empty.yaml: valid, 0 plugins, 0 hooks\n\nNo plugin is registered for any hook.\n"
+ * ```
+ */
+export function renderPlan(plan: ConfigPlan): string {
+  const lines: string[] = [];
+  const n = plan.plugin_count;
+  const h = plan.hooks.length;
+  lines.push(
+    `${plan.file}: valid, ${n} plugin${n === 1 ? "" : "s"}, ${h} hook${h === 1 ? "" : "s"}`,
+  );
+  if (h === 0) lines.push("", "No plugin is registered for any hook.");
+  for (const hook of plan.hooks) {
+    lines.push("", `${hook.hook}${hook.builtin ? "" : " (custom hook)"}`);
+    const rows = [["#", "plugin", "mode", "priority", "on_error", "timeout", "transport", "when"]];
+    const notes = new Map<number, string>();
+    for (const p of hook.plugins) {
+      rows.push([
+        String(p.order),
+        p.name,
+        p.mode,
+        String(p.priority),
+        p.on_error,
+        seconds(p.timeout),
+        formatTransport(p.transport),
+        formatConditions(p.conditions),
+      ]);
+      if (p.server_may_override.length) {
+        notes.set(rows.length - 1, `server may override: ${p.server_may_override.join(", ")}`);
+      }
+    }
+    const rendered = table(rows);
+    rendered.forEach((line, i) => {
+      lines.push(`  ${line}`);
+      const note = notes.get(i);
+      if (note) lines.push(`     ${note}`);
+    });
+  }
+  const extra: [string, string[]][] = [
+    ["disabled (never loaded)", plan.disabled],
+    ["hooks from the plugin server (unknown until a gateway connects)", plan.hooks_from_server],
+    ["registered for no hook", plan.without_hooks],
+  ];
+  const tail: string[] = [];
+  for (const [label, names] of extra) if (names.length) tail.push(`${label}: ${names.join(", ")}`);
+  const servers = serverLine(plan);
+  if (servers) tail.push(`serve defaults: ${servers}`);
+  if (Object.keys(plan.plugin_settings).length) {
+    tail.push(`plugin_settings: ${listing(plan.plugin_settings)}`);
+  }
+  if (tail.length) lines.push("", ...tail);
+  if (plan.warnings.length) {
+    lines.push("", "warnings:", ...plan.warnings.map((w) => `  - ${w}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Runs `check` with the arguments after the command name and returns the exit code: 0 for a
+ * valid config (plan on stdout), 1 for an invalid one (errors on stderr, or on stdout as JSON
+ * with `--json`).
+ *
+ * @throws {UsageError} for a bad command line.
+ *
+ * @example
+ * ```ts
+ * import { checkCommand } from "./check.ts";
+ * import { processOutput } from "./output.ts";
+ * const code = await checkCommand(["plugins.yaml", "--json"], processOutput);
+ * ```
+ */
+export async function checkCommand(args: readonly string[], output: Output): Promise<number> {
+  const parsed = parseArgs(args, CHECK_SPEC);
+  const file = parsed.positionals[0];
+  const json = parsed.options.json === true;
+  let plan: ConfigPlan;
+  try {
+    const config = await loadConfig(file);
+    const pluginTimeout = readSettings().envValue("pluginTimeout");
+    plan = buildPlan(config, file, pluginTimeout === undefined ? {} : { pluginTimeout });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    if (json) {
+      output.stdout(
+        JSON.stringify({ file: error.file, valid: false, errors: error.issues }, null, 2) + "\n",
+      );
+    } else {
+      output.stderr(`error: ${describeError(error)}\n`);
+    }
+    return 1;
+  }
+  if (json) output.stdout(JSON.stringify({ valid: true, ...plan }, null, 2) + "\n");
+  else output.stdout(renderPlan(plan));
+  return 0;
+}

@@ -1,0 +1,184 @@
+/**
+ * The CLI's help texts: the overview (`--help`) and one page per command (`serve --help`,
+ * `check --help`, `init --help`). Each page starts with its usage lines, which are also what a
+ * usage error prints.
+ *
+ * @module
+ */
+
+/** How the help pages name the program. */
+export const PROGRAM = "cpex";
+
+const RUN_AS = "deno run [PERMISSIONS] jsr:@cpex/core/cli";
+
+/**
+ * The usage lines and the full help page of one command.
+ *
+ * @example
+ * ```ts
+ * import type { HelpPage } from "./help.ts";
+ * const page: HelpPage = { usage: "Usage: cpex x", text: "Usage: cpex x\n\nDoes x.\n" };
+ * ```
+ */
+export interface HelpPage {
+  /** The usage lines (printed after a usage error). */
+  readonly usage: string;
+  /** The whole page (printed by `--help`). */
+  readonly text: string;
+}
+
+function page(usage: string, body: string): HelpPage {
+  return { usage, text: `${usage}\n\n${body.trim()}\n` };
+}
+
+const MAIN = page(
+  `Usage: ${PROGRAM} <command> [options]
+       ${PROGRAM} <command> --help`,
+  `
+The @cpex/core command line: serve plugins to gateways, check configs, start plugin projects.
+Run it as \`${RUN_AS} <command> ...\` (in a checkout:
+\`deno run [PERMISSIONS] cli.ts <command> ...\`).
+
+Commands:
+  serve    Serve the plugins of a config to gateways over unix, grpc, mcp (http) or stdio
+  check    Validate a config and print each hook's plugins in execution order
+  init     Create an external plugin project (plugin class, config, tests, deno tasks)
+  help     Show the help of a command (same as <command> --help)
+
+Options:
+  -h, --help       Show this help
+  -V, --version    Print the @cpex/core version
+
+Exit codes: 0 success, 1 failure (invalid config, server error, refused overwrite),
+2 usage error (unknown command or option, bad value).
+`,
+);
+
+const SERVE = page(
+  `Usage: ${PROGRAM} serve [--config FILE] --transport unix|grpc|mcp|http|stdio [options]`,
+  `
+Serve the plugins of a config file to gateways in other processes: the Deno counterpart of the
+reference's plugin server runtimes (same config files, same PLUGINS_* variables). Prints READY
+on stdout once listening (never for stdio, where stdout carries only MCP messages; diagnostics
+go to stderr) and stops on SIGINT/SIGTERM, removing its socket file.
+
+Options:
+  -c, --config FILE        Config file (else PLUGINS_CONFIG_PATH, else
+                           ./resources/plugins/config.yaml)
+  -t, --transport NAME     unix      raw length-prefixed protobuf on a Unix socket
+                           grpc      gRPC (cpex.PluginService) on host:port or --uds
+                           mcp       MCP Streamable HTTP at /mcp (aliases: http, streamablehttp)
+                           stdio     MCP over stdin/stdout (for a gateway's STDIO cmd)
+                           (else PLUGINS_TRANSPORT)
+      --path SOCK          unix: socket path (else PLUGINS_UNIX_SOCKET_PATH, UNIX_SOCKET_PATH,
+                           unix_socket_server_settings.path, /tmp/mcpgateway-plugins.sock)
+  -H, --host HOST          grpc, mcp: host to bind
+  -p, --port PORT          grpc, mcp: port to bind (0 picks a free one)
+      --uds PATH           grpc, mcp: bind this Unix socket instead of host:port
+      --tls-cert FILE      grpc, mcp: serve TLS with this certificate (needs --tls-key)
+      --tls-key FILE       grpc, mcp: the certificate's private key
+      --tls-ca FILE        grpc, mcp: CA bundle that verifies client certificates (mTLS)
+      --client-auth MODE   grpc, mcp: none | optional | require client certificates
+                           (default: require with --tls-ca, else none)
+  -h, --help               Show this help
+
+Unset mcp and grpc listen settings come from the config's server_settings (mcp) or
+grpc_server_settings (grpc) block; without that block from the environment:
+PLUGINS_SERVER_HOST/PORT/UDS and PLUGINS_SERVER_SSL_* (mcp), PLUGINS_GRPC_SERVER_HOST/PORT/UDS
+and PLUGINS_GRPC_SERVER_SSL_* (grpc); else 127.0.0.1:8000 (mcp), 127.0.0.1:50051 (grpc).
+Options override both. Environment variables are read only when --allow-env grants them.
+
+Permissions (the server checks them before listening and names any missing flag):
+  all        --allow-read=CONFIG,PLUGIN_MODULES   (the config and the plugin files it loads)
+  unix       --allow-read=SOCK --allow-write=SOCK --allow-net=unix:SOCK
+  grpc       --allow-net=HOST:PORT  --allow-env=GRPC_TRACE,GRPC_VERBOSITY,GRPC_NODE_TRACE,
+             GRPC_NODE_VERBOSITY,GRPC_SSL_CIPHER_SUITES,GRPC_DEFAULT_SSL_ROOTS_FILE_PATH,
+             GRPC_NODE_USE_ALTERNATIVE_RESOLVER,GRPC_NODE_DEBUG_SEND_ERROR_DETAILS,
+             GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION
+             (with --uds: --allow-net=unix:PATH --allow-read=PATH --allow-write=PATH)
+  mcp        --allow-net=HOST:PORT
+             (with --uds: --allow-net=unix:PATH --allow-read=PATH --allow-write=PATH)
+  stdio      nothing more
+  TLS        --allow-read= for the certificate, key and CA files
+
+Examples:
+  ${PROGRAM} serve -c plugins.yaml -t unix --path /tmp/my-plugins.sock
+  ${PROGRAM} serve -c plugins.yaml -t grpc -H 127.0.0.1 -p 50051
+  ${PROGRAM} serve -c plugins.yaml -t mcp -p 8443 --tls-cert srv.pem --tls-key srv.key \\
+    --tls-ca ca.pem --client-auth require
+  PLUGINS_CONFIG_PATH=plugins.yaml PLUGINS_TRANSPORT=stdio ${PROGRAM} serve
+`,
+);
+
+const CHECK = page(
+  `Usage: ${PROGRAM} check FILE [--json]`,
+  `
+Validate a config file and print its effective plan: for each hook, the plugins in the order
+they run (phases sequential, transform, audit, concurrent, fire_and_forget; by priority within
+a phase, ties in file order) with mode, priority, on_error, timeout, conditions and transport
+(in-process kind, or the external plugin's unix socket, gRPC target or MCP url/command).
+Nothing is loaded, started or connected.
+
+An invalid file prints each problem with its YAML path (e.g. plugins[1].mode) and exits 1.
+
+Options:
+  --json       Print the plan (or the errors) as JSON on stdout
+  -h, --help   Show this help
+
+Notes: conditions show only the fields that apply to each hook (tools for tool hooks, prompts
+for prompt hooks, ...), "always" when nothing restricts the plugin. The timeout is the plugin's
+own, else PLUGINS_PLUGIN_TIMEOUT (with --allow-env), else plugin_settings.plugin_timeout, else
+30 s. External mcp and grpc plugins take the values their YAML entry does not set from their
+plugin server when the gateway connects; those are marked "(server may override)".
+
+Permissions: --allow-read=FILE (plus the files the config names: TLS files, STDIO scripts).
+
+Example:
+  ${PROGRAM} check plugins.yaml
+  ${PROGRAM} check plugins.yaml --json | jq '.hooks[].plugins[].name'
+`,
+);
+
+const INIT = page(
+  `Usage: ${PROGRAM} init NAME [--dir DIR] [--core PATH]`,
+  `
+Create an external plugin project in DIR/NAME (DIR defaults to the current directory):
+
+  deno.json         imports @cpex/core; tasks test, check, serve:unix, serve:grpc, serve:mcp,
+                    serve:stdio, each with only the permissions it needs
+  src/plugin.ts     the plugin class, with a tool_pre_invoke hook that blocks listed tools
+  plugins.yaml      the plugin server's config
+  tests/            a unit test of the plugin and an in-process PluginManager test
+  README.md         how to run it and how a gateway points at it
+
+NAME must start with a letter and contain only letters, digits, '-' and '_'. An existing
+non-empty DIR/NAME is never overwritten.
+
+Options:
+  --dir DIR     Create the project under DIR
+  --core PATH   Use the @cpex/core checkout at PATH (linked through deno.json "links")
+                instead of jsr:@cpex/core
+  -h, --help    Show this help
+
+Permissions: --allow-read=DIR --allow-write=DIR (plus --allow-read=PATH with --core).
+
+Example:
+  ${PROGRAM} init tool-guard && cd tool-guard && deno task test
+`,
+);
+
+const PAGES: Readonly<Record<string, HelpPage>> = { serve: SERVE, check: CHECK, init: INIT };
+
+/**
+ * The help page of `command`, or the overview for null; undefined for an unknown command.
+ *
+ * @example
+ * ```ts
+ * import { helpPage } from "./help.ts";
+ * console.log(helpPage("check")?.usage); // "Usage: cpex check FILE [--json]"
+ * ```
+ */
+export function helpPage(command: string | null): HelpPage | undefined {
+  if (command === null || command === "help") return MAIN;
+  return Object.hasOwn(PAGES, command) ? PAGES[command] : undefined;
+}

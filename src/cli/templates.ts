@@ -1,0 +1,343 @@
+/**
+ * The files of a project created by `cpex init`: deno.json (imports and scoped-permission
+ * tasks), the plugin class, its config, two tests and a README. Pure text generation; `init.ts`
+ * writes them.
+ *
+ * @module
+ */
+import { GRPC_ENV_VARS } from "../external/grpc/permissions.ts";
+
+/**
+ * What the templates are filled with.
+ *
+ * @example
+ * ```ts
+ * import type { TemplateParams } from "./templates.ts";
+ * const p: TemplateParams = {
+ *   name: "tool-guard",
+ *   className: "ToolGuard",
+ *   coreSpecifier: "jsr:@cpex/core@^0.1.0",
+ *   coreLink: null,
+ * };
+ * ```
+ */
+export interface TemplateParams {
+  /** The project (and directory) name, e.g. `tool-guard`. */
+  readonly name: string;
+  /** The plugin class name, e.g. `ToolGuard` (also the plugin's name in plugins.yaml). */
+  readonly className: string;
+  /** What `@cpex/core` maps to in the import map, e.g. `jsr:@cpex/core@^0.1.0`. */
+  readonly coreSpecifier: string;
+  /** A local @cpex/core checkout to link (relative to the project), or null for JSR. */
+  readonly coreLink: string | null;
+}
+
+/**
+ * `tool-guard` → `ToolGuard`: the plugin class name of a project name.
+ *
+ * @example
+ * ```ts
+ * import { classNameOf } from "./templates.ts";
+ * console.log(classNameOf("tool-guard_v2")); // "ToolGuardV2"
+ * ```
+ */
+export function classNameOf(name: string): string {
+  return name.split(/[-_]+/).filter(Boolean)
+    .map((part) => part[0].toUpperCase() + part.slice(1)).join("");
+}
+
+/** The listen addresses the generated tasks use (the reference runtimes' defaults). */
+export const SCAFFOLD_GRPC_ADDRESS = "127.0.0.1:50051";
+/** The MCP Streamable HTTP address of the generated `serve:mcp` task. */
+export const SCAFFOLD_MCP_ADDRESS = "127.0.0.1:8000";
+
+/**
+ * The Unix socket path of the generated `serve:unix` task.
+ *
+ * @example
+ * ```ts
+ * import { socketPathOf } from "./templates.ts";
+ * console.log(socketPathOf("tool-guard")); // "/tmp/tool-guard.sock"
+ * ```
+ */
+export function socketPathOf(name: string): string {
+  return `/tmp/${name}.sock`;
+}
+
+function denoJson(p: TemplateParams): string {
+  const sock = socketPathOf(p.name);
+  const [grpcHost, grpcPort] = SCAFFOLD_GRPC_ADDRESS.split(":");
+  const [mcpHost, mcpPort] = SCAFFOLD_MCP_ADDRESS.split(":");
+  // The server reads the config and imports the plugin module (src/) at run time.
+  const read = "--allow-read=plugins.yaml,src";
+  const cli = "@cpex/core/cli";
+  const config: Record<string, unknown> = {
+    imports: { "@cpex/core": p.coreSpecifier },
+  };
+  if (p.coreLink) config.links = [p.coreLink];
+  config.tasks = {
+    test: "deno test --sanitize-ops --sanitize-resources --allow-read=plugins.yaml,src",
+    check: `deno run --allow-read=plugins.yaml ${cli} check plugins.yaml`,
+    "serve:unix": `deno run ${read},${sock} --allow-write=${sock} --allow-net=unix:${sock} ` +
+      `${cli} serve --config plugins.yaml --transport unix --path ${sock}`,
+    "serve:grpc": `deno run ${read} --allow-net=${SCAFFOLD_GRPC_ADDRESS} ` +
+      `--allow-env=${GRPC_ENV_VARS.join(",")} ` +
+      `${cli} serve --config plugins.yaml --transport grpc --host ${grpcHost} --port ${grpcPort}`,
+    "serve:mcp": `deno run ${read} --allow-net=${SCAFFOLD_MCP_ADDRESS} ` +
+      `${cli} serve --config plugins.yaml --transport mcp --host ${mcpHost} --port ${mcpPort}`,
+    "serve:stdio": `deno run ${read} ${cli} serve --config plugins.yaml --transport stdio`,
+  };
+  config.fmt = { lineWidth: 100, proseWrap: "preserve" };
+  return JSON.stringify(config, null, 2) + "\n";
+}
+
+function pluginTs(p: TemplateParams): string {
+  const c = p.className;
+  return `/**
+ * ${c}: a policy plugin for @cpex/core gateways, served to them as an external plugin
+ * (see plugins.yaml and the serve:* tasks in deno.json).
+ *
+ * On \`tool_pre_invoke\` it blocks calls to the tools listed in \`blocked_tools\`, and replaces
+ * the values of the arguments named in \`redact_args\` with "[redacted]".
+ *
+ * @module
+ */
+import {
+  Plugin,
+  type PluginConfig,
+  type PluginConfigInput,
+  type PluginResult,
+  type ToolPreInvokePayload,
+} from "@cpex/core";
+
+/** The settings of ${c}: the \`config:\` block of its entry in plugins.yaml. */
+export interface ${c}Settings {
+  /** Names of the tools that may not be called. */
+  blocked_tools: string[];
+  /** Names of the arguments whose values are replaced with "[redacted]". */
+  redact_args: string[];
+}
+
+function stringList(plugin: string, field: string, value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+    throw new TypeError(\`\${plugin}: config.\${field} must be a list of strings\`);
+  }
+  return [...value];
+}
+
+/**
+ * Blocks listed tools and redacts listed arguments before a tool runs.
+ *
+ * @example
+ * \`\`\`ts
+ * import { ${c} } from "./plugin.ts";
+ * const plugin = new ${c}({
+ *   name: "${c}",
+ *   kind: "inline",
+ *   hooks: ["tool_pre_invoke"],
+ *   config: { blocked_tools: ["delete_all"] },
+ * });
+ * const result = plugin.tool_pre_invoke({ name: "delete_all", args: {} });
+ * console.log(result.continue_processing); // false
+ * \`\`\`
+ */
+export class ${c} extends Plugin {
+  /** The validated settings. */
+  readonly settings: ${c}Settings;
+
+  /** Validates the \`config:\` block (a bad one fails at load time, not at the first call). */
+  constructor(config: PluginConfigInput | PluginConfig) {
+    super(config);
+    const raw = this.config.config ?? {};
+    this.settings = {
+      blocked_tools: stringList(this.name, "blocked_tools", raw.blocked_tools),
+      redact_args: stringList(this.name, "redact_args", raw.redact_args),
+    };
+  }
+
+  /** Runs before every tool call the gateway makes. */
+  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult<ToolPreInvokePayload> {
+    if (this.settings.blocked_tools.includes(payload.name)) {
+      return {
+        continue_processing: false,
+        violation: {
+          reason: "Tool blocked",
+          description: \`The tool '\${payload.name}' may not be called\`,
+          code: "TOOL_BLOCKED",
+          details: { tool: payload.name },
+        },
+      };
+    }
+    const args = payload.args ?? {};
+    const hits = this.settings.redact_args.filter((name) => Object.hasOwn(args, name));
+    if (hits.length === 0) return {};
+    // Payloads are immutable: return a modified copy instead of changing it.
+    const redacted: Record<string, unknown> = { ...args };
+    for (const name of hits) redacted[name] = "[redacted]";
+    return { modified_payload: { ...payload, args: redacted }, metadata: { redacted: hits } };
+  }
+}
+`;
+}
+
+function pluginsYaml(p: TemplateParams): string {
+  const sock = socketPathOf(p.name);
+  return `# The plugin server's config: what \`deno task serve:*\` hosts for gateways.
+# Check it with \`deno task check\`.
+
+plugin_settings:
+  fail_on_plugin_error: true # a plugin that cannot load stops the server from starting
+
+plugins:
+  - name: ${p.className}
+    kind: ./src/plugin.ts#${p.className} # <module, relative to this file>#<export>
+    description: Blocks listed tools and redacts listed arguments
+    hooks: [tool_pre_invoke]
+    mode: sequential # may block and modify
+    priority: 10
+    on_error: fail # a failure in the plugin fails the call (fail closed)
+    config:
+      blocked_tools: [delete_all, drop_database]
+      redact_args: [password, api_key]
+
+# Where the servers listen when no --host/--port/--path is given (the serve:* tasks give them).
+unix_socket_server_settings:
+  path: ${sock}
+`;
+}
+
+function pluginTest(p: TemplateParams): string {
+  const c = p.className;
+  return `import assert from "node:assert/strict";
+import { ${c} } from "../src/plugin.ts";
+
+const plugin = new ${c}({
+  name: "${c}",
+  kind: "inline",
+  hooks: ["tool_pre_invoke"],
+  config: { blocked_tools: ["delete_all"], redact_args: ["password"] },
+});
+
+Deno.test("${c} blocks a listed tool", () => {
+  const result = plugin.tool_pre_invoke({ name: "delete_all", args: {} });
+  assert.equal(result.continue_processing, false);
+  assert.equal(result.violation?.code, "TOOL_BLOCKED");
+});
+
+Deno.test("${c} redacts a listed argument and keeps the others", () => {
+  const result = plugin.tool_pre_invoke({
+    name: "login",
+    args: { user: "ada", password: "hunter2" },
+  });
+  assert.deepEqual(result.modified_payload?.args, { user: "ada", password: "[redacted]" });
+});
+
+Deno.test("${c} lets other calls through unchanged", () => {
+  assert.deepEqual(plugin.tool_pre_invoke({ name: "search", args: { q: "deno" } }), {});
+});
+
+Deno.test("${c} refuses a config that is not a list of strings", () => {
+  assert.throws(
+    () => new ${c}({ name: "bad", kind: "inline", config: { blocked_tools: "delete_all" } }),
+    /blocked_tools must be a list of strings/,
+  );
+});
+`;
+}
+
+function managerTest(p: TemplateParams): string {
+  return `import assert from "node:assert/strict";
+import { PluginManager } from "@cpex/core";
+
+// The same config the plugin server loads, run in-process by a gateway-side manager.
+const CONFIG = new URL("../plugins.yaml", import.meta.url);
+
+Deno.test("plugins.yaml: the manager blocks a listed tool and redacts arguments", async () => {
+  const manager = new PluginManager(CONFIG);
+  await manager.initialize();
+  try {
+    assert.equal(manager.pluginCount, 1);
+    const [blocked] = await manager.invokeHook(
+      "tool_pre_invoke",
+      { name: "drop_database", args: {} },
+      { request_id: "req-1" },
+    );
+    assert.equal(blocked.continue_processing, false);
+    assert.equal(blocked.violation?.plugin_name, "${p.className}");
+
+    const [redacted] = await manager.invokeHook(
+      "tool_pre_invoke",
+      { name: "login", args: { user: "ada", api_key: "k-123" } },
+      { request_id: "req-2" },
+    );
+    assert.equal(redacted.continue_processing, true);
+    assert.deepEqual(redacted.modified_payload?.args, { user: "ada", api_key: "[redacted]" });
+  } finally {
+    await manager.shutdown();
+  }
+});
+`;
+}
+
+function readme(p: TemplateParams): string {
+  const sock = socketPathOf(p.name);
+  return `# ${p.name}
+
+An external plugin for [@cpex/core](https://jsr.io/@cpex/core) gateways: \`${p.className}\`
+(src/plugin.ts) blocks listed tools and redacts listed arguments on \`tool_pre_invoke\`.
+Its settings live in plugins.yaml.
+
+\`\`\`sh
+deno task test          # unit test + in-process manager test
+deno task check         # validate plugins.yaml and print the hook plan
+deno task serve:unix    # raw Unix socket ${sock}
+deno task serve:grpc    # gRPC on ${SCAFFOLD_GRPC_ADDRESS}
+deno task serve:mcp     # MCP Streamable HTTP on http://${SCAFFOLD_MCP_ADDRESS}/mcp
+deno task serve:stdio   # MCP over stdin/stdout (for a gateway's STDIO cmd)
+\`\`\`
+
+Each task grants only what its transport needs (see deno.json). The servers print READY once
+listening (stdio excepted) and stop on Ctrl-C.
+
+## Pointing a gateway at it
+
+Add one of these to the gateway's plugin config:
+
+\`\`\`yaml
+plugins:
+  - name: ${p.className}
+    kind: external
+    hooks: [tool_pre_invoke]
+    unix_socket: { path: ${sock} }
+    # or: grpc: { target: "${SCAFFOLD_GRPC_ADDRESS}" }
+    # or: mcp: { proto: STREAMABLEHTTP, url: "http://${SCAFFOLD_MCP_ADDRESS}/mcp" }
+\`\`\`
+`;
+}
+
+/**
+ * Every file of a new project, by path relative to the project directory.
+ *
+ * @example
+ * ```ts
+ * import { projectFiles } from "./templates.ts";
+ * const files = projectFiles({
+ *   name: "tool-guard",
+ *   className: "ToolGuard",
+ *   coreSpecifier: "jsr:@cpex/core@^0.1.0",
+ *   coreLink: null,
+ * });
+ * console.log(Object.keys(files)); // ["deno.json", "src/plugin.ts", "plugins.yaml", ...]
+ * ```
+ */
+export function projectFiles(params: TemplateParams): Record<string, string> {
+  return {
+    "deno.json": denoJson(params),
+    "src/plugin.ts": pluginTs(params),
+    "plugins.yaml": pluginsYaml(params),
+    "tests/plugin_test.ts": pluginTest(params),
+    "tests/manager_test.ts": managerTest(params),
+    "README.md": readme(params),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * How `cpex serve` flags become `serve()` options: only what the command line sets is passed
+ * (the transport applies YAML > env > defaults to the rest), and the TLS flags map to each
+ * transport's TLS block (gRPC `client_auth`, MCP `ssl_cert_reqs`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseArgs, UsageError } from "../src/cli/args.ts";
+import { resolveServePlan, SERVE_SPEC } from "../src/cli/serve_options.ts";
+
+// Any existing files do: the TLS schema checks that they exist, the server reads them later.
+const CERT = "tests/fixtures/cli/serve_plugins.yaml";
+const KEY = "tests/fixtures/cli/plan_order.yaml";
+const CA = "tests/fixtures/configs/empty.yaml";
+
+const plan = (...args: string[]) => resolveServePlan(parseArgs(args, SERVE_SPEC));
+
+Deno.test("serve passes on only the settings the command line gives", () => {
+  assert.deepEqual(plan("-c", "p.yaml", "-t", "grpc"), {
+    config: "p.yaml",
+    transport: "grpc",
+    options: { transport: "grpc" },
+  });
+  assert.deepEqual(plan("-c", "p.yaml", "-t", "http", "-p", "0").options, {
+    transport: "http",
+    port: 0,
+  });
+  assert.deepEqual(plan("-c", "p.yaml", "-t", "grpc", "--uds", "/tmp/g.sock").options, {
+    transport: "grpc",
+    uds: "/tmp/g.sock",
+  });
+  assert.deepEqual(plan("--config=p.yaml", "--transport=unix", "--path=/tmp/u.sock").options, {
+    transport: "unix",
+    path: "/tmp/u.sock",
+  });
+});
+
+Deno.test("serve TLS flags become gRPC client_auth and MCP ssl_cert_reqs", () => {
+  const tls = ["--tls-cert", CERT, "--tls-key", KEY];
+  const grpc = plan("-t", "grpc", ...tls).options.tls!;
+  assert.equal(grpc.certfile, CERT);
+  assert.equal(grpc.keyfile, KEY);
+  assert.equal(grpc.client_auth, "none");
+  assert.equal(plan("-t", "grpc", ...tls, "--tls-ca", CA).options.tls!.client_auth, "require");
+  assert.equal(
+    plan("-t", "grpc", ...tls, "--tls-ca", CA, "--client-auth", "optional").options.tls!
+      .client_auth,
+    "optional",
+  );
+  assert.equal(plan("-t", "mcp", ...tls).options.tls!.ssl_cert_reqs, 0);
+  assert.equal(plan("-t", "mcp", ...tls, "--tls-ca", CA).options.tls!.ssl_cert_reqs, 2);
+  assert.equal(
+    plan("-t", "mcp", ...tls, "--tls-ca", CA, "--client-auth", "optional").options.tls!
+      .ssl_cert_reqs,
+    1,
+  );
+});
+
+Deno.test("serve refuses TLS with --uds and for transports without TLS", () => {
+  assert.throws(
+    () => plan("-t", "grpc", "--uds", "/tmp/g.sock", "--tls-cert", CERT, "--tls-key", KEY),
+    (e: unknown) => e instanceof UsageError && /TLS cannot be combined with --uds/.test(e.message),
+  );
+  assert.throws(
+    () => plan("-t", "unix", "--tls-cert", CERT),
+    (e: unknown) => e instanceof UsageError && e.command === "serve",
+  );
+});
