@@ -245,7 +245,7 @@ export class PluginManager {
 
   async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
     const plugin = await loadPlugin(config, { base, kinds: this.#options.pluginKinds });
-    await plugin.initialize();
+    await initializeOrRelease(plugin);
     // External plugins merge the remote server's settings into their own config at
     // initialize(); in-process plugins are trusted with the file's entry only.
     const trusted = config.kind === "external" ? structuredClone(plugin.config) : config;
@@ -268,7 +268,7 @@ export class PluginManager {
       if (this.#registry.get(config.name)) {
         throw new Error(`Plugin ${config.name} already registered`);
       }
-      await plugin.initialize();
+      await initializeOrRelease(plugin);
       this.#registry.register(plugin, config);
       this.#order.push(config.name);
     });
@@ -399,6 +399,16 @@ export class PluginManager {
     const run = this.#lock.then(fn);
     this.#lock = run.catch(() => {});
     return run;
+  }
+}
+
+/** Initializes a plugin; on failure shuts it down (closing what it opened) and rethrows. */
+async function initializeOrRelease(plugin: Plugin): Promise<void> {
+  try {
+    await plugin.initialize();
+  } catch (error) {
+    await plugin.shutdown().catch(() => {});
+    throw error;
   }
 }
 
