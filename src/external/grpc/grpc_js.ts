@@ -4,9 +4,14 @@
  * while its module is evaluated: a static import would crash a process without that
  * permission before any clear message could be printed.
  *
+ * Before grpc-js is imported, the `node:http2` GOAWAY guard is installed (see
+ * `goaway_guard.ts`): without it, a graceful shutdown of the peer can crash this process
+ * natively on Deno 2.9 (denoland/deno#36788).
+ *
  * @module
  */
 import type * as GrpcJsModule from "@grpc/grpc-js";
+import { type Http2Factories, installGoawayGuard } from "./goaway_guard.ts";
 
 /**
  * The grpc-js module namespace.
@@ -21,8 +26,15 @@ export type GrpcJs = typeof GrpcJsModule;
 
 let loaded: Promise<GrpcJs> | undefined;
 
+async function load(): Promise<GrpcJs> {
+  const http2 = await import("node:http2");
+  installGoawayGuard(http2.default as unknown as Http2Factories);
+  return await import("@grpc/grpc-js");
+}
+
 /**
- * Imports grpc-js once. Call it only after the env preflight (see `permissions.ts`).
+ * Imports grpc-js once, with the `node:http2` GOAWAY guard installed. Call it only after the
+ * env preflight (see `permissions.ts`).
  *
  * @example
  * ```ts
@@ -32,7 +44,7 @@ let loaded: Promise<GrpcJs> | undefined;
  * ```
  */
 export function loadGrpcJs(): Promise<GrpcJs> {
-  return loaded ??= import("@grpc/grpc-js").catch((error) => {
+  return loaded ??= load().catch((error) => {
     loaded = undefined;
     throw error;
   });
