@@ -15,6 +15,7 @@ import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
 import { DeadlineQueue } from "../../manager/deadlines.ts";
+import { allowResult, isAllowReply } from "../allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../codec.ts";
 import { encodeFrame, FrameReader } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
@@ -144,6 +145,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     });
     const reply = await this.#call(request, options.signal, options.deadline ?? Infinity);
     if (reply.length === 0) throw this.#error(INVALID_RESPONSE);
+    if (isAllowReply(reply)) return allowResult();
     let response;
     try {
       response = decodeMessage("InvokeHookResponse", reply);

@@ -5,6 +5,7 @@
  * @module
  */
 import protobuf from "protobufjs";
+import { encodeAllowReply, isDefaultAllow } from "../allow_reply.ts";
 import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../codec.ts";
 import type { ExternalPluginServer } from "../server.ts";
 import {
@@ -143,6 +144,9 @@ async function invokeHook(
       request.context as Parameters<typeof pluginContextFromProto>[0],
     );
     const reply = await server.invokeHookWithContext(hookType, pluginName, payload, context);
+    if (!reply.error && !reply.context && isDefaultAllow(reply.result)) {
+      return encodeAllowReply(pluginName);
+    }
     response = { plugin_name: pluginName };
     if (reply.error) {
       response.error = errorToProto(reply.error);
