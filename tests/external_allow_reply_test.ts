@@ -47,5 +47,13 @@ Deno.test("only a result with every field at its default is a default allow", ()
   assert.equal(isDefaultAllow(dumpResult({ retry_delay_ms: 5 })), false);
   assert.equal(isDefaultAllow(dumpResult({ continue_processing: false })), false);
   assert.equal(isDefaultAllow({ ...dumpResult({}), metadata: null }), false);
-  assert.deepEqual(allowResult(), { continue_processing: true, metadata: {}, retry_delay_ms: 0 });
+  assert.deepEqual(allowResult(), {
+    continue_processing: true,
+    modified_payload: null,
+    modified_extensions: null,
+    violation: null,
+    metadata: {},
+    http_headers: null,
+    retry_delay_ms: 0,
+  });
 });

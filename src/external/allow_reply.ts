@@ -95,5 +95,13 @@ export function isAllowReply(reply: Uint8Array): boolean {
  * ```
  */
 export function allowResult(): PluginResult {
-  return { continue_processing: true, metadata: {}, retry_delay_ms: 0 };
+  return {
+    continue_processing: true,
+    modified_payload: null,
+    modified_extensions: null,
+    violation: null,
+    metadata: {},
+    http_headers: null,
+    retry_delay_ms: 0,
+  };
 }

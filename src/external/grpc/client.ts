@@ -16,6 +16,8 @@
  *
  * @module
  */
+import { allowResult } from "../allow_reply.ts";
+import { decodeRemoteResult } from "../decode_result.ts";
 import { PluginError } from "../../errors.ts";
 import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
 import { hookRegistry } from "../../hooks/registry.ts";
@@ -37,7 +39,7 @@ import {
   grpcPreflight,
   grpcTargetPermissions,
 } from "./permissions.ts";
-import { PLUGIN_SERVICE, type UnaryMethod } from "./service.ts";
+import { isAllowResponse, PLUGIN_SERVICE, type UnaryMethod } from "./service.ts";
 import { channelCredentials } from "./tls.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
 
@@ -221,6 +223,7 @@ export class GrpcExternalPlugin extends Plugin {
       payload: toStruct(payload as Record<string, unknown>),
       context: pluginContextToProto(context),
     }, { signal: options.signal });
+    if (isAllowResponse(response)) return allowResult();
     if (response.error && response.error.message) {
       throw new PluginError(pluginErrorFromProto(response.error, this.name));
     }
@@ -228,7 +231,7 @@ export class GrpcExternalPlugin extends Plugin {
     if (!response.result) {
       throw this.#error("Received invalid response from gRPC plugin server");
     }
-    return hookRegistry.parseResult(hookName, fromStruct(response.result)) as PluginResult;
+    return decodeRemoteResult(hookName, fromStruct(response.result));
   }
 
   /** Closes the channel (idempotent). */

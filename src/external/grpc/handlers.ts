@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { isDefaultAllow } from "../allow_reply.ts";
+import { allowResponse } from "./service.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
 import type {
   GetPluginConfigRequest,
@@ -106,8 +108,14 @@ export async function invokeHook(
   try {
     const payload = fromStruct(request.payload);
     const context = pluginContextFromProto(request.context);
-    const reply = await server.invokeHook(request.hook_type ?? "", pluginName, payload, context);
+    const reply = await server.invokeHookWithContext(
+      request.hook_type ?? "",
+      pluginName,
+      payload,
+      context,
+    );
     if (reply.error) return { plugin_name: pluginName, error: errorToProto(reply.error) };
+    if (!reply.context && isDefaultAllow(reply.result)) return allowResponse(pluginName);
     const response: InvokeHookResponse = {
       plugin_name: pluginName,
       result: toStruct(reply.result ?? {}),

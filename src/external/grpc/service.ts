@@ -9,9 +9,16 @@
  *
  * @module
  */
+import { encodeAllowReply, isAllowReply } from "../allow_reply.ts";
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
-import { type CpexMessageName, type CpexMessages, decodeMessage, encodeMessage } from "../codec.ts";
+import {
+  type CpexMessageName,
+  type CpexMessages,
+  decodeMessage,
+  encodeMessage,
+  type InvokeHookResponse,
+} from "../codec.ts";
 
 /**
  * One unary method: its full path and the four (de)serializers grpc-js calls.
@@ -58,10 +65,47 @@ function cpexMethod<Req extends CpexMessageName, Res extends CpexMessageName>(
     responseStream: false,
     requestSerialize: (value) => asBuffer(encodeMessage(request, value)),
     requestDeserialize: (bytes) => decodeMessage(request, bytes),
-    responseSerialize: (value) => asBuffer(encodeMessage(response, value)),
-    responseDeserialize: (bytes) => decodeMessage(response, bytes),
+    responseSerialize: (value) => {
+      const pre = (value as { [PRE_ENCODED]?: Uint8Array })[PRE_ENCODED];
+      return asBuffer(pre ?? encodeMessage(response, value));
+    },
+    responseDeserialize: response === "InvokeHookResponse"
+      ? (bytes) =>
+        (isAllowReply(bytes) ? ALLOW_RESPONSE : decodeMessage(response, bytes)) as CpexMessages[Res]
+      : (bytes) => decodeMessage(response, bytes),
     originalName: name,
   };
+}
+
+/** A response object carrying its bytes already encoded (the default allow reply). */
+const PRE_ENCODED: unique symbol = Symbol("pre-encoded");
+const ALLOW: unique symbol = Symbol("allow");
+const ALLOW_RESPONSE = Object.freeze({ [ALLOW]: true }) as unknown as InvokeHookResponse;
+
+/**
+ * The `InvokeHookResponse` for a default allow result, with its bytes pre-encoded.
+ *
+ * @example
+ * ```ts
+ * import { allowResponse } from "./service.ts";
+ * const res = allowResponse("ArgGuard");
+ * ```
+ */
+export function allowResponse(pluginName: string): InvokeHookResponse {
+  return { [PRE_ENCODED]: encodeAllowReply(pluginName) } as unknown as InvokeHookResponse;
+}
+
+/**
+ * True for a received default allow reply (recognised by its bytes, not decoded).
+ *
+ * @example
+ * ```ts
+ * import { isAllowResponse } from "./service.ts";
+ * console.log(isAllowResponse({ plugin_name: "p" })); // false
+ * ```
+ */
+export function isAllowResponse(response: InvokeHookResponse): boolean {
+  return (response as { [ALLOW]?: boolean })[ALLOW] === true;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
 import { DeadlineQueue } from "../../manager/deadlines.ts";
 import { allowResult, isAllowReply } from "../allow_reply.ts";
+import { decodeRemoteResult } from "../decode_result.ts";
 import { decodeMessage, encodeMessage } from "../codec.ts";
 import { encodeFrame, FrameReader } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
@@ -160,8 +161,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     try {
       const json = fromStruct(response.result);
       // Nothing to validate against the hook's schema: the executor checks the rest.
-      if (json.modified_payload == null && json.violation == null) return plainResult(json);
-      return hookRegistry.parseResult(hookName, json) as PluginResult;
+      return decodeRemoteResult(hookName, json);
     } catch (error) {
       throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
@@ -294,16 +294,6 @@ class BrokenConnection extends Error {
   constructor(cause: unknown) {
     super(describe(cause), { cause });
   }
-}
-
-function plainResult(json: Record<string, unknown>): PluginResult {
-  return {
-    continue_processing: json.continue_processing as boolean | undefined,
-    modified_extensions: json.modified_extensions as PluginResult["modified_extensions"],
-    metadata: (json.metadata ?? {}) as Record<string, unknown>,
-    http_headers: json.http_headers as Record<string, string> | null | undefined,
-    retry_delay_ms: (json.retry_delay_ms ?? 0) as number,
-  };
 }
 
 function describe(error: unknown): string {
