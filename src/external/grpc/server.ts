@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { announceReady, clearStaleSocket } from "../socket_file.ts";
 import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
@@ -135,29 +136,6 @@ export function resolveGrpcServerSettings(
     throw new Error(`gRPC server port must be an integer in 0..65535, got ${port}`);
   }
   return { host, port, uds, tls };
-}
-
-/** Removes a stale socket file; refuses a live socket or a file that is not a socket. */
-async function clearStaleSocket(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (!info.isSocket) {
-    throw new Error(`Refusing to replace ${path}: it exists and is not a socket`);
-  }
-  let live = false;
-  try {
-    (await Deno.connect({ transport: "unix", path })).close();
-    live = true;
-  } catch {
-    // Nobody answers: a killed server left it behind.
-  }
-  if (live) throw new Deno.errors.AddrInUse(`Another server is listening on ${path}`);
-  await Deno.remove(path).catch(() => {});
 }
 
 function bindAddress(settings: GrpcServerSettings): string {
@@ -305,7 +283,7 @@ export async function serveGrpc(
     close: () => closing ??= stop(),
   };
   if (options.printReady !== false) {
-    await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+    await announceReady();
   }
   return handle;
 }
