@@ -8,10 +8,11 @@
  * <address>` (INFO, stderr) right after `server.start()` (and, on a Unix socket, after the
  * chmod to 0600). We wait for that line, bounded.
  *
- * Stopping: always SIGKILL, and only after the caller has shut its gateway down. A graceful
- * grpc-python stop sends HTTP/2 GOAWAY, and a Deno process whose grpc-js client receives a
- * GOAWAY can crash natively (nghttp2 assertion, denoland/deno#36788): that process is the test
- * runner here. SIGKILL sends no GOAWAY; the socket file it leaves behind is removed.
+ * Stopping: SIGKILL, after the caller has shut its gateway down, and the socket file it leaves
+ * behind is removed. (A graceful stop sends HTTP/2 GOAWAY; Deno 2.9's node:http2 used to crash
+ * a grpc-js client on it, denoland/deno#36788. `src/external/grpc/goaway_guard.ts` now prevents
+ * that, and tests/grpc_client_test.ts proves recovery after SIGTERM; these suites keep SIGKILL
+ * because they test interop, not restarts.)
  *
  * @module
  */
