@@ -122,9 +122,10 @@ const NOT_YET_PROMISE: Promise<typeof NOT_YET> = Promise.resolve(NOT_YET);
  * ```ts
  * import type { HookRef } from "./registry.ts";
  * import { callPlugin, CallOptions } from "./call.ts";
+ * import { DeadlineQueue } from "./deadlines.ts";
  * declare const ref: HookRef;
  * declare const ctx: import("../context.ts").PluginContext;
- * await callPlugin(ref, {}, ctx, new CallOptions(null), 30);
+ * await callPlugin(ref, {}, ctx, new CallOptions(null), 30, new DeadlineQueue());
  * ```
  */
 export async function callPlugin(

@@ -60,7 +60,7 @@ const externalTransports = new Map<ExternalTransportName, () => Promise<External
  * ```ts
  * import { Plugin, registerExternalTransport } from "@cpex/core";
  * class Echo extends Plugin {
- *   handleHook() {
+ *   override handleHook() {
  *     return Promise.resolve({});
  *   }
  * }
