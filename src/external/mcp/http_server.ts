@@ -161,7 +161,14 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | null>
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   close(): Promise<void>;
+  /** `performance.now()` of the last request. */
+  lastUsed: number;
 }
+
+/** Sessions kept at most; the least recently used one is ended to make room. */
+export const MAX_MCP_SESSIONS = 1024;
+/** Sessions idle this long are ended when a new one starts (no timer needed). */
+export const MCP_SESSION_IDLE_MS = 30 * 60 * 1000;
 
 /**
  * The handle of a running MCP HTTP server: a {@linkcode ServerHandle} that also reports and
@@ -232,7 +239,7 @@ class McpHttpApp {
       if (!sessionId) {
         return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
       }
-      const session = this.sessions.get(sessionId);
+      const session = this.#use(sessionId);
       if (!session) return jsonRpcError(404, -32001, "Session not found");
       return await session.transport.handleRequest(req);
     }
@@ -261,7 +268,7 @@ class McpHttpApp {
       return jsonRpcError(400, -32700, "Parse error: Invalid JSON");
     }
     if (sessionId) {
-      const session = this.sessions.get(sessionId);
+      const session = this.#use(sessionId);
       if (!session) return jsonRpcError(404, -32001, "Session not found");
       return await session.transport.handleRequest(req, { parsedBody: parsed });
     }
@@ -278,7 +285,29 @@ class McpHttpApp {
     return response;
   }
 
+  /** The session, marked as most recently used (the map's order is least recent first). */
+  #use(sessionId: string): Session | undefined {
+    const session = this.sessions.get(sessionId);
+    if (session) {
+      session.lastUsed = performance.now();
+      this.sessions.delete(sessionId);
+      this.sessions.set(sessionId, session);
+    }
+    return session;
+  }
+
+  /** Bounds memory against clients that never send DELETE: idle and excess sessions end. */
+  #evict(): void {
+    const now = performance.now();
+    for (const session of this.sessions.values()) {
+      const idle = now - session.lastUsed > MCP_SESSION_IDLE_MS;
+      if (!idle && this.sessions.size < MAX_MCP_SESSIONS) break;
+      void session.close();
+    }
+  }
+
   #newSession(): Session {
+    this.#evict();
     const mcp = createMcpServer(this.#server);
     const sessions = this.sessions;
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -291,6 +320,7 @@ class McpHttpApp {
     };
     const session: Session = {
       transport,
+      lastUsed: performance.now(),
       close: async () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
         await mcp.close().catch(() => {});
