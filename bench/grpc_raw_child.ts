@@ -23,6 +23,7 @@ import { loadGrpcJs } from "../src/external/grpc/grpc_js.ts";
 import { PLUGIN_SERVICE } from "../src/external/grpc/service.ts";
 import type { InvokeHookRequest, InvokeHookResponse } from "../src/external/codec.ts";
 import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/struct.ts";
+import { printReady, stdinClosed } from "./children.ts";
 
 const port = Number(Deno.args[0]);
 const uds = Deno.args[1];
@@ -83,9 +84,7 @@ const stop = () =>
   }).then(() => Deno.remove(uds).catch(() => {}));
 Deno.addSignalListener("SIGTERM", () => void stop().then(() => Deno.exit(0)));
 Deno.addSignalListener("SIGINT", () => void stop().then(() => Deno.exit(0)));
-await Deno.stdout.write(new TextEncoder().encode("READY\n"));
-try {
-  for await (const _ of Deno.stdin.readable) { /* ignore input */ }
-} catch { /* no stdin */ }
+await printReady();
+await stdinClosed(); // the parent is gone
 await stop();
 Deno.exit(0);

@@ -22,6 +22,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { printReady, stdinClosed } from "./children.ts";
 
 const port = Number(Deno.args[0]);
 if (!Number.isInteger(port) || port <= 0) {
@@ -80,7 +81,7 @@ async function handle(req: Request): Promise<Response> {
 }
 
 const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handle);
-await Deno.stdout.write(new TextEncoder().encode("READY\n"));
+await printReady();
 
 const stop = async () => {
   for (const t of sessions.values()) await t.close().catch(() => {});
@@ -89,13 +90,6 @@ const stop = async () => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => void stop());
 }
-void (async () => {
-  try {
-    for await (const _ of Deno.stdin.readable) { /* ignore input */ }
-  } catch {
-    // stdin unavailable: rely on signals.
-  }
-  await stop();
-})();
+void stdinClosed().then(stop); // the parent is gone
 await server.finished;
 Deno.exit(0);

@@ -22,6 +22,7 @@
 import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
 import { FrameReader, writeFrame } from "../src/external/frame.ts";
 import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/struct.ts";
+import { printReady, stdinClosed } from "./children.ts";
 
 const [protoPath, bytesPath] = Deno.args;
 if (!protoPath || !bytesPath) {
@@ -95,8 +96,6 @@ async function stop(): Promise<never> {
 }
 Deno.addSignalListener("SIGTERM", () => void stop());
 Deno.addSignalListener("SIGINT", () => void stop());
-await Deno.stdout.write(new TextEncoder().encode("READY\n"));
-try {
-  for await (const _ of Deno.stdin.readable) { /* ignore input */ }
-} catch { /* no stdin */ }
+await printReady();
+await stdinClosed(); // the parent is gone
 await stop();

@@ -1,6 +1,6 @@
 /**
- * Child process of `unix_ratio.ts`: an {@linkcode ExternalPluginServer} hosting one no-op
- * `allow` plugin (`tool_pre_invoke`, SEQUENTIAL) on the Unix socket given as the first
+ * Child process of `unix_ratio.ts`: an `ExternalPluginServer` hosting one no-op `allow`
+ * plugin (`tool_pre_invoke`, SEQUENTIAL) on the Unix socket given as the first
  * argument. Prints `READY` once listening. Needs exactly the transport's flags:
  *
  * ```sh
@@ -12,16 +12,8 @@
  *
  * @module
  */
-import { ExternalPluginServer, Plugin, type PluginResult } from "../mod.ts";
-
-/** Allows every tool call and changes nothing. */
-export class Allow extends Plugin {
-  /** Allows the call. */
-  // deno-lint-ignore require-await
-  async tool_pre_invoke(): Promise<PluginResult> {
-    return {};
-  }
-}
+import { stdinClosed } from "./children.ts";
+import { allowServer } from "./harness.ts";
 
 const path = Deno.args[0];
 if (!path) {
@@ -29,20 +21,11 @@ if (!path) {
   Deno.exit(2);
 }
 
-const server = new ExternalPluginServer({
-  plugins: [new Allow({ name: "allow", kind: "bench", hooks: ["tool_pre_invoke"] })],
-});
+const server = allowServer();
 const handle = await server.serve({ transport: "unix", path });
 
 // The parent holds our stdin open; its end (parent gone) stops the server.
-void (async () => {
-  try {
-    for await (const _ of Deno.stdin.readable) { /* ignore input */ }
-  } catch {
-    // stdin unavailable: rely on signals.
-  }
-  await handle.close();
-})();
+void stdinClosed().then(() => handle.close());
 
 await handle.finished;
 await server.shutdown();
