@@ -1,7 +1,8 @@
 /**
  * Direction A of the gRPC interop: the Python reference gateway (cpex 0.1.4 `PluginManager` with
  * `kind: external` + `grpc:` entries, run by `grpc_gateway.py`) against OUR
- * `ExternalPluginServer` served with `serve({transport: "grpc"})` in this process, over both
+ * `ExternalPluginServer` (hosting the plugins of `served_plugins.ts`) served with
+ * `serve({transport: "grpc"})` in this process, over both
  * addressings:
  *
  * - `tcp`: our server on 127.0.0.1 (free port), the gateway's `grpc: {target: "localhost:PORT"}`;
@@ -23,172 +24,17 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ExternalPluginServer,
-  Plugin,
-  type PluginContext,
-  PluginError,
-  type PluginResult,
-  type TlsConfig,
-  type ToolPostInvokePayload,
-  type ToolPreInvokePayload,
-} from "../../mod.ts";
+import { ExternalPluginServer, type TlsConfig } from "../../mod.ts";
+import { assertDenyWordViolation } from "./gateway_scenarios.ts";
 import { createTestPki } from "../helpers/tls_pki.ts";
 import { grpcSocketPath } from "./grpc_helpers.ts";
+import { SERVED_NAMES, servedPlugins } from "./served_plugins.ts";
 import { INTEROP_DIR, runPythonJson } from "./unix_helpers.ts";
 
 const GATEWAY = `${INTEROP_DIR}grpc_gateway.py`;
 
 type Json = Record<string, unknown>;
 type Addressing = "tcp" | "uds";
-
-/** Allows, reports the argument types it saw and its own (server-side) config section. */
-class Allow extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult {
-    const types = Object.fromEntries(
-      Object.entries(payload.args ?? {}).map((
-        [k, v],
-      ) => [k, Array.isArray(v) ? "array" : typeof v]),
-    );
-    return { metadata: { allowed_by: "deno", arg_types: types, config: this.config.config } };
-  }
-}
-
-/** Upper-cases `args.q` and adds an argument. */
-class Modify extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult<ToolPreInvokePayload> {
-    return {
-      modified_payload: {
-        ...payload,
-        args: { ...payload.args, q: String(payload.args?.q).toUpperCase(), added: true },
-      },
-      metadata: { modified_by: "deno" },
-    };
-  }
-}
-
-/** Blocks with a full violation. */
-class Block extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult {
-    return {
-      continue_processing: false,
-      violation: {
-        reason: "Denied word",
-        description: `argument q of ${payload.name} contains a denied word`,
-        code: "DENY_WORD",
-        details: { word: String(payload.args?.q), positions: [0, 4], nested: { strict: true } },
-        mcp_error_code: -32001,
-        http_status_code: 403,
-      },
-    };
-  }
-}
-
-/** Always throws. */
-class Raise extends Plugin {
-  tool_pre_invoke(): PluginResult {
-    throw new Error("boom from deno");
-  }
-}
-
-/** Throws a structured PluginError. */
-class RaiseStructured extends Plugin {
-  tool_pre_invoke(): PluginResult {
-    throw new PluginError({
-      message: "quota exhausted",
-      plugin_name: "RaiseStructured",
-      code: "QUOTA",
-      details: { limit: 5 },
-      mcp_error_code: -32002,
-    });
-  }
-}
-
-/** Writes local and global state in pre, reads its local state back in post. */
-class Stateful extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload, context: PluginContext): PluginResult {
-    context.setState("seen_q", payload.args?.q);
-    context.setState("calls", 1);
-    context.metadata.phase = "pre";
-    (context.global_context.state ??= {}).stateful_seen = true;
-    return {
-      metadata: {
-        saw_global_state: { ...context.global_context.state },
-        saw_global_metadata: { ...context.global_context.metadata },
-        saw_request_id: context.global_context.request_id,
-        saw_server_id: context.global_context.server_id ?? null,
-        saw_tenant_id: context.global_context.tenant_id ?? null,
-        saw_user: context.global_context.user ?? null,
-      },
-    };
-  }
-
-  tool_post_invoke(_payload: ToolPostInvokePayload, context: PluginContext): PluginResult {
-    const before = { ...context.state };
-    context.setState("calls", Number(context.getState("calls", 0)) + 1);
-    context.metadata.phase = "post";
-    return { metadata: { local_state_before_post: before } };
-  }
-}
-
-/** Echoes what it received in the result metadata. */
-class Echo extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload, context: PluginContext): PluginResult {
-    const gc = context.global_context;
-    return { metadata: { args: payload.args, user: gc.user ?? null, request_id: gc.request_id } };
-  }
-}
-
-/** Takes 400 ms, then allows. */
-class Slow extends Plugin {
-  async tool_pre_invoke(): Promise<PluginResult> {
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    return { metadata: { [this.name]: "done" } };
-  }
-}
-
-const NAMES = [
-  "Allow",
-  "Modify",
-  "Block",
-  "Raise",
-  "RaiseStructured",
-  "BlockSoft",
-  "Echo",
-  "Slow1",
-  "Slow2",
-  "Slow3",
-  "Stateful",
-];
-
-function plugins(): Plugin[] {
-  const sequential = { kind: "inline", mode: "sequential", on_error: "fail" } as const;
-  const pre = ["tool_pre_invoke"];
-  return [
-    new Allow({
-      ...sequential,
-      name: "Allow",
-      hooks: pre,
-      priority: 10,
-      description: "remote description",
-      tags: ["remote"],
-      config: { secret: "remote-value", limits: { max: 3 } },
-    }),
-    new Modify({ ...sequential, name: "Modify", hooks: pre }),
-    new Block({ ...sequential, name: "Block", hooks: pre }),
-    new Raise({ ...sequential, name: "Raise", hooks: pre }),
-    new RaiseStructured({ ...sequential, name: "RaiseStructured", hooks: pre }),
-    // Server-side transform mode: the server itself suppresses the violation.
-    new Block({ ...sequential, name: "BlockSoft", hooks: pre, mode: "transform" }),
-    new Echo({ ...sequential, name: "Echo", hooks: pre }),
-    ...[1, 2, 3].map((i) => new Slow({ ...sequential, name: `Slow${i}`, hooks: pre })),
-    new Stateful({
-      ...sequential,
-      name: "Stateful",
-      hooks: ["tool_pre_invoke", "tool_post_invoke"],
-    }),
-  ];
-}
 
 /**
  * Serves the test plugins over gRPC (`addressing`, optional server TLS on TCP), runs one
@@ -199,7 +45,7 @@ async function gateway(
   scenario: string,
   options: { serverTls?: TlsConfig; clientTls?: Record<string, unknown> } = {},
 ): Promise<Json> {
-  const server = new ExternalPluginServer({ plugins: plugins() });
+  const server = new ExternalPluginServer({ plugins: servedPlugins("grpc") });
   const uds = addressing === "uds" ? grpcSocketPath("a") : undefined;
   try {
     const handle = await server.serve({
@@ -274,18 +120,8 @@ both("a violation keeps code, reason, description, details and both error codes"
   assert.equal(result.continue_processing, false);
   assert.equal(result.modified_payload, null);
   const violation = result.violation as Json;
-  assert.equal(violation.code, "DENY_WORD");
-  assert.equal(violation.reason, "Denied word");
-  assert.equal(violation.description, "argument q of search contains a denied word");
-  assert.deepEqual(violation.details, {
-    word: "hello",
-    positions: [0, 4],
-    nested: { strict: true },
-  });
-  assert.equal(violation.mcp_error_code, -32001);
-  assert.equal(violation.http_status_code, 403);
-  // Stamped by the gateway's executor from its own config.
-  assert.equal(violation.plugin_name, "Block");
+  // Its plugin_name is stamped by the gateway's executor from its own config.
+  assertDenyWordViolation(violation);
 });
 
 both("a throwing plugin fails the hook when the gateway says on_error fail", async (a) => {
@@ -425,7 +261,7 @@ both("raw calls: config queries, both health services and error replies", async 
   assert.equal((out.allow as Json).priority, 10);
   // Not found: an empty message (wire.md §4.4).
   assert.equal(out.missing_bytes, "");
-  assert.deepEqual(out.all_names, NAMES);
+  assert.deepEqual(out.all_names, SERVED_NAMES);
   assert.equal(out.cpex_health, "SERVING");
   // grpc.health.v1 HealthCheckResponse{status: SERVING}.
   assert.equal(out.std_health_bytes, "0801");

@@ -19,10 +19,17 @@ import assert from "node:assert/strict";
 import {
   type GlobalContext,
   parseConfig,
-  PluginError,
   PluginManager,
   type PluginManagerOptions,
 } from "../../mod.ts";
+import {
+  assertConcurrentEchoReplies,
+  assertDenyWordViolation,
+  expectPluginError,
+  globalContext,
+  PRE_PAYLOAD,
+  SANITIZE,
+} from "./gateway_scenarios.ts";
 import {
   INTEROP_DIR,
   PY_MCP_CONFIG,
@@ -94,30 +101,12 @@ async function withGateway<T>(
   }
 }
 
-function globalContext(): GlobalContext {
-  return { request_id: "req-1", server_id: "srv-1", tenant_id: "ten-1", user: "alice" };
-}
-
-const PRE_PAYLOAD = { name: "search", args: { q: "hello", n: 3, tags: ["a", "b"] } };
-
-async function expectPluginError(promise: Promise<unknown>): Promise<PluginError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PluginError, `expected a PluginError, got ${error}`);
-    return error;
-  }
-  assert.fail("expected the hook to fail with a PluginError");
-}
-
-const sanitize = { sanitizeOps: true, sanitizeResources: true };
-
 /** Registers `fn` as one test per transport. */
 function both(name: string, fn: (transport: Transport) => Promise<void>): void {
   for (const transport of ["http", "stdio"] as const) {
     Deno.test({
       name: `deno gateway -> python ${transport} server: ${name}`,
-      ...sanitize,
+      ...SANITIZE,
       fn: () => fn(transport),
     });
   }
@@ -159,18 +148,8 @@ both("a violation keeps code, reason, description, details and mcp_error_code", 
     assert.equal(result.modified_payload ?? null, null);
     const violation = result.violation!;
     assert.ok(violation, "expected a violation");
-    assert.equal(violation.code, "DENY_WORD");
-    assert.equal(violation.reason, "Denied word");
-    assert.equal(violation.description, "argument q of search contains a denied word");
-    assert.deepEqual(violation.details, {
-      word: "hello",
-      positions: [0, 4],
-      nested: { strict: true },
-    });
-    assert.equal(violation.mcp_error_code, -32001);
-    assert.equal(violation.http_status_code, 403);
-    // Stamped by our executor (never on the wire).
-    assert.equal(violation.plugin_name, "Block");
+    // Its plugin_name is stamped by our executor (never on the wire).
+    assertDenyWordViolation(violation);
   });
 });
 
@@ -359,32 +338,13 @@ both("a structured user, unicode and nulls reach the python plugin unchanged", a
 
 both("concurrent calls share one session and each gets its own reply", async (t) => {
   await withGateway(t, [{ name: "Echo" }], async (manager) => {
-    const calls = 10;
-    const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: calls }, (_, i) =>
-        manager.invokeHook(
-          "tool_pre_invoke",
-          { name: "echo", args: { i, sleep: 0.4 } },
-          { request_id: `r-${i}` },
-        )),
-    );
-    const elapsed = performance.now() - started;
-    results.forEach(([result], i) => {
-      assert.deepEqual(result.metadata, {
-        args: { i, sleep: 0.4 },
-        user: null,
-        request_id: `r-${i}`,
-      });
-    });
-    // One at a time would take 10 x 0.4 s.
-    assert.ok(elapsed < 3_000, `10 concurrent calls took ${Math.round(elapsed)} ms`);
+    await assertConcurrentEchoReplies(manager);
   });
 });
 
 Deno.test({
   name: "deno gateway -> python http server: a restarted server is reached again (reconnect)",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     let server = await startPythonMcpHttpServer(PY_MCP_CONFIG);
     const port = server.port;
@@ -423,7 +383,7 @@ Deno.test({
 Deno.test({
   name:
     "deno gateway -> python stdio server: a child that dies fails the call, the next call restarts it",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway("stdio", [{ name: "Crash" }], async (manager) => {
       const call = (args: Record<string, unknown>) =>

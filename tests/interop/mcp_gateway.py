@@ -10,155 +10,29 @@ server.
 Usage: .venv/bin/python tests/interop/mcp_gateway.py '<mcp block as JSON>' <scenario>
 
 Scenarios: allow, modify, block, raise_fail, raise_ignore, raise_structured, unknown_plugin,
-unknown_hook, block_server_transform, echo, concurrent, context, merge, raw. Logging goes to
-stderr; stdout carries only the JSON answer.
+unknown_hook, block_server_transform, echo, concurrent, context, merge, raw. The scenarios run by
+``gateway_common.py`` (shared with the Unix and gRPC gateways). Logging goes to stderr; stdout
+carries only the JSON answer.
 """
 
-import asyncio
 import json
-import logging
-import os
-import sys
-import tempfile
-import time
 
-from cpex.framework.errors import PluginError
-from cpex.framework.hooks.tools import ToolPostInvokePayload, ToolPreInvokePayload
-from cpex.framework.manager import PluginManager
-from cpex.framework.models import GlobalContext, PluginConfig
+import gateway_common
+from cpex.framework.models import PluginConfig
 
-logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-
-
-class _Capture(logging.Handler):
-    """Keeps the formatted log (tracebacks included) to report why an initialize failed."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-CAPTURE = _Capture()
-logging.getLogger().addHandler(CAPTURE)
-
-# name and the keys the gateway YAML sets locally (everything else comes from the server).
-SCENARIOS = {
-    "allow": [("Allow", {})],
-    "modify": [("Modify", {"mode": "transform"})],
-    "block": [("Block", {})],
-    "raise_fail": [("Raise", {"on_error": "fail"})],
-    "raise_ignore": [("Raise", {"on_error": "ignore"})],
-    "raise_structured": [("RaiseStructured", {})],
-    "unknown_plugin": [("Nope", {"hooks": ["tool_pre_invoke"]})],
-    "unknown_hook": [("Allow", {"hooks": ["tool_post_invoke"]})],
-    "block_server_transform": [("BlockSoft", {"mode": "sequential"})],
-    "echo": [("Echo", {})],
-    "concurrent": [(f"Slow{i}", {"mode": "concurrent"}) for i in (1, 2, 3)],
-    "context": [("Stateful", {})],
-    "merge": [("Allow", {"priority": 5, "description": "local description", "tags": ["local"]})],
-}
-
-
-def write_yaml(mcp: dict, scenario: str, directory: str) -> str:
-    entries = []
-    for name, local in SCENARIOS[scenario]:
-        entries.append({"name": name, "kind": "external", **local, "mcp": mcp})
-    path = os.path.join(directory, "gateway.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        # JSON is YAML.
-        json.dump({"plugins": entries}, f)
-    return path
-
-
-def dump_result(result) -> dict:
-    out = result.model_dump(mode="json")
-    if result.violation is not None:
-        # plugin_name is a private attribute stamped by the gateway's executor.
-        out["violation"]["plugin_name"] = result.violation.plugin_name
-    return out
-
-
-def dump_error(err: PluginError) -> dict:
-    return {"error": err.error.model_dump(mode="json"), "str": str(err)}
-
-
-def pre_payload() -> ToolPreInvokePayload:
-    return ToolPreInvokePayload(name="search", args={"q": "hello", "n": 3, "tags": ["a", "b"]})
+CAPTURE = gateway_common.install_capture()
+SCENARIOS = gateway_common.MERGING_SCENARIOS
 
 
 async def run_manager(mcp: dict, scenario: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="cpex-mcp-gw-") as tmp:
-        manager = PluginManager(write_yaml(mcp, scenario, tmp))
-        try:
-            await manager.initialize()
-        except (Exception, asyncio.CancelledError) as err:  # noqa: BLE001 - reported to the test
-            # A refused TLS handshake can surface as a CancelledError from the MCP SDK's task
-            # group instead of a PluginError.
-            PluginManager.reset()
-            inner = err.error.model_dump(mode="json") if isinstance(err, PluginError) else None
-            return {"init_error": str(err), "init_error_type": type(err).__name__, "init_error_model": inner}
-        try:
-            out: dict = {"plugin_count": manager.plugin_count}
-            gctx = GlobalContext(request_id="req-1", server_id="srv-1", tenant_id="ten-1", user="alice")
-            if scenario == "merge":
-                plugin = manager.get_plugin("Allow")
-                out["config"] = plugin.config.model_dump(mode="json")
-                result, _ = await manager.invoke_hook("tool_pre_invoke", pre_payload(), gctx)
-                out["result"] = dump_result(result)
-                return out
-            if scenario == "context":
-                gctx.state["gateway_seed"] = "seed"
-                gctx.metadata["gateway_meta"] = "m"
-                pre, contexts = await manager.invoke_hook("tool_pre_invoke", pre_payload(), gctx)
-                out["pre"] = dump_result(pre)
-                out["global_state_after_pre"] = dict(gctx.state)
-                out["local_after_pre"] = [
-                    {"state": c.state, "metadata": c.metadata} for c in (contexts or {}).values()
-                ]
-                post_payload = ToolPostInvokePayload(name="search", result={"text": "hi"})
-                post, contexts = await manager.invoke_hook(
-                    "tool_post_invoke", post_payload, gctx, local_contexts=contexts
-                )
-                out["post"] = dump_result(post)
-                out["global_state_after_post"] = dict(gctx.state)
-                out["local_after_post"] = [
-                    {"state": c.state, "metadata": c.metadata} for c in (contexts or {}).values()
-                ]
-                return out
-            if scenario == "echo":
-                gctx.user = {"id": "u1", "roles": ["admin"], "active": True}
-                args = {"text": "h\u00e9llo \u2713 \U0001f600", "none": None, "flag": False, "list": [1.5, "x"], "n": 3}
-                result, _ = await manager.invoke_hook(
-                    "tool_pre_invoke", ToolPreInvokePayload(name="echo", args=args), gctx
-                )
-                out["result"] = dump_result(result)
-                return out
-            if scenario == "concurrent":
-                started = time.monotonic()
-                result, _ = await manager.invoke_hook("tool_pre_invoke", pre_payload(), gctx)
-                out["elapsed_s"] = time.monotonic() - started
-                out["result"] = dump_result(result)
-                return out
-            plugin = manager.get_plugin(SCENARIOS[scenario][0][0])
-            if plugin is None:
-                return out  # the plugin failed to load (initialize errors are logged, not raised)
-            hooks = plugin.config.hooks
-            hook = hooks[0] if hooks else "tool_pre_invoke"
-            hook = getattr(hook, "value", hook)
-            payload = pre_payload() if hook == "tool_pre_invoke" else ToolPostInvokePayload(name="search", result="x")
-            try:
-                result, _ = await manager.invoke_hook(hook, payload, gctx)
-                out["result"] = dump_result(result)
-            except PluginError as err:
-                out.update(dump_error(err))
-            return out
-        finally:
-            await manager.shutdown()
-            PluginManager.reset()
+    return await gateway_common.run_manager(
+        lambda tmp: gateway_common.write_merging_yaml("mcp", mcp, scenario, tmp),
+        scenario,
+        tmp_prefix="cpex-mcp-gw-",
+        hook_for=lambda manager: gateway_common.configured_hook(manager, SCENARIOS[scenario][0][0]),
+        echo_args={"text": "h\u00e9llo \u2713 \U0001f600", "none": None, "flag": False, "list": [1.5, "x"], "n": 3},
+        report_init_errors=True,
+    )
 
 
 def texts(result) -> list:
@@ -207,18 +81,10 @@ async def run_raw(mcp: dict) -> dict:
         await plugin.shutdown()
 
 
-def main() -> None:
-    if len(sys.argv) != 3 or (sys.argv[2] not in SCENARIOS and sys.argv[2] != "raw"):
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    mcp, scenario = json.loads(sys.argv[1]), sys.argv[2]
-    coro = run_raw(mcp) if scenario == "raw" else run_manager(mcp, scenario)
-    out = asyncio.run(asyncio.wait_for(coro, timeout=40))
-    if "init_error" in out or out.get("plugin_count") == 0:
-        # Includes what the event loop logged while closing the failed session.
-        out["log"] = "\n".join(CAPTURE.lines)
-    print(json.dumps(out, sort_keys=True))
+async def run(mcp: str, scenario: str) -> dict:
+    parsed = json.loads(mcp)
+    return await (run_raw(parsed) if scenario == "raw" else run_manager(parsed, scenario))
 
 
 if __name__ == "__main__":
-    main()
+    gateway_common.main(__doc__, SCENARIOS, "raw", run, timeout=40, capture=CAPTURE)

@@ -1,7 +1,8 @@
 /**
  * Direction A of the MCP interop: the Python reference gateway (cpex 0.1.4 `PluginManager` with
  * `kind: external` + `mcp:` entries, run by `mcp_gateway.py`) against OUR `ExternalPluginServer`
- * hosting the TypeScript plugins of `tests/helpers/mcp_interop_plugins.ts`, over both MCP
+ * hosting the TypeScript plugins of `served_plugins.ts` (the set of
+ * `tests/helpers/mcp_interop_plugins.ts`, which the STDIO child serves), over both MCP
  * transports:
  *
  * - `http`: our Streamable HTTP server in this process on 127.0.0.1 (free port), reached at
@@ -21,11 +22,12 @@
 
 import assert from "node:assert/strict";
 import { ExternalPluginServer, type TlsConfig } from "../../mod.ts";
+import { assertDenyWordViolation } from "./gateway_scenarios.ts";
 import { createTestPki } from "../helpers/tls_pki.ts";
 import type { McpHttpServerHandle } from "../../src/external/mcp/http_server.ts";
-import { interopPlugins } from "../helpers/mcp_interop_plugins.ts";
 import { denoStdioBlock, INTEROP_DIR } from "./mcp_helpers.ts";
 import { runPythonJson } from "./unix_helpers.ts";
+import { SERVED_NAMES, servedPlugins } from "./served_plugins.ts";
 
 const GATEWAY = `${INTEROP_DIR}mcp_gateway.py`;
 
@@ -48,7 +50,7 @@ async function gateway(
   if (transport === "stdio") {
     return await runPythonJson([GATEWAY, JSON.stringify(denoStdioBlock()), scenario]);
   }
-  const server = new ExternalPluginServer({ plugins: interopPlugins() });
+  const server = new ExternalPluginServer({ plugins: servedPlugins("mcp") });
   try {
     const handle = await server.serve({
       transport: "http",
@@ -138,18 +140,8 @@ both("a violation keeps code, reason, description, details and mcp_error_code", 
   assert.equal(result.continue_processing, false);
   assert.equal(result.modified_payload, null);
   const violation = result.violation as Json;
-  assert.equal(violation.code, "DENY_WORD");
-  assert.equal(violation.reason, "Denied word");
-  assert.equal(violation.description, "argument q of search contains a denied word");
-  assert.deepEqual(violation.details, {
-    word: "hello",
-    positions: [0, 4],
-    nested: { strict: true },
-  });
-  assert.equal(violation.mcp_error_code, -32001);
-  assert.equal(violation.http_status_code, 403);
-  // Stamped by the reference gateway's executor (never on the wire).
-  assert.equal(violation.plugin_name, "Block");
+  // Its plugin_name is stamped by the reference gateway's executor (never on the wire).
+  assertDenyWordViolation(violation);
 });
 
 both("a throwing plugin fails the hook when the gateway says on_error fail", async (t) => {
@@ -294,19 +286,7 @@ both("raw tool calls: tool list, config queries and invoke_hook errors", async (
   assert.deepEqual(validated.hooks, ["tool_pre_invoke"]);
   assert.deepEqual(validated.config, { secret: "remote-value", limits: { max: 3 } });
   assert.deepEqual(out.missing, [{}]);
-  const names = [
-    "Allow",
-    "Modify",
-    "Block",
-    "Raise",
-    "RaiseStructured",
-    "BlockSoft",
-    "Echo",
-    "Slow1",
-    "Slow2",
-    "Slow3",
-    "Stateful",
-  ];
+  const names = SERVED_NAMES;
   // One text item per plugin, plus structuredContent.result.
   assert.deepEqual(out.all_names, names);
   assert.deepEqual(out.all_structured_names, names);

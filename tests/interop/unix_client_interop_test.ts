@@ -14,10 +14,17 @@ import assert from "node:assert/strict";
 import {
   type GlobalContext,
   parseConfig,
-  PluginError,
   PluginManager,
   type PluginManagerOptions,
 } from "../../mod.ts";
+import {
+  assertConcurrentEchoReplies,
+  assertDenyWordViolation,
+  expectPluginError,
+  globalContext,
+  PRE_PAYLOAD,
+  SANITIZE,
+} from "./gateway_scenarios.ts";
 import { INTEROP_DIR, startPythonUnixServer, uniqueSocketPath } from "./unix_helpers.ts";
 
 const SERVER_CONFIG = `${INTEROP_DIR}plugins/unix_interop.yaml`;
@@ -71,27 +78,9 @@ async function withGateway<T>(
   }
 }
 
-function globalContext(): GlobalContext {
-  return { request_id: "req-1", server_id: "srv-1", tenant_id: "ten-1", user: "alice" };
-}
-
-const PRE_PAYLOAD = { name: "search", args: { q: "hello", n: 3, tags: ["a", "b"] } };
-
-async function expectPluginError(promise: Promise<unknown>): Promise<PluginError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PluginError, `expected a PluginError, got ${error}`);
-    return error;
-  }
-  assert.fail("expected the hook to fail with a PluginError");
-}
-
-const sanitize = { sanitizeOps: true, sanitizeResources: true };
-
 Deno.test({
   name: "deno gateway: an allowing python plugin lets the request through with its metadata",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Allow", hooks: ["tool_pre_invoke"] }], async (manager) => {
       assert.equal(manager.pluginCount, 1);
@@ -110,7 +99,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a python plugin's modified payload replaces the request payload",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [{ name: "Modify", hooks: ["tool_pre_invoke"], mode: "transform" }],
@@ -130,7 +119,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a python violation keeps code, reason, details and mcp_error_code",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Block", hooks: ["tool_pre_invoke"] }], async (manager) => {
       const [result] = await manager.invokeHook("tool_pre_invoke", PRE_PAYLOAD, globalContext());
@@ -138,25 +127,15 @@ Deno.test({
       assert.equal(result.modified_payload ?? null, null);
       const violation = result.violation!;
       assert.ok(violation, "expected a violation");
-      assert.equal(violation.code, "DENY_WORD");
-      assert.equal(violation.reason, "Denied word");
-      assert.equal(violation.description, "argument q of search contains a denied word");
-      assert.deepEqual(violation.details, {
-        word: "hello",
-        positions: [0, 4],
-        nested: { strict: true },
-      });
-      assert.equal(violation.mcp_error_code, -32001);
-      assert.equal(violation.http_status_code, 403);
-      // Stamped by our executor (never on the wire).
-      assert.equal(violation.plugin_name, "Block");
+      // Its plugin_name is stamped by our executor (never on the wire).
+      assertDenyWordViolation(violation);
     });
   },
 });
 
 Deno.test({
   name: "deno gateway: a raising python plugin fails the hook when the gateway says on_error fail",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Raise", hooks: ["tool_pre_invoke"] }], async (manager) => {
       const error = await expectPluginError(
@@ -171,7 +150,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a raising python plugin is skipped when the gateway says on_error ignore",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [{ name: "Raise", hooks: ["tool_pre_invoke"], on_error: "ignore" }],
@@ -191,7 +170,7 @@ Deno.test({
 Deno.test({
   name:
     "deno gateway: a python PluginError keeps message, code and mcp_error_code (details dropped)",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [{ name: "RaiseStructured", hooks: ["tool_pre_invoke"] }],
@@ -212,7 +191,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: an unknown plugin name gets the reference's 'Unable to find' error",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Nope", hooks: ["tool_pre_invoke"] }], async (manager) => {
       // Initialization tolerated the config check's "not found".
@@ -231,7 +210,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a hook the python plugin does not declare gets the 'Unable to find' error",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Allow", hooks: ["tool_post_invoke"] }], async (manager) => {
       const error = await expectPluginError(
@@ -248,7 +227,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: local and global context state round-trips across pre and post hooks",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [{ name: "Stateful", hooks: ["tool_pre_invoke", "tool_post_invoke"] }],
@@ -302,7 +281,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: several plugins on one python server run in priority order in one chain",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [
@@ -330,7 +309,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a structured user, unicode and nulls reach the python plugin unchanged",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Echo", hooks: ["tool_pre_invoke"] }], async (manager) => {
       const args = {
@@ -355,7 +334,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: after a read timeout the next call gets its own reply, not the late one",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway(
       [{ name: "Echo", hooks: ["tool_pre_invoke"], socket: { timeout: 0.5 } }],
@@ -383,36 +362,17 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: concurrent calls to a python plugin each get their own reply in parallel",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     await withGateway([{ name: "Echo", hooks: ["tool_pre_invoke"] }], async (manager) => {
-      const calls = 10;
-      const started = performance.now();
-      const results = await Promise.all(
-        Array.from({ length: calls }, (_, i) =>
-          manager.invokeHook(
-            "tool_pre_invoke",
-            { name: "echo", args: { i, sleep: 0.4 } },
-            { request_id: `r-${i}` },
-          )),
-      );
-      const elapsed = performance.now() - started;
-      results.forEach(([result], i) => {
-        assert.deepEqual(result.metadata, {
-          args: { i, sleep: 0.4 },
-          user: null,
-          request_id: `r-${i}`,
-        });
-      });
-      // One at a time would take 10 x 0.4 s.
-      assert.ok(elapsed < 3_000, `10 concurrent calls took ${Math.round(elapsed)} ms`);
+      await assertConcurrentEchoReplies(manager);
     });
   },
 });
 
 Deno.test({
   name: "deno gateway: a restarted python server is reached again through a fresh connection",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     const path = uniqueSocketPath("b");
     let server = await startPythonUnixServer(SERVER_CONFIG, path);
@@ -447,7 +407,7 @@ Deno.test({
 
 Deno.test({
   name: "deno gateway: a call to a stopped python server fails after the configured retries",
-  ...sanitize,
+  ...SANITIZE,
   async fn() {
     const path = uniqueSocketPath("b");
     const server = await startPythonUnixServer(SERVER_CONFIG, path);

@@ -1,9 +1,9 @@
 /**
  * Direction A of the raw Unix socket interop: the Python reference gateway (cpex 0.1.4
  * `PluginManager` with `kind: external` + `unix_socket:` entries, run by `unix_gateway.py`)
- * against OUR `ExternalPluginServer` serving TypeScript plugins on a Unix socket in this
- * process. Each test starts a server on a fresh socket, runs one gateway scenario and asserts
- * on what the reference gateway saw.
+ * against OUR `ExternalPluginServer` serving the TypeScript plugins of `served_plugins.ts` on a
+ * Unix socket in this process. Each test starts a server on a fresh socket, runs one gateway
+ * scenario and asserts on what the reference gateway saw.
  *
  * Run: `deno task test:interop` (needs `--allow-net` for `unix:` sockets, `--allow-run`).
  *
@@ -11,146 +11,19 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ExternalPluginServer,
-  Plugin,
-  type PluginContext,
-  PluginError,
-  type PluginResult,
-  type ToolPostInvokePayload,
-  type ToolPreInvokePayload,
-} from "../../mod.ts";
+import { ExternalPluginServer } from "../../mod.ts";
+import { assertDenyWordViolation } from "./gateway_scenarios.ts";
+import { SERVED_NAMES, servedPlugins } from "./served_plugins.ts";
 import { INTEROP_DIR, runPythonJson, uniqueSocketPath } from "./unix_helpers.ts";
 
 const GATEWAY = `${INTEROP_DIR}unix_gateway.py`;
 
 type Json = Record<string, unknown>;
 
-/** Allows, and says so in the result metadata. */
-class Allow extends Plugin {
-  tool_pre_invoke(): PluginResult {
-    return { metadata: { allowed_by: "deno" } };
-  }
-}
-
-/** Upper-cases `args.q` and adds an argument. */
-class Modify extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult<ToolPreInvokePayload> {
-    return {
-      modified_payload: {
-        ...payload,
-        args: { ...payload.args, q: String(payload.args?.q).toUpperCase(), added: true },
-      },
-      metadata: { modified_by: "deno" },
-    };
-  }
-}
-
-/** Blocks with a full violation. */
-class Block extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult {
-    return {
-      continue_processing: false,
-      violation: {
-        reason: "Denied word",
-        description: `argument q of ${payload.name} contains a denied word`,
-        code: "DENY_WORD",
-        details: { word: String(payload.args?.q), positions: [0, 4], nested: { strict: true } },
-        mcp_error_code: -32001,
-        http_status_code: 403,
-      },
-    };
-  }
-}
-
-/** Always throws. */
-class Raise extends Plugin {
-  tool_pre_invoke(): PluginResult {
-    throw new Error("boom from deno");
-  }
-}
-
-/** Throws a structured PluginError. */
-class RaiseStructured extends Plugin {
-  tool_pre_invoke(): PluginResult {
-    throw new PluginError({
-      message: "quota exhausted",
-      plugin_name: "RaiseStructured",
-      code: "QUOTA",
-      details: { limit: 5 },
-      mcp_error_code: -32002,
-    });
-  }
-}
-
-/** Writes local and global state in pre, reads its local state back in post. */
-class Stateful extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload, context: PluginContext): PluginResult {
-    context.setState("seen_q", payload.args?.q);
-    context.setState("calls", 1);
-    context.metadata.phase = "pre";
-    (context.global_context.state ??= {}).stateful_seen = true;
-    return {
-      metadata: {
-        saw_global_state: { ...context.global_context.state },
-        saw_request_id: context.global_context.request_id,
-        saw_server_id: context.global_context.server_id ?? null,
-        saw_tenant_id: context.global_context.tenant_id ?? null,
-        saw_user: context.global_context.user ?? null,
-      },
-    };
-  }
-
-  tool_post_invoke(_payload: ToolPostInvokePayload, context: PluginContext): PluginResult {
-    const before = { ...context.state };
-    context.setState("calls", Number(context.getState("calls", 0)) + 1);
-    context.metadata.phase = "post";
-    return { metadata: { local_state_before_post: before } };
-  }
-}
-
-/** Echoes what it received in the result metadata. */
-class Echo extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload, context: PluginContext): PluginResult {
-    const gc = context.global_context;
-    return { metadata: { args: payload.args, user: gc.user ?? null, request_id: gc.request_id } };
-  }
-}
-
-/** Takes 400 ms, then allows. */
-class Slow extends Plugin {
-  async tool_pre_invoke(): Promise<PluginResult> {
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    return { metadata: { [this.name]: "done" } };
-  }
-}
-
-function plugins(): Plugin[] {
-  const sequential = { kind: "inline", mode: "sequential", on_error: "fail" } as const;
-  return [
-    new Allow({ ...sequential, name: "Allow", hooks: ["tool_pre_invoke"], priority: 10 }),
-    new Modify({ ...sequential, name: "Modify", hooks: ["tool_pre_invoke"] }),
-    new Block({ ...sequential, name: "Block", hooks: ["tool_pre_invoke"] }),
-    new Raise({ ...sequential, name: "Raise", hooks: ["tool_pre_invoke"] }),
-    new RaiseStructured({ ...sequential, name: "RaiseStructured", hooks: ["tool_pre_invoke"] }),
-    // Server-side transform mode: the server itself suppresses the violation.
-    new Block({ ...sequential, name: "BlockSoft", hooks: ["tool_pre_invoke"], mode: "transform" }),
-    new Echo({ ...sequential, name: "Echo", hooks: ["tool_pre_invoke"] }),
-    ...[1, 2, 3].map((i) =>
-      new Slow({ ...sequential, name: `Slow${i}`, hooks: ["tool_pre_invoke"] })
-    ),
-    new Stateful({
-      ...sequential,
-      name: "Stateful",
-      hooks: ["tool_pre_invoke", "tool_post_invoke"],
-    }),
-  ];
-}
-
 /** Serves the test plugins on a fresh socket, runs one gateway scenario, always closes. */
 async function gateway(scenario: string): Promise<Json> {
   const path = uniqueSocketPath("a");
-  const server = new ExternalPluginServer({ plugins: plugins() });
+  const server = new ExternalPluginServer({ plugins: servedPlugins("unix") });
   try {
     const handle = await server.serve({ transport: "unix", path, printReady: false });
     assert.equal(handle.address, path);
@@ -202,18 +75,8 @@ Deno.test({
     assert.equal(result.continue_processing, false);
     assert.equal(result.modified_payload, null);
     const violation = result.violation as Json;
-    assert.equal(violation.code, "DENY_WORD");
-    assert.equal(violation.reason, "Denied word");
-    assert.equal(violation.description, "argument q of search contains a denied word");
-    assert.deepEqual(violation.details, {
-      word: "hello",
-      positions: [0, 4],
-      nested: { strict: true },
-    });
-    assert.equal(violation.mcp_error_code, -32001);
-    assert.equal(violation.http_status_code, 403);
-    // Stamped by the gateway's executor from its own config.
-    assert.equal(violation.plugin_name, "Block");
+    // Its plugin_name is stamped by the gateway's executor from its own config.
+    assertDenyWordViolation(violation);
   },
 });
 
@@ -327,19 +190,7 @@ Deno.test({
     assert.equal(validated.mode, "sequential");
     assert.equal(validated.priority, 10);
     assert.deepEqual(out.Missing, { found: false });
-    assert.deepEqual(out.all_names, [
-      "Allow",
-      "Modify",
-      "Block",
-      "Raise",
-      "RaiseStructured",
-      "BlockSoft",
-      "Echo",
-      "Slow1",
-      "Slow2",
-      "Slow3",
-      "Stateful",
-    ]);
+    assert.deepEqual(out.all_names, SERVED_NAMES);
   },
 });
 
