@@ -121,10 +121,10 @@ export type TransportServer = (
 // Each transport's module (and its dependencies: grpc-js, the MCP SDK) loads only when used.
 const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>> = {
   unix: async () => (await import("./unix/server.ts")).serveUnixTransport,
-  grpc: async () => (await import("./grpc/server.ts")).serveGrpcTransport,
-  http: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
-  streamablehttp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
-  mcp: async () => (await import("./mcp/http_server.ts")).serveMcpHttpTransport,
+  grpc: async () => (await import("./grpc/server.ts")).serveGrpc,
+  http: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
+  streamablehttp: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
+  mcp: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
   stdio: async () => (await import("./mcp/stdio_server.ts")).serveMcpStdioTransport,
 };
 

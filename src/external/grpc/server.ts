@@ -18,7 +18,7 @@ import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
-import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
+import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
 import {
@@ -286,27 +286,4 @@ export async function serveGrpc(
     await announceReady();
   }
   return handle;
-}
-
-/**
- * The `grpc` entry of `ExternalPluginServer.serve()`.
- *
- * @example
- * ```ts
- * import { serveGrpcTransport } from "./server.ts";
- * console.log(typeof serveGrpcTransport); // "function"
- * ```
- */
-export function serveGrpcTransport(
-  server: ExternalPluginServer,
-  options: ServeOptions,
-): Promise<ServerHandle> {
-  return serveGrpc(server, {
-    host: options.host,
-    port: options.port,
-    uds: options.uds,
-    tls: options.tls,
-    printReady: options.printReady,
-    handleSignals: options.handleSignals,
-  });
 }

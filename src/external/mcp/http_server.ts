@@ -22,7 +22,7 @@ import { mcpServerConfigFromEnv } from "../../config/from_env.ts";
 import type { McpServerConfig } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
 import { preflight } from "../permissions.ts";
-import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
+import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
 import { createMcpServer } from "./tools.ts";
 
@@ -587,27 +587,4 @@ export async function serveMcpHttp(
     await announceReady();
   }
   return handle;
-}
-
-/**
- * The `http` / `streamablehttp` / `mcp` entry of `ExternalPluginServer.serve()`.
- *
- * @example
- * ```ts
- * import { serveMcpHttpTransport } from "./http_server.ts";
- * console.log(typeof serveMcpHttpTransport); // "function"
- * ```
- */
-export function serveMcpHttpTransport(
-  server: ExternalPluginServer,
-  options: ServeOptions,
-): Promise<ServerHandle> {
-  return serveMcpHttp(server, {
-    host: options.host,
-    port: options.port,
-    uds: options.uds,
-    tls: options.tls,
-    printReady: options.printReady,
-    handleSignals: options.handleSignals,
-  });
 }
