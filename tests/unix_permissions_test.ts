@@ -8,6 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { Subprocess, within } from "./helpers/subprocess.ts";
 import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
 import { FrameReader, writeFrame } from "../src/external/frame.ts";
 import { fromStruct, toStruct } from "../src/external/struct.ts";
@@ -30,92 +31,9 @@ function unixFlags(path: string): { read: string; write: string; net: string } {
   };
 }
 
-/** Resolves like `promise`, or rejects after `ms` naming `what`; the timer is always cleared. */
-async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** This process's environment without any PLUGINS_* / UNIX_SOCKET_PATH setting, no colours. */
-function childEnv(): Record<string, string> {
-  const env = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) =>
-      !k.startsWith("PLUGINS_") && k !== "UNIX_SOCKET_PATH"
-    ),
-  );
-  return { ...env, NO_COLOR: "1" };
-}
-
-/** A running `examples/unix_server.ts` subprocess with its output collected. */
-class ServerProcess {
-  readonly child: Deno.ChildProcess;
-  /** Resolves once `READY` appeared on stdout; rejects if stdout ends first. */
-  readonly ready: Promise<void>;
-  /** All of stdout / stderr, once the process has closed them. */
-  readonly stdout: Promise<string>;
-  readonly stderr: Promise<string>;
-
-  constructor(flags: string[], path: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...flags, EXAMPLE.pathname, path],
-      cwd: ROOT.pathname,
-      // No inherited PLUGINS_* settings: the socket path comes from the argument only.
-      clearEnv: true,
-      env: childEnv(),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child = child;
-    let markReady!: () => void;
-    let failReady!: (e: Error) => void;
-    this.ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      failReady = reject;
-    });
-    this.stdout = (async () => {
-      let text = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        if (/^READY$/m.test(text)) markReady();
-      }
-      failReady(new Error(`the server ended without printing READY; stdout: ${text}`));
-      return text;
-    })();
-    this.stderr = new Response(child.stderr).text();
-    // Handled by whoever awaits it; avoid an unhandled rejection when nobody does.
-    this.ready.catch(() => {});
-  }
-
-  /** Waits for exit and all output (bounded); kills the process if it does not end in time. */
-  async finish(): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
-    try {
-      const [status, stdout, stderr] = await within(
-        Promise.all([this.child.status, this.stdout, this.stderr]),
-        "server exit",
-      );
-      return { status, stdout, stderr };
-    } catch (error) {
-      this.kill("SIGKILL");
-      await Promise.all([this.child.status, this.stdout, this.stderr]);
-      throw error;
-    }
-  }
-
-  kill(signal: Deno.Signal): void {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already exited.
-    }
-  }
+/** The example server with `flags`, serving `path`. */
+function startServer(flags: string[], path: string): Subprocess {
+  return new Subprocess(["run", "--no-prompt", ...flags, EXAMPLE.pathname, path]);
 }
 
 async function call(conn: Deno.Conn, reader: FrameReader, request: Uint8Array) {
@@ -128,9 +46,9 @@ async function call(conn: Deno.Conn, reader: FrameReader, request: Uint8Array) {
 Deno.test("Unix example server runs with exactly the three socket flags and stops on SIGTERM", async () => {
   const path = socketPath("ok");
   const f = unixFlags(path);
-  const server = new ServerProcess([f.read, f.write, f.net], path);
+  const server = startServer([f.read, f.write, f.net], path);
   try {
-    await within(server.ready, "READY");
+    await within(server.ready, "READY", WAIT_MS);
     const info = await Deno.lstat(path);
     assert.ok(info.isSocket);
     assert.equal(info.mode! & 0o777, 0o600);
@@ -206,9 +124,9 @@ Deno.test("Unix example server runs with exactly the three socket flags and stop
 Deno.test("Unix example server stops cleanly on SIGINT too", async () => {
   const path = socketPath("int");
   const f = unixFlags(path);
-  const server = new ServerProcess([f.read, f.write, f.net], path);
+  const server = startServer([f.read, f.write, f.net], path);
   try {
-    await within(server.ready, "READY");
+    await within(server.ready, "READY", WAIT_MS);
     server.kill("SIGINT");
     const { status, stderr } = await server.finish();
     assert.equal(status.code, 0, stderr);
@@ -225,7 +143,7 @@ for (const missing of ["read", "write", "net"] as const) {
     const path = socketPath(`no-${missing}`);
     const f = unixFlags(path);
     const flags = (["read", "write", "net"] as const).filter((k) => k !== missing).map((k) => f[k]);
-    const server = new ServerProcess(flags, path);
+    const server = startServer(flags, path);
     try {
       const { status, stdout, stderr } = await server.finish();
       assert.notEqual(status.code, 0);
@@ -261,6 +179,7 @@ Deno.test("Unix example server's module graph holds neither grpc-js nor the MCP 
       stderr: "piped",
     }).output(),
     "deno info",
+    WAIT_MS,
   );
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {

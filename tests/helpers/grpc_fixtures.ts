@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { WAIT_MS } from "./subprocess.ts";
 import { Buffer } from "node:buffer";
 import {
   ExternalPluginServer,
@@ -29,9 +30,6 @@ import { GrpcExternalPlugin, type GrpcPluginOptions } from "../../src/external/g
 import { type GrpcJs, loadGrpcJs } from "../../src/external/grpc/grpc_js.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
 
-/** Every wait in the gRPC tests is bounded by this. */
-export const WAIT_MS = 10_000;
-
 /**
  * A unique socket path under /tmp.
  *
@@ -42,26 +40,6 @@ export const WAIT_MS = 10_000;
  */
 export function socketPath(label: string): string {
   return `/tmp/cpex-g-${label}-${crypto.randomUUID().slice(0, 8)}.sock`;
-}
-
-/**
- * Resolves like `promise`, or rejects after `ms` naming `what`; the timer is always cleared.
- *
- * @example
- * ```ts
- * await within(Promise.resolve(1), "one");
- * ```
- */
-export async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -336,10 +314,6 @@ export const FAST_BACKOFF: Record<string, number> = {
   "grpc.max_reconnect_backoff_ms": 100,
 };
 
-const ROOT = new URL("../../", import.meta.url);
-/** Bound on a subprocess's exit (start-up includes a possible type check). */
-const SUBPROCESS_WAIT_MS = 60_000;
-
 /**
  * A free TCP port on 127.0.0.1 (bound and released at once).
  *
@@ -355,83 +329,4 @@ export function freePort(): number {
   return port;
 }
 
-/** This environment without PLUGINS_* / GRPC_* / proxy settings, no colours. */
-function childEnv(): Record<string, string> {
-  const env = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) =>
-      !k.startsWith("PLUGINS_") && !k.startsWith("GRPC_") && !/_proxy$/i.test(k)
-    ),
-  );
-  return { ...env, NO_COLOR: "1" };
-}
-
-/**
- * A running Deno subprocess (cwd: the repository root, environment without PLUGINS_*, GRPC_*
- * and proxy variables) with its output collected; `ready` resolves on a `READY` line.
- *
- * @example
- * ```ts
- * const child = new Subprocess(["eval", "console.log('READY')"]);
- * await child.ready;
- * await child.finish();
- * ```
- */
-export class Subprocess {
-  readonly child: Deno.ChildProcess;
-  readonly ready: Promise<void>;
-  readonly stdout: Promise<string>;
-  readonly stderr: Promise<string>;
-
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: ROOT.pathname,
-      clearEnv: true,
-      env: childEnv(),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.child = child;
-    let markReady!: () => void;
-    let failReady!: (e: Error) => void;
-    this.ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      failReady = reject;
-    });
-    this.stdout = (async () => {
-      let text = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        if (/^READY$/m.test(text)) markReady();
-      }
-      failReady(new Error(`ended without printing READY; stdout: ${text}`));
-      return text;
-    })();
-    this.stderr = new Response(child.stderr).text();
-    this.ready.catch(() => {});
-  }
-
-  async finish(): Promise<{ status: Deno.CommandStatus; stdout: string; stderr: string }> {
-    try {
-      const [status, stdout, stderr] = await within(
-        Promise.all([this.child.status, this.stdout, this.stderr]),
-        "process exit",
-        SUBPROCESS_WAIT_MS,
-      );
-      return { status, stdout, stderr };
-    } catch (error) {
-      this.kill("SIGKILL");
-      await Promise.all([this.child.status, this.stdout, this.stderr]);
-      throw error;
-    }
-  }
-
-  kill(signal: Deno.Signal): void {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already exited.
-    }
-  }
-}
+export { Subprocess, WAIT_MS, within } from "./subprocess.ts";
