@@ -496,3 +496,69 @@ Deno.test("a block answered at once still aborts a hanging concurrent sibling", 
     await manager.shutdown();
   }
 });
+
+// Issue 11 item 3: siblings that finished before the halt was processed keep their effects as
+// in the reference (probed with cpex 0.1.4: the failed on_error=disable sibling is disabled,
+// the allowing sibling's global state and metadata are merged, neither gets a record).
+Deno.test("a concurrent block keeps the effects of siblings that had already finished", async () => {
+  const manager = await makeManager([
+    new ScriptedPlugin(
+      { name: "blocker", hooks: [HOOK], mode: "concurrent", priority: 1 },
+      () => block("FIRST"),
+    ),
+    new ScriptedPlugin(
+      { name: "flaky", hooks: [HOOK], mode: "concurrent", priority: 2, on_error: "disable" },
+      () => {
+        throw new Error("boom");
+      },
+    ),
+    new ScriptedPlugin(
+      { name: "writer", hooks: [HOOK], mode: "concurrent", priority: 3 },
+      (_p, context) => {
+        context.global_context.state!.writer = 1;
+        return { metadata: { writer: true } };
+      },
+    ),
+  ]);
+  try {
+    const global = gctx();
+    const [result] = await manager.invokeHook(HOOK, toolPayload(), global);
+    assert.equal(result.continue_processing, false);
+    assert.deepEqual(result.executions.map((r) => r.plugin_name), ["blocker"]);
+    assert.deepEqual(result.metadata, { writer: true });
+    assert.deepEqual(global.state, { writer: 1 });
+    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+  } finally {
+    await manager.shutdown();
+  }
+});
+
+Deno.test("a concurrent on_error=fail failure keeps the effects of siblings that had already finished", async () => {
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "broken", hooks: [HOOK], mode: "concurrent", priority: 1 }, () => {
+      throw new Error("fail");
+    }),
+    new ScriptedPlugin(
+      { name: "flaky", hooks: [HOOK], mode: "concurrent", priority: 2, on_error: "disable" },
+      () => {
+        throw new Error("boom");
+      },
+    ),
+    new ScriptedPlugin(
+      { name: "writer", hooks: [HOOK], mode: "concurrent", priority: 3 },
+      (_p, context) => {
+        context.global_context.state!.writer = 1;
+        return {};
+      },
+    ),
+  ]);
+  try {
+    const global = gctx();
+    const error = await rejection(manager.invokeHook(HOOK, toolPayload(), global));
+    assert.ok(error instanceof PluginError);
+    assert.deepEqual(global.state, { writer: 1 });
+    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+  } finally {
+    await manager.shutdown();
+  }
+});

@@ -185,7 +185,8 @@ Deno.test("chain length counts every plugin of the hook, skipped ones included",
   const chains = recorder.named(CHAIN);
   assert.equal(chains.length, 2);
   for (const chain of chains) assert.equal(chain.start.attributes?.["plugin.chain.length"], 3);
-  assert.equal(chains[0].endAttributes?.["plugin.executed_count"], 1);
+  // A failure handled by on_error counts as executed, as in the reference.
+  assert.equal(chains[0].endAttributes?.["plugin.executed_count"], 2);
   assert.equal(chains[0].endAttributes?.["plugin.skipped_count"], 1);
   // Second call: the runtime-disabled plugin is skipped as well.
   assert.equal(chains[1].endAttributes?.["plugin.executed_count"], 1);
@@ -290,6 +291,54 @@ Deno.test("fire-and-forget plugins get a span under the caller's trace id", asyn
   assert.equal(span.start.traceId, "trace-bg");
   assert.equal(span.status, "ok");
   assertAllEnded(recorder);
+});
+
+Deno.test("a fire-and-forget plugin span ends with its had_violation and modified_payload", async () => {
+  // Issue 11 item 4: C71 says every successful plugin span carries both attributes.
+  const recorder = new SpanRecorder();
+  const bg = plugin("bg", () => ({
+    continue_processing: false,
+    violation: { reason: "no", description: "blocked", code: "DENY" },
+    modified_payload: { name: "x" },
+  }), {
+    mode: "fire_and_forget",
+  });
+  await withPlugins([bg], async (manager) => {
+    const [result] = await withTraceId(
+      "t",
+      () => manager.invokeHook("tool_pre_invoke", { name: "t" }, gctx()),
+    );
+    await result.waitForBackgroundTasks();
+  }, { observability: recorder });
+  assert.deepEqual(recorder.named("plugin.execute.bg")[0].endAttributes, {
+    "plugin.had_violation": true,
+    "plugin.modified_payload": true,
+  });
+});
+
+Deno.test("plugins that would be skipped after a halt still count in skipped_count", async () => {
+  // Issue 11 item 4: the reference decides every skip before running anything.
+  const recorder = new SpanRecorder();
+  const unmatched = plugin("unmatched", () => ({}), {
+    priority: 2,
+    conditions: [{ tools: ["other"] }],
+  });
+  const bg = plugin("bg-unmatched", () => ({}), {
+    mode: "fire_and_forget",
+    conditions: [{ tools: ["other"] }],
+  });
+  const flaky = plugin("flaky", () => {
+    throw new Error("x");
+  }, { priority: 0, on_error: "ignore" });
+  await withPlugins([plugin("blocker", deny, { priority: 1 }), unmatched, bg, flaky], async (m) => {
+    await withTraceId("t", () => m.invokeHook("tool_pre_invoke", { name: "t" }, gctx()));
+  }, { observability: recorder });
+  assert.deepEqual(recorder.named(CHAIN)[0].endAttributes, {
+    "plugin.executed_count": 2,
+    "plugin.skipped_count": 2,
+    "plugin.chain.stopped": true,
+    "plugin.chain.stopped_by": "blocker",
+  });
 });
 
 Deno.test("concurrent invocations under different trace ids keep independent chain counters", async () => {

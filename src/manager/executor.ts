@@ -116,6 +116,8 @@ class Invocation {
   executed = 0;
   skipped = 0;
   stoppedBy = "";
+  /** FIRE_AND_FORGET refs that pass the skip checks (decided with the others, up front). */
+  fireAndForget: readonly HookRef[] = [];
   decisionPlugin: string | null = null;
   tracing: ObservabilityProvider | null = null;
   traceId = "";
@@ -287,19 +289,36 @@ export class PluginExecutor {
     inv: Invocation,
     raise: boolean,
   ): Promise<[HookResult, PluginContextTable]> {
-    const serial = [plan.sequential, plan.transform, plan.audit];
+    // Every skip is decided before anything runs, as the reference groups its refs: plugins
+    // skipped after a halt are still counted in skipped_count (issue 11 item 4).
+    const serial = [
+      this.#select(plan.sequential, inv),
+      this.#select(plan.transform, inv),
+      this.#select(plan.audit, inv),
+    ];
+    const concurrent = this.#select(plan.concurrent, inv);
+    inv.fireAndForget = this.#select(plan.fireAndForget, inv);
     for (const refs of serial) {
       for (const hookRef of refs) {
-        if (!this.#shouldRun(hookRef, inv)) continue;
         const halted = await this.#runSerial(hookRef, inv, raise);
         if (halted) return [halted, inv.table];
       }
     }
-    if (plan.concurrent.length) {
-      const halted = await this.#runConcurrent(plan.concurrent, inv, raise);
+    if (concurrent.length) {
+      const halted = await this.#runConcurrent(concurrent, inv, raise);
       if (halted) return [halted, inv.table];
     }
     return [this.#finish(inv, true, null), inv.table];
+  }
+
+  /** The refs of one bucket that run; the bucket itself when none is skipped (no copy). */
+  #select(refs: readonly HookRef[], inv: Invocation): readonly HookRef[] {
+    let kept: HookRef[] | null = null;
+    for (let i = 0; i < refs.length; i++) {
+      if (this.#shouldRun(refs[i], inv)) kept?.push(refs[i]);
+      else kept ??= refs.slice(0, i);
+    }
+    return kept ?? refs;
   }
 
   #shouldRun(hookRef: HookRef, inv: Invocation): boolean {
@@ -471,12 +490,50 @@ export class PluginExecutor {
       throw pluginError;
     }
     if (ref.onError === "disable") this.runtimeDisabled.add(ref.name);
+    inv.executed++; // the reference counts a plugin whose failure is ignored as executed
     record.applied = timedOut && appliedOnTimeout;
     inv.records.push(record);
   }
 
-  /** Merges what a successful plugin contributes besides its decision. */
-  #absorb(hookRef: HookRef, inv: Invocation, context: PluginContext, result: PluginResult): void {
+  /** Applies the effects of a CONCURRENT sibling that finished before a halt was processed. */
+  #finishedSibling(
+    hookRef: HookRef,
+    inv: Invocation,
+    context: PluginContext,
+    span: string | null,
+    ok: boolean,
+    value: unknown,
+  ): void {
+    const ref = hookRef.ref;
+    let result: PluginResult;
+    try {
+      if (!ok) throw value;
+      result = checkResult(value, ref.name);
+    } catch {
+      if (span !== null) safeEnd(inv.tracing!, span, "error");
+      if (ref.onError === "disable") this.runtimeDisabled.add(ref.name);
+      return;
+    }
+    if (span !== null) {
+      safeEnd(inv.tracing!, span, "ok", {
+        "plugin.had_violation": !!result.violation,
+        "plugin.modified_payload": result.modified_payload != null,
+      });
+    }
+    this.#absorb(hookRef, inv, context, result, false);
+  }
+
+  /**
+   * Merges what a successful plugin contributes besides its decision. `signals` false skips
+   * the retry hint and headers (for siblings whose result the loop never processed).
+   */
+  #absorb(
+    hookRef: HookRef,
+    inv: Invocation,
+    context: PluginContext,
+    result: PluginResult,
+    signals = true,
+  ): void {
     const mode = hookRef.ref.mode;
     if (mode !== "audit") {
       const g = inv.global;
@@ -494,7 +551,9 @@ export class PluginExecutor {
           break;
         }
       }
-      if (result.http_headers) inv.headers = { ...inv.headers, ...result.http_headers };
+      if (signals && result.http_headers) {
+        inv.headers = { ...inv.headers, ...result.http_headers };
+      }
     }
     const metadata = result.metadata;
     if (metadata) {
@@ -503,7 +562,7 @@ export class PluginExecutor {
       }
     }
     const retry = result.retry_delay_ms;
-    if (retry !== undefined && retry > inv.retry) inv.retry = retry;
+    if (signals && retry !== undefined && retry > inv.retry) inv.retry = retry;
   }
 
   /** Applies the hook's policy to a returned modification; returns the new chained payload. */
@@ -539,9 +598,8 @@ export class PluginExecutor {
     inv: Invocation,
     raise: boolean,
   ): Promise<HookResult | null> {
-    const runnable = refs.filter((h) => this.#shouldRun(h, inv));
+    const runnable = refs;
     const n = runnable.length;
-    if (n === 0) return null;
     const input = inv.current;
     // Every context is prepared before any plugin starts: all see the same global state.
     const contexts = runnable.map((h) => this.#context(h, inv));
@@ -585,6 +643,13 @@ export class PluginExecutor {
     let stopped = false;
     const cancelRest = () => {
       stopped = true;
+      // Siblings that finished but were not processed yet keep their effects, as in the
+      // reference, where each task merges its own (issue 11 item 3): disable on failure,
+      // global state and metadata merged, spans ended. They get no record.
+      for (const { index, ok, value } of done.splice(0)) {
+        this.#finishedSibling(runnable[index], inv, contexts[index], spans[index], ok, value);
+        spans[index] = null;
+      }
       for (let i = 0; i < n; i++) {
         pending[i].cancel(runnable[i].ref.name);
         // Spans of calls that will never be processed end here (Q7: spans always end).
@@ -658,7 +723,7 @@ export class PluginExecutor {
     const result = new HookResult();
     result.continue_processing = allow;
     result.violation = violation;
-    const faf = inv.plan.fireAndForget;
+    const faf = inv.fireAndForget;
     if (faf.length) this.#scheduleFireAndForget(faf, inv, result);
     if (inv.chained !== NONE) result.modified_payload = inv.chained;
     result.modified_extensions = inv.extensions;
@@ -678,7 +743,6 @@ export class PluginExecutor {
     const payload = inv.current;
     const semaphore = new Semaphore(this.executionPool);
     for (const hookRef of refs) {
-      if (!this.#shouldRun(hookRef, inv)) continue;
       const context = this.#context(hookRef, inv);
       inv.records.push(newRecord(hookRef.ref.identity, inv.hookName, "completed"));
       result.background_tasks.push(
@@ -708,8 +772,13 @@ export class PluginExecutor {
         ref.timeout ?? this.timeout,
         this.#deadlines,
       );
-      checkResult(value, ref.name);
-      if (span !== null) safeEnd(inv.tracing!, span, "ok");
+      const result = checkResult(value, ref.name);
+      if (span !== null) {
+        safeEnd(inv.tracing!, span, "ok", {
+          "plugin.had_violation": !!result.violation,
+          "plugin.modified_payload": result.modified_payload != null,
+        });
+      }
       return undefined;
     } catch (error) {
       if (span !== null) safeEnd(inv.tracing!, span, "error");
