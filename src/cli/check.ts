@@ -8,6 +8,7 @@
 import { loadConfig } from "../config/load.ts";
 import { readSettings } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
+import { getHookRegistry } from "../hooks/registry.ts";
 import { type CommandSpec, parseArgs } from "./args.ts";
 import { describeError, type Output } from "./output.ts";
 import { buildPlan, type ConfigPlan, type PlanEntry, type PlanTransport } from "./plan.ts";
@@ -192,7 +193,9 @@ export async function checkCommand(args: readonly string[], output: Output): Pro
   try {
     const config = await loadConfig(file);
     const pluginTimeout = readSettings().envValue("pluginTimeout");
-    plan = buildPlan(config, file, pluginTimeout === undefined ? {} : { pluginTimeout });
+    // The CLI is an entry point: it plans against the default (built-in) hooks.
+    const hooks = getHookRegistry();
+    plan = buildPlan(config, file, hooks, pluginTimeout === undefined ? {} : { pluginTimeout });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (json) {

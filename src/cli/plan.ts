@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { explicitKeys } from "../config/explicit_keys.ts";
-import { hookRegistry } from "../hooks/registry.ts";
+import type { HookRegistry } from "../hooks/registry.ts";
 import type { PluginCondition, PluginConfig, PluginMode } from "../types.ts";
 
 /** Phase order of the executor. */
@@ -117,6 +117,7 @@ export interface HookPlanView {
  * ```ts
  * import { buildPlan } from "./plan.ts";
  * import { parseConfig } from "../config/schema.ts";
+ * import { getHookRegistry } from "../hooks/registry.ts";
  * const plan = buildPlan(parseConfig({ plugins: [] }), "p.yaml");
  * console.log(plan.hooks.length); // 0
  * ```
@@ -180,9 +181,10 @@ function effectiveCondition(
 function effectiveConditions(
   conditions: readonly PluginCondition[],
   hook: string,
+  hooks: HookRegistry,
 ): Record<string, string[]>[] | null {
   if (conditions.length === 0) return null;
-  const target = hookRegistry.conditionTarget(hook)?.field ?? null;
+  const target = hooks.conditionTarget(hook)?.field ?? null;
   const out = conditions.map((c) => effectiveCondition(c, target));
   return out.some((c) => Object.keys(c).length === 0) ? null : out;
 }
@@ -235,23 +237,30 @@ function serverMayOverride(plugin: PluginConfig): string[] {
  *
  * @param config The parsed config.
  * @param file How the plan names the file.
+ * @param registry The hook registry that says which hooks are known and what conditions target.
  * @param env Environment settings that apply (PLUGINS_PLUGIN_TIMEOUT).
  *
  * @example
  * ```ts
  * import { buildPlan } from "./plan.ts";
  * import { parseConfig } from "../config/schema.ts";
+ * import { getHookRegistry } from "../hooks/registry.ts";
  * const config = parseConfig({
  *   plugins: [
  *     { name: "audit", kind: "./a.ts#A", hooks: ["tool_pre_invoke"], mode: "audit", priority: 1 },
  *     { name: "deny", kind: "./d.ts#D", hooks: ["tool_pre_invoke"], priority: 50 },
  *   ],
  * });
- * const plan = buildPlan(config, "inline");
+ * const plan = buildPlan(config, "inline", getHookRegistry());
  * console.log(plan.hooks[0].plugins.map((p) => p.name)); // ["deny", "audit"]
  * ```
  */
-export function buildPlan(config: Config, file: string, env: PlanEnvironment = {}): ConfigPlan {
+export function buildPlan(
+  config: Config,
+  file: string,
+  registry: HookRegistry,
+  env: PlanEnvironment = {},
+): ConfigPlan {
   const byHook = new Map<string, { plugin: PluginConfig; index: number }[]>();
   const disabled: string[] = [];
   const hooksFromServer: string[] = [];
@@ -279,14 +288,14 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
       if (!list) byHook.set(hook, list = []);
       list.push({ plugin, index });
     }
-    warnings.push(...conditionWarnings(plugin, index));
+    warnings.push(...conditionWarnings(plugin, index, registry));
   });
   const hooks: HookPlanView[] = [];
   for (const [hook, list] of byHook) {
     // Stable sort by priority, then phase order: what the executor runs.
     const sorted = [...list].sort((a, b) => a.plugin.priority - b.plugin.priority);
     const ordered = PHASES.flatMap((mode) => sorted.filter((e) => e.plugin.mode === mode));
-    const builtin = hookRegistry.isRegistered(hook);
+    const builtin = registry.isRegistered(hook);
     if (!builtin) {
       warnings.push(
         `hook '${hook}' is not a built-in hook: the gateway must register it ` +
@@ -306,7 +315,7 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
           on_error: plugin.on_error,
           timeout,
           timeout_source: source,
-          conditions: effectiveConditions(plugin.conditions, hook),
+          conditions: effectiveConditions(plugin.conditions, hook, registry),
           transport: transportOf(plugin),
           server_may_override: serverMayOverride(plugin),
         };
@@ -333,8 +342,8 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
 }
 
 /** Condition fields that restrict none of the plugin's hooks (they are never checked). */
-function conditionWarnings(plugin: PluginConfig, index: number): string[] {
-  const targets = new Set(plugin.hooks.map((h) => hookRegistry.conditionTarget(h)?.field));
+function conditionWarnings(plugin: PluginConfig, index: number, hooks: HookRegistry): string[] {
+  const targets = new Set(plugin.hooks.map((h) => hooks.conditionTarget(h)?.field));
   const out: string[] = [];
   plugin.conditions.forEach((condition, i) => {
     const record = condition as Record<string, string[] | null | undefined>;

@@ -7,7 +7,6 @@
  */
 import { PluginContext } from "../context.ts";
 import { errorRepr, PluginError } from "../errors.ts";
-import { hookRegistry } from "../hooks/registry.ts";
 import type { Config } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
 import { readEnv } from "../config/env.ts";
@@ -36,7 +35,10 @@ export interface ExternalPluginServerOptions {
   plugins?: Plugin[];
   /** A config file path or a parsed config. */
   config?: string | URL | Config;
-  /** Options of the server's internal plugin manager. */
+  /**
+   * Options of the server's internal plugin manager; its `hookRegistry` is the one the server
+   * validates payloads with.
+   */
   manager?: PluginManagerOptions;
 }
 
@@ -275,8 +277,11 @@ export class ExternalPluginServer {
           plugin_name: pluginName,
         });
       }
-      const input = hookRegistry.isRegistered(hookType)
-        ? hookRegistry.parsePayload(hookType, payload as object)
+      // The manager's own registry (issue 10 item 3): a server built with custom hooks
+      // validates them like built-ins.
+      const hooks = manager.hookRegistry;
+      const input = hooks.isRegistered(hookType)
+        ? hooks.parsePayload(hookType, payload as object)
         : payload;
       if (typeof input !== "object" || input === null) {
         throw new TypeError(`Payload for ${hookType} must be an object`);

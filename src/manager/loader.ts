@@ -5,6 +5,7 @@
  * @module
  */
 import { copyPluginConfig } from "../config/explicit_keys.ts";
+import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
 import { Plugin } from "../plugin.ts";
 import type { PluginConfig } from "../types.ts";
 
@@ -21,6 +22,23 @@ import type { PluginConfig } from "../types.ts";
 export type PluginClass = new (config: PluginConfig) => Plugin;
 
 /**
+ * What the loader hands an external transport's factory besides the plugin's config.
+ *
+ * @example
+ * ```ts
+ * import { getHookRegistry, type ExternalPluginContext } from "@cpex/core";
+ * const context: ExternalPluginContext = { hookRegistry: getHookRegistry() };
+ * ```
+ */
+export interface ExternalPluginContext {
+  /**
+   * The hook registry of the manager loading the plugin: the proxy validates and decodes remote
+   * results with it, so a manager's own hooks work over the wire (issue 10 item 3).
+   */
+  hookRegistry: HookRegistry;
+}
+
+/**
  * Creates the gateway-side proxy of an external plugin from its config.
  *
  * @example
@@ -31,7 +49,10 @@ export type PluginClass = new (config: PluginConfig) => Plugin;
  * };
  * ```
  */
-export type ExternalPluginFactory = (config: PluginConfig) => Plugin | Promise<Plugin>;
+export type ExternalPluginFactory = (
+  config: PluginConfig,
+  context: ExternalPluginContext,
+) => Plugin | Promise<Plugin>;
 
 /**
  * The external transports a config can name (`kind: external` with one of these blocks).
@@ -88,6 +109,8 @@ export interface LoadPluginOptions {
   base?: URL;
   /** Programmatic kind -> class map, consulted first. */
   kinds?: Record<string, PluginClass>;
+  /** The hook registry external plugins decode results with (default: the shared one). */
+  hookRegistry?: HookRegistry;
 }
 
 function externalTransportOf(config: PluginConfig): ExternalTransportName | null {
@@ -144,7 +167,7 @@ export async function loadPlugin(
       );
     }
     const factory = await load();
-    return await factory(copy);
+    return await factory(copy, { hookRegistry: options.hookRegistry ?? getHookRegistry() });
   }
   const mapped = options.kinds?.[config.kind];
   if (mapped) return new mapped(copy);

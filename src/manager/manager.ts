@@ -188,6 +188,11 @@ export class PluginManager {
     return this.#registry.pluginCount;
   }
 
+  /** The hook registry this manager validates payloads and results with, end to end. */
+  get hookRegistry(): HookRegistry {
+    return this.#hooks;
+  }
+
   /** The executor (its timeout, policies and runtime-disabled set). */
   get executor(): PluginExecutor {
     return this.#executor;
@@ -244,7 +249,11 @@ export class PluginManager {
   }
 
   async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
-    const plugin = await loadPlugin(config, { base, kinds: this.#options.pluginKinds });
+    const plugin = await loadPlugin(config, {
+      base,
+      kinds: this.#options.pluginKinds,
+      hookRegistry: this.#hooks,
+    });
     await initializeOrRelease(plugin);
     // External plugins merge the remote server's settings into their own config at
     // initialize(); in-process plugins are trusted with the file's entry only.

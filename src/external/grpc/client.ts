@@ -20,7 +20,7 @@ import { allowResult } from "../allow_reply.ts";
 import { decodeRemoteResult } from "../decode_result.ts";
 import { PluginError } from "../../errors.ts";
 import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult, TlsConfig } from "../../types.ts";
@@ -59,6 +59,8 @@ export interface GrpcPluginOptions {
   configTimeoutMs?: number;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: Record<string, string | number>;
+  /** The loading manager's hook registry, used to decode results (default: the shared one). */
+  hookRegistry?: HookRegistry;
 }
 
 /**
@@ -119,12 +121,14 @@ export class GrpcExternalPlugin extends Plugin {
   readonly #target: string;
   readonly #tls: TlsConfig | null;
   readonly #options: GrpcPluginOptions;
+  readonly #hooks: HookRegistry;
   #grpc: GrpcJs | null = null;
   #client: GrpcJsModule.Client | null = null;
 
   /** Creates the proxy from the gateway's plugin entry (its `grpc` block). */
   constructor(config: PluginConfig | PluginConfigInput, options: GrpcPluginOptions = {}) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     const block = this.config.grpc;
     if (!block || (!block.target && !block.uds)) {
       throw new PluginError({
@@ -214,7 +218,7 @@ export class GrpcExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const response = await this.#unary(PLUGIN_SERVICE.InvokeHook, {
@@ -231,7 +235,7 @@ export class GrpcExternalPlugin extends Plugin {
     if (!response.result) {
       throw this.#error("Received invalid response from gRPC plugin server");
     }
-    return decodeRemoteResult(hookName, fromStruct(response.result));
+    return decodeRemoteResult(this.#hooks, hookName, fromStruct(response.result));
   }
 
   /** Closes the channel (idempotent). */
@@ -299,6 +303,9 @@ export class GrpcExternalPlugin extends Plugin {
  * console.log(typeof createGrpcPlugin); // "function"
  * ```
  */
-export function createGrpcPlugin(config: PluginConfig): Plugin {
-  return new GrpcExternalPlugin(config);
+export function createGrpcPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new GrpcExternalPlugin(config, context);
 }

@@ -19,7 +19,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { PluginContext } from "../../context.ts";
 import { mcpClientTlsFromEnv } from "../../config/from_env.ts";
 import { errorRepr, PluginError } from "../../errors.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type {
   McpClientConfig,
@@ -87,10 +87,18 @@ export class McpExternalPlugin extends Plugin {
   #session: McpSession | null = null;
   #reconnecting: Promise<McpSession> | null = null;
   #closed = false;
+  readonly #hooks: HookRegistry;
 
-  /** Creates the proxy from the gateway's plugin entry (its `mcp` block). */
-  constructor(config: PluginConfig | PluginConfigInput) {
+  /**
+   * Creates the proxy from the gateway's plugin entry (its `mcp` block). Results are decoded
+   * with `hookRegistry`: the loading manager's own (default: the shared one).
+   */
+  constructor(
+    config: PluginConfig | PluginConfigInput,
+    options: { hookRegistry?: HookRegistry } = {},
+  ) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     this.#local = this.config;
     const block = this.config.mcp;
     if (!block) throw this.#error(`Plugin ${this.name} has no mcp section`);
@@ -182,7 +190,7 @@ export class McpExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const args = {
@@ -278,7 +286,7 @@ export class McpExternalPlugin extends Plugin {
       if (!isRecord(data)) continue;
       if (isRecord(data.context)) applyContext(context, data.context);
       if (isRecord(data.result)) {
-        return hookRegistry.parseResult(hookName, data.result) as PluginResult;
+        return this.#hooks.parseResult(hookName, data.result) as PluginResult;
       }
       if (isRecord(data.error)) throw new PluginError(this.#errorModel(data.error));
     }
@@ -349,6 +357,9 @@ function applyContext(target: PluginContext, returned: Record<string, unknown>):
  * console.log(typeof createMcpPlugin); // "function"
  * ```
  */
-export function createMcpPlugin(config: PluginConfig): Plugin {
-  return new McpExternalPlugin(config);
+export function createMcpPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new McpExternalPlugin(config, context);
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { PluginError } from "../../errors.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
@@ -76,11 +76,19 @@ export class UnixSocketExternalPlugin extends Plugin {
   readonly #idle: Connection[] = [];
   readonly #busy = new Set<Connection>();
   readonly #deadlines = new DeadlineQueue();
+  readonly #hooks: HookRegistry;
   #closed = false;
 
-  /** Creates the proxy from the gateway's plugin entry (its `unix_socket` block). */
-  constructor(config: PluginConfig | PluginConfigInput) {
+  /**
+   * Creates the proxy from the gateway's plugin entry (its `unix_socket` block). Results are
+   * decoded with `hookRegistry`: the loading manager's own (default: the shared one).
+   */
+  constructor(
+    config: PluginConfig | PluginConfigInput,
+    options: { hookRegistry?: HookRegistry } = {},
+  ) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     const block = this.config.unix_socket;
     if (!block) {
       throw new PluginError({
@@ -135,7 +143,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const request = encodeMessage("InvokeHookRequest", {
@@ -161,7 +169,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     try {
       const json = fromStruct(response.result);
       // Nothing to validate against the hook's schema: the executor checks the rest.
-      return decodeRemoteResult(hookName, json);
+      return decodeRemoteResult(this.#hooks, hookName, json);
     } catch (error) {
       throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
@@ -310,6 +318,9 @@ function describe(error: unknown): string {
  * console.log(typeof createUnixSocketPlugin); // "function"
  * ```
  */
-export function createUnixSocketPlugin(config: PluginConfig): Plugin {
-  return new UnixSocketExternalPlugin(config);
+export function createUnixSocketPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new UnixSocketExternalPlugin(config, context);
 }
