@@ -17,12 +17,6 @@ const HIDDEN = new Set(["LOG_TOKENS", "LOG_STREAM"]);
 /**
  * Parses one YAML document. Throws the library's `YAMLParseError` (with `linePos`) on
  * syntax errors.
- *
- * @example
- * ```ts
- * import { parseYaml } from "./yaml.ts";
- * parseYaml("verify: no\n"); // { verify: false }
- * ```
  */
 export function parseYaml(text: string): unknown {
   const env = Deno.env as { get(key: string): string | undefined };

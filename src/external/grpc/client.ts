@@ -45,12 +45,6 @@ import type * as GrpcJsModule from "@grpc/grpc-js";
 
 /**
  * Tuning of a {@linkcode GrpcExternalPlugin} (internal; the defaults are the reference's).
- *
- * @example
- * ```ts
- * import type { GrpcPluginOptions } from "./client.ts";
- * const fast: GrpcPluginOptions = { retryDelaysMs: [10, 20] };
- * ```
  */
 export interface GrpcPluginOptions {
   /** Sleeps between config-fetch attempts; attempts = length + 1 (default `[1000, 2000]`). */
@@ -67,12 +61,6 @@ export interface GrpcPluginOptions {
  * Channel options of every plugin channel: no proxy lookup (so no proxy env permission is
  * needed), a private subchannel pool (one connection per plugin, closed with it), and a
  * reconnect backoff of 100 ms growing to at most 1 s.
- *
- * @example
- * ```ts
- * import { DEFAULT_CHANNEL_OPTIONS } from "./client.ts";
- * console.log(DEFAULT_CHANNEL_OPTIONS["grpc.enable_http_proxy"]); // 0
- * ```
  */
 export const DEFAULT_CHANNEL_OPTIONS: Readonly<Record<string, number>> = {
   "grpc.enable_http_proxy": 0,
@@ -104,17 +92,6 @@ function describe(error: unknown): string {
 
 /**
  * A plugin hosted by a gRPC plugin server.
- *
- * @example
- * ```ts
- * import { GrpcExternalPlugin } from "./client.ts";
- * const plugin = new GrpcExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   grpc: { target: "127.0.0.1:50051" },
- * });
- * console.log(plugin.target); // "127.0.0.1:50051"
- * ```
  */
 export class GrpcExternalPlugin extends Plugin {
   readonly #address: Address;
@@ -296,12 +273,6 @@ export class GrpcExternalPlugin extends Plugin {
 /**
  * Creates the proxy for a `kind: external` plugin with a `grpc:` block (the loader's factory
  * for this transport).
- *
- * @example
- * ```ts
- * import { createGrpcPlugin } from "./client.ts";
- * console.log(typeof createGrpcPlugin); // "function"
- * ```
  */
 export function createGrpcPlugin(
   config: PluginConfig,

@@ -65,17 +65,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * A plugin hosted by an MCP plugin server (Streamable HTTP or STDIO).
- *
- * @example
- * ```ts
- * import { McpExternalPlugin } from "./client.ts";
- * const plugin = new McpExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   mcp: { proto: "STREAMABLEHTTP", url: "http://localhost:8000/mcp" },
- * });
- * console.log(plugin.target); // "http://localhost:8000/mcp"
- * ```
  */
 export class McpExternalPlugin extends Plugin {
   readonly #local: PluginConfig;
@@ -350,12 +339,6 @@ function applyContext(target: PluginContext, returned: Record<string, unknown>):
 /**
  * Creates the proxy for a `kind: external` plugin with an `mcp:` block (the loader's factory
  * for this transport).
- *
- * @example
- * ```ts
- * import { createMcpPlugin } from "./client.ts";
- * console.log(typeof createMcpPlugin); // "function"
- * ```
  */
 export function createMcpPlugin(
   config: PluginConfig,

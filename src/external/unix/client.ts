@@ -55,18 +55,6 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * A plugin hosted by an external plugin server on a Unix socket.
- *
- * @example
- * ```ts
- * import { UnixSocketExternalPlugin } from "./client.ts";
- * const plugin = new UnixSocketExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   hooks: ["tool_pre_invoke"],
- *   unix_socket: { path: "/tmp/mcpgateway-plugins.sock" },
- * });
- * console.log(plugin.socketPath); // "/tmp/mcpgateway-plugins.sock"
- * ```
  */
 export class UnixSocketExternalPlugin extends Plugin {
   readonly #path: string;
@@ -311,12 +299,6 @@ function describe(error: unknown): string {
 /**
  * Creates the proxy for a `kind: external` plugin with a `unix_socket:` block (the loader's
  * factory for this transport).
- *
- * @example
- * ```ts
- * import { createUnixSocketPlugin } from "./client.ts";
- * console.log(typeof createUnixSocketPlugin); // "function"
- * ```
  */
 export function createUnixSocketPlugin(
   config: PluginConfig,
