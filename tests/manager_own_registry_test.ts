@@ -8,13 +8,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  parseConfig,
-  type PluginConfigInput,
-  PluginError,
-  PluginManager,
-  type ServerHandle,
-} from "../mod.ts";
+import { parseConfig, type PluginConfigInput, PluginError, PluginManager } from "../mod.ts";
+import type { ServerHandle } from "../server.ts";
 import {
   EMAIL_PRE_SEND,
   type EmailPayload,

@@ -11,12 +11,6 @@
 
 /**
  * One option of a command.
- *
- * @example
- * ```ts
- * import type { OptionSpec } from "./args.ts";
- * const port: OptionSpec = { type: "string", short: "p" };
- * ```
  */
 export interface OptionSpec {
   /** `string` options take a value; `boolean` options do not. */
@@ -27,16 +21,6 @@ export interface OptionSpec {
 
 /**
  * What a command accepts.
- *
- * @example
- * ```ts
- * import type { CommandSpec } from "./args.ts";
- * const check: CommandSpec = {
- *   name: "check",
- *   options: { json: { type: "boolean" } },
- *   positionals: { min: 1, max: 1, names: "FILE" },
- * };
- * ```
  */
 export interface CommandSpec {
   /** The command name, used in error messages. */
@@ -49,12 +33,6 @@ export interface CommandSpec {
 
 /**
  * The parsed command line: option values by long name, and the positional arguments.
- *
- * @example
- * ```ts
- * import type { ParsedArgs } from "./args.ts";
- * const p: ParsedArgs = { options: { json: true }, positionals: ["plugins.yaml"] };
- * ```
  */
 export interface ParsedArgs {
   /** Values of the options that were given (`true` for a boolean option). */
@@ -66,13 +44,6 @@ export interface ParsedArgs {
 /**
  * The command line is wrong (unknown command or option, missing value, bad value). The CLI
  * prints the message and the command's usage and exits with code 2.
- *
- * @example
- * ```ts
- * import { UsageError } from "./args.ts";
- * const e = new UsageError("unknown option --bogus", "serve");
- * console.log(e.command); // "serve"
- * ```
  */
 export class UsageError extends Error {
   /** The command whose usage applies, or null for the top level. */
@@ -87,13 +58,6 @@ export class UsageError extends Error {
 
 /**
  * True when `args` asks for help (`-h` or `--help` before any `--`).
- *
- * @example
- * ```ts
- * import { wantsHelp } from "./args.ts";
- * console.log(wantsHelp(["check", "--help"])); // true
- * console.log(wantsHelp(["--", "--help"])); // false
- * ```
  */
 export function wantsHelp(args: readonly string[]): boolean {
   for (const arg of args) {
@@ -108,17 +72,6 @@ export function wantsHelp(args: readonly string[]): boolean {
  *
  * @throws {UsageError} for an unknown option, a missing or unexpected value, a repeated string
  * option, or the wrong number of positional arguments.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * const parsed = parseArgs(["--port=9000", "-t", "grpc"], {
- *   name: "serve",
- *   options: { port: { type: "string", short: "p" }, transport: { type: "string", short: "t" } },
- *   positionals: { min: 0, max: 0 },
- * });
- * console.log(parsed.options); // { port: "9000", transport: "grpc" }
- * ```
  */
 export function parseArgs(args: readonly string[], spec: CommandSpec): ParsedArgs {
   const options: Record<string, string | boolean> = {};

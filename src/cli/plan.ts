@@ -26,12 +26,6 @@ export const DEFAULT_TIMEOUT = 30;
 
 /**
  * Where a plugin runs: in-process (its `kind`), or external with its transport's address.
- *
- * @example
- * ```ts
- * import type { PlanTransport } from "./plan.ts";
- * const t: PlanTransport = { type: "unix_socket", path: "/tmp/p.sock" };
- * ```
  */
 export type PlanTransport =
   | { type: "in-process"; kind: string }
@@ -52,16 +46,6 @@ export type TimeoutSource = "plugin" | "env" | "plugin_settings" | "default";
 
 /**
  * One plugin in one hook's plan.
- *
- * @example
- * ```ts
- * import type { PlanEntry } from "./plan.ts";
- * const e: PlanEntry = {
- *   order: 1, name: "deny", mode: "sequential", priority: 10, on_error: "fail",
- *   timeout: 30, timeout_source: "default", conditions: null,
- *   transport: { type: "in-process", kind: "./deny.ts#DenyList" }, server_may_override: [],
- * };
- * ```
  */
 export interface PlanEntry {
   /** Position in the hook's execution order (1-based). */
@@ -94,12 +78,6 @@ export interface PlanEntry {
 
 /**
  * One hook's plan.
- *
- * @example
- * ```ts
- * import type { HookPlanView } from "./plan.ts";
- * const h: HookPlanView = { hook: "tool_pre_invoke", builtin: true, plugins: [] };
- * ```
  */
 export interface HookPlanView {
   /** The hook name. */
@@ -112,15 +90,6 @@ export interface HookPlanView {
 
 /**
  * The effective plan of a whole config.
- *
- * @example
- * ```ts
- * import { buildPlan } from "./plan.ts";
- * import { parseConfig } from "../config/schema.ts";
- * import { getHookRegistry } from "../hooks/registry.ts";
- * const plan = buildPlan(parseConfig({ plugins: [] }), "p.yaml");
- * console.log(plan.hooks.length); // 0
- * ```
  */
 export interface ConfigPlan {
   /** The config file. */
@@ -145,12 +114,6 @@ export interface ConfigPlan {
 
 /**
  * Settings from the environment that change the plan.
- *
- * @example
- * ```ts
- * import type { PlanEnvironment } from "./plan.ts";
- * const env: PlanEnvironment = { pluginTimeout: 5 };
- * ```
  */
 export interface PlanEnvironment {
   /** PLUGINS_PLUGIN_TIMEOUT, when set. */
@@ -239,21 +202,6 @@ function serverMayOverride(plugin: PluginConfig): string[] {
  * @param file How the plan names the file.
  * @param registry The hook registry that says which hooks are known and what conditions target.
  * @param env Environment settings that apply (PLUGINS_PLUGIN_TIMEOUT).
- *
- * @example
- * ```ts
- * import { buildPlan } from "./plan.ts";
- * import { parseConfig } from "../config/schema.ts";
- * import { getHookRegistry } from "../hooks/registry.ts";
- * const config = parseConfig({
- *   plugins: [
- *     { name: "audit", kind: "./a.ts#A", hooks: ["tool_pre_invoke"], mode: "audit", priority: 1 },
- *     { name: "deny", kind: "./d.ts#D", hooks: ["tool_pre_invoke"], priority: 50 },
- *   ],
- * });
- * const plan = buildPlan(config, "inline", getHookRegistry());
- * console.log(plan.hooks[0].plugins.map((p) => p.name)); // ["deny", "audit"]
- * ```
  */
 export function buildPlan(
   config: Config,

@@ -26,7 +26,7 @@ export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
  *
  * @example
  * ```ts
- * import type { ExternalPluginServerOptions } from "@cpex/core";
+ * import type { ExternalPluginServerOptions } from "@cpex/core/server";
  * const o: ExternalPluginServerOptions = { config: "./plugins.yaml" };
  * ```
  */
@@ -48,7 +48,7 @@ export interface ExternalPluginServerOptions {
  *
  * @example
  * ```ts
- * import type { InvokeHookResponseData } from "@cpex/core";
+ * import type { InvokeHookResponseData } from "@cpex/core/server";
  * const r: InvokeHookResponseData = { plugin_name: "p", result: { continue_processing: true } };
  * ```
  */
@@ -70,7 +70,7 @@ export interface InvokeHookResponseData {
  *
  * @example
  * ```ts
- * import type { TransportName } from "@cpex/core";
+ * import type { TransportName } from "@cpex/core/server";
  * const t: TransportName = "unix";
  * ```
  */
@@ -83,7 +83,7 @@ export type TransportName = "unix" | "grpc" | "http" | "streamablehttp" | "mcp" 
  *
  * @example
  * ```ts
- * import type { ServeOptions } from "@cpex/core";
+ * import type { ServeOptions } from "@cpex/core/server";
  * const o: ServeOptions = { transport: "unix", path: "/tmp/cpex.sock" };
  * ```
  */
@@ -108,12 +108,6 @@ export interface ServeOptions {
 
 /**
  * What a transport module provides.
- *
- * @example
- * ```ts
- * import type { TransportServer } from "@cpex/core";
- * const refuse: TransportServer = () => Promise.reject(new Error("no"));
- * ```
  */
 export type TransportServer = (
   server: ExternalPluginServer,
@@ -135,7 +129,7 @@ const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>>
  *
  * @example
  * ```ts
- * import type { ServerHandle } from "@cpex/core";
+ * import type { ServerHandle } from "@cpex/core/server";
  * async function stop(h: ServerHandle) {
  *   await h.close();
  * }
@@ -156,7 +150,8 @@ export interface ServerHandle {
  *
  * @example
  * ```ts
- * import { ExternalPluginServer, Plugin } from "@cpex/core";
+ * import { Plugin } from "@cpex/core";
+ * import { ExternalPluginServer } from "@cpex/core/server";
  * class Allow extends Plugin {
  *   tool_pre_invoke() {
  *     return {};

@@ -97,12 +97,6 @@ export function registerExternalTransport(
 
 /**
  * Options of {@linkcode loadPlugin}.
- *
- * @example
- * ```ts
- * import type { LoadPluginOptions } from "@cpex/core";
- * const o: LoadPluginOptions = { base: new URL("file:///etc/cpex/plugins.yaml") };
- * ```
  */
 export interface LoadPluginOptions {
   /** The config file's URL; relative specifiers resolve against it (default: the cwd). */
@@ -137,18 +131,6 @@ function isPluginClass(value: unknown): value is PluginClass {
 /**
  * Resolves a plugin's `kind` to a class and instantiates it with a copy of its config (the
  * manager keeps the original as the trusted config). Does not call `initialize()`.
- *
- * @example
- * ```ts
- * import { loadPlugin, Plugin } from "@cpex/core";
- * class Noop extends Plugin {}
- * const plugin = await loadPlugin(
- *   { name: "n", kind: "noop", hooks: [], tags: [], mode: "sequential", on_error: "fail",
- *     priority: 1, max_content_size: 1, conditions: [], capabilities: [] },
- *   { kinds: { noop: Noop } },
- * );
- * console.log(plugin.name); // "n"
- * ```
  */
 export async function loadPlugin(
   config: PluginConfig,

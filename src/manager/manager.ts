@@ -91,6 +91,12 @@ export interface InvokeForPluginOptions {
 const consoleLogger: ManagerLogger = { warn: (m) => console.warn(m) };
 
 /**
+ * The executor of `manager` (its timeout, policies and runtime-disabled set). Internal: not
+ * part of the public API.
+ */
+export let executorOf: (manager: PluginManager) => PluginExecutor;
+
+/**
  * Runs plugins at hook points. Each instance is independent: its own config, registry and
  * executor (no process-wide state).
  *
@@ -193,9 +199,10 @@ export class PluginManager {
     return this.#hooks;
   }
 
-  /** The executor (its timeout, policies and runtime-disabled set). */
-  get executor(): PluginExecutor {
-    return this.#executor;
+  static {
+    // The mutable executor stays inside the package (issue 10 item 6): white-box tests reach
+    // it through `executorOf`, which mod.ts does not export.
+    executorOf = (manager) => manager.#executor;
   }
 
   /** The span receiver. */

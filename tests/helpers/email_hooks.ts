@@ -7,7 +7,8 @@
  * @module
  */
 import { z } from "zod";
-import { ExternalPluginServer, HookRegistry, Plugin, type PluginResult } from "../../mod.ts";
+import { HookRegistry, Plugin, type PluginResult } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 
 /** The custom hook. */
 export const EMAIL_PRE_SEND = "email_pre_send";
