@@ -5,9 +5,10 @@
  *
  * @module
  */
-// From mod.ts, not ../external/server.ts: plugin modules the config names import @cpex/core, and
-// with the whole module already loaded they need no read permission for its files.
-import { ExternalPluginServer } from "../external/server.ts";
+// Through the entry points, not ../external/server.ts: plugin modules the config names import
+// @cpex/core (mod.ts), and with it already loaded they need no read permission for its files.
+import "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { parseArgs } from "./args.ts";
 import type { Output } from "./output.ts";
 import { resolveServePlan, SERVE_SPEC } from "./serve_options.ts";

@@ -105,6 +105,20 @@ function stringList(plugin: string, field: string, value: unknown): string[] {
 
 /**
  * Blocks listed tools and redacts listed arguments before a tool runs.
+ *
+ * @example
+ * \`\`\`ts
+ * import { ${c} } from "./plugin.ts";
+ * const plugin = new ${c}({
+ *   name: "${c}",
+ *   kind: "inline",
+ *   hooks: ["tool_pre_invoke"],
+ *   config: { blocked_tools: ["delete_all"] },
+ * });
+ * const result = plugin.tool_pre_invoke({ name: "delete_all", args: {} });
+ * console.log(result.continue_processing); // false
+ * \`\`\`
+ */
 export class ${c} extends Plugin {
   /** The validated settings. */
   readonly settings: ${c}Settings;
