@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { copyPluginConfig } from "../config/explicit_keys.ts";
 import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
 import { Plugin } from "../plugin.ts";
@@ -115,12 +117,18 @@ function externalTransportOf(config: PluginConfig): ExternalTransportName | null
   return null;
 }
 
+/**
+ * A relative or absolute `kind` is a file path: joined as a path and turned into a URL by
+ * `node:url`, so `#`, `%` or spaces in a directory name stay part of the path (a hand-built
+ * `file://` URL read them as a fragment or an escape: issue 10).
+ */
 function resolveSpecifier(specifier: string, base: URL | undefined): string {
   if (specifier.startsWith("./") || specifier.startsWith("../")) {
-    const from = base ?? new URL(`file://${Deno.cwd()}/`);
-    return new URL(specifier, from).href;
+    if (base && base.protocol !== "file:") return new URL(specifier, base).href;
+    const dir = base ? dirname(fileURLToPath(base)) : Deno.cwd();
+    return pathToFileURL(resolve(dir, specifier)).href;
   }
-  if (specifier.startsWith("/")) return new URL(`file://${specifier}`).href;
+  if (specifier.startsWith("/")) return pathToFileURL(specifier).href;
   return specifier;
 }
 

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { PluginContext, type PluginContextTable } from "../context.ts";
 import { PluginError } from "../errors.ts";
 import { type HookRegistry, hookRegistry } from "../hooks/registry.ts";
@@ -431,8 +433,8 @@ async function initializeOrRelease(plugin: Plugin): Promise<void> {
 function toFileUrl(source: string | URL): URL {
   if (source instanceof URL) return source;
   if (source.startsWith("file:")) return new URL(source);
-  const absolute = source.startsWith("/") ? source : `${Deno.cwd()}/${source}`;
-  return new URL(`file://${absolute}`);
+  // node:url escapes `#`, `%` and spaces in the path (a hand-built file:// URL did not).
+  return pathToFileURL(resolve(source));
 }
 
 function validateModified(hooks: HookRegistry, hookName: string, value: unknown): unknown {
