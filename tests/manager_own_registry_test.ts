@@ -8,7 +8,18 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig, type PluginConfigInput, PluginError, PluginManager } from "../mod.ts";
+import {
+  type ExternalPluginContext,
+  HookRegistry,
+  parseConfig,
+  Plugin,
+  type PluginConfigInput,
+  PluginError,
+  PluginManager,
+  type PluginResult,
+  registerExternalTransport,
+} from "../mod.ts";
+import { createUnixSocketPlugin } from "../src/external/unix/client.ts";
 import type { ServerHandle } from "../server.ts";
 import {
   EMAIL_PRE_SEND,
@@ -134,5 +145,38 @@ Deno.test("a hook unknown to the manager's own registry is refused by the proxy,
   } finally {
     await manager.shutdown();
     await served.close();
+  }
+});
+
+Deno.test("a transport registered by the user gets the loading manager's hook registry", async () => {
+  const seen: ExternalPluginContext[] = [];
+  registerExternalTransport("unix_socket", () =>
+    Promise.resolve((config, context) => {
+      seen.push(context);
+      return new (class extends Plugin {
+        override handleHook(): Promise<PluginResult> {
+          return Promise.resolve({});
+        }
+      })(config);
+    }));
+  try {
+    const hooks = HookRegistry.withBuiltins();
+    const manager = new PluginManager(
+      parseConfig({
+        plugins: [{
+          name: "remote",
+          kind: "external",
+          hooks: ["tool_pre_invoke"],
+          unix_socket: { path: "/tmp/cpex-never-used.sock" },
+        }],
+      }),
+      { hookRegistry: hooks, failOnPluginError: true },
+    );
+    await manager.initialize();
+    await manager.shutdown();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].hookRegistry, hooks);
+  } finally {
+    registerExternalTransport("unix_socket", () => Promise.resolve(createUnixSocketPlugin));
   }
 });
