@@ -7,6 +7,11 @@
  * `on_error` policies, conditions, payload write policies, timeouts and execution records.
  * Reads the YAML configs of the Python reference (`cpex` 0.1.x).
  *
+ * Entry points: `@cpex/core` (this one: the manager, the plugin base class, hooks and their
+ * types, results, errors, config loading), `@cpex/core/server` (host plugins for gateways in
+ * other processes), `@cpex/core/testing` (unit-test a plugin without a config file) and
+ * `@cpex/core/cli` (the command line).
+ *
  * @example
  * ```ts
  * import { Plugin, PluginManager, type PluginResult, type ToolPreInvokePayload } from "@cpex/core";
@@ -38,11 +43,35 @@
  * @module
  */
 export * from "./src/types.ts";
-export * from "./src/errors.ts";
+export {
+  ConfigError,
+  type ConfigIssue,
+  PayloadSizeError,
+  PluginError,
+  PluginTimeoutError,
+  PluginViolationError,
+} from "./src/errors.ts";
+export { PermissionPreflightError } from "./src/external/permissions.ts";
 export * from "./src/context.ts";
-export * from "./src/plugin.ts";
+export { hook, type HookCallOptions, type HookHandler, Plugin } from "./src/plugin.ts";
 export * from "./src/observability.ts";
-export * from "./src/hooks/mod.ts";
+export * from "./src/hooks/tools.ts";
+export * from "./src/hooks/prompts.ts";
+export * from "./src/hooks/resources.ts";
+export * from "./src/hooks/agents.ts";
+export * from "./src/hooks/http.ts";
+export * from "./src/hooks/map.ts";
+export * from "./src/hooks/errors.ts";
+export * from "./src/hooks/schema.ts";
+export { BUILTIN_HOOK_NAMES } from "./src/hooks/builtins.ts";
+export type { ConditionField, ConditionTarget } from "./src/hooks/conditions.ts";
+export { PluginViolationSchema } from "./src/hooks/result.ts";
+export {
+  getHookRegistry,
+  type HookDefinition,
+  HookRegistry,
+  hookRegistry,
+} from "./src/hooks/registry.ts";
 export {
   type Config,
   type GrpcServerConfig,
@@ -64,31 +93,11 @@ export {
   resetPluginManager,
 } from "./src/manager/manager.ts";
 export { HookResult } from "./src/manager/result.ts";
-export type { HookPlan, HookRef, PluginRef } from "./src/manager/registry.ts";
-export type { ConditionMatcher } from "./src/manager/conditions.ts";
-export type { RecordIdentity } from "./src/manager/records.ts";
+export type { InvokeOptions } from "./src/manager/executor.ts";
 export {
-  type ExecutorOptions,
-  type InvokeOptions,
-  type PayloadValidator,
-  PluginExecutor,
-} from "./src/manager/executor.ts";
-export {
+  type ExternalPluginContext,
   type ExternalPluginFactory,
   type ExternalTransportName,
-  loadPlugin,
-  type LoadPluginOptions,
   type PluginClass,
   registerExternalTransport,
 } from "./src/manager/loader.ts";
-export {
-  DEFAULT_SERVER_CONFIG_PATH,
-  ExternalPluginServer,
-  type ExternalPluginServerOptions,
-  type InvokeHookResponseData,
-  type ServeOptions,
-  type ServerHandle,
-  type TransportName,
-  type TransportServer,
-} from "./src/external/server.ts";
-export type { PluginContextData } from "./src/external/struct.ts";

@@ -21,7 +21,6 @@
  * @module
  */
 import {
-  ExternalPluginServer,
   type GlobalContext,
   parseConfig,
   Plugin,
@@ -29,6 +28,7 @@ import {
   type PluginResult,
   type ToolPreInvokePayload,
 } from "../mod.ts";
+import { ExternalPluginServer } from "../server.ts";
 import type { InvokeHookRequest } from "../src/external/codec.ts";
 import { pluginContextToProto, toStruct } from "../src/external/struct.ts";
 

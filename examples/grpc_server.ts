@@ -33,7 +33,7 @@
  *
  * @module
  */
-import { ExternalPluginServer, type ServeOptions } from "../mod.ts";
+import { ExternalPluginServer, type ServeOptions } from "../server.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
 
 /** Parses `HOST:PORT` or `unix:PATH` into serve() options; nothing given: settings decide. */

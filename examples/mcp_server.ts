@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { ExternalPluginServer, type TransportName } from "../mod.ts";
+import { ExternalPluginServer, type TransportName } from "../server.ts";
 import { readEnv } from "../src/config/env.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
 

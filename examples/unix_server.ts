@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { ExternalPluginServer } from "../mod.ts";
+import { ExternalPluginServer } from "../server.ts";
 import { readEnv } from "../src/config/env.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
 

@@ -155,12 +155,6 @@ export class PluginTimeoutError extends Error {
 /**
  * Renders an error the way the reference does (Python `repr`): `TypeError('bad value')`.
  * Non-errors render as `Error('<value>')`.
- *
- * @example
- * ```ts
- * import { errorRepr } from "@cpex/core";
- * console.log(errorRepr(new TypeError("x"))); // "TypeError('x')"
- * ```
  */
 export function errorRepr(err: unknown): string {
   if (err instanceof PluginTimeoutError) return "TimeoutError()";

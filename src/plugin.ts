@@ -193,18 +193,6 @@ export abstract class Plugin {
  * Finds the handler of `hookName` on `plugin`: `handleHook` if defined, else a method named
  * after the hook, else the alphabetically first public method decorated with that hook name.
  * Throws {@linkcode PluginError} when there is none.
- *
- * @example
- * ```ts
- * import { findHookHandler, Plugin } from "@cpex/core";
- * class P extends Plugin {
- *   tool_pre_invoke() {
- *     return {};
- *   }
- * }
- * const p = new P({ name: "p", kind: "inline", hooks: ["tool_pre_invoke"] });
- * console.log(typeof findHookHandler(p, "tool_pre_invoke")); // "function"
- * ```
  */
 export function findHookHandler(plugin: Plugin, hookName: string): HookHandler {
   if (typeof plugin.handleHook === "function") {

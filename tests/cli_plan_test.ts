@@ -5,7 +5,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig, Plugin, PluginManager, type PluginResult } from "../mod.ts";
+import { z } from "zod";
+import {
+  getHookRegistry,
+  HookRegistry,
+  parseConfig,
+  Plugin,
+  PluginManager,
+  type PluginResult,
+} from "../mod.ts";
 import { buildPlan } from "../src/cli/plan.ts";
 
 Deno.test("the plan's order is the order the manager starts the plugins in", async () => {
@@ -38,7 +46,9 @@ Deno.test("the plan's order is the order the manager starts the plugins in", asy
       entry("parked", "disabled", 0),
     ],
   });
-  const planned = buildPlan(config, "inline").hooks[0].plugins.map((p) => p.name);
+  const planned = buildPlan(config, "inline", getHookRegistry()).hooks[0].plugins.map((p) =>
+    p.name
+  );
   assert.deepEqual(planned, [
     "seq-10-a",
     "seq-10-b",
@@ -76,7 +86,7 @@ Deno.test("conditions on other hook types do not restrict a hook in the plan", (
       conditions: [{ tools: ["search"], prompts: ["greet"] }],
     }],
   });
-  const plan = buildPlan(config, "inline");
+  const plan = buildPlan(config, "inline", getHookRegistry());
   const conditions = Object.fromEntries(plan.hooks.map((h) => [h.hook, h.plugins[0].conditions]));
   assert.deepEqual(conditions, {
     tool_pre_invoke: [{ tools: ["search"] }],
@@ -93,7 +103,7 @@ Deno.test("a duplicate plugin name is a warning of the plan", () => {
       { name: "twin", kind: "y", hooks: ["tool_pre_invoke"] },
     ],
   });
-  const plan = buildPlan(config, "inline");
+  const plan = buildPlan(config, "inline", getHookRegistry());
   assert.equal(plan.warnings.length, 1);
   assert.match(plan.warnings[0], /^plugins\[1\]: a plugin named 'twin' comes earlier/);
 });
@@ -102,10 +112,35 @@ Deno.test("a hook listed twice in one plugin is a warning of the plan and planne
   const config = parseConfig({
     plugins: [{ name: "p", kind: "x", hooks: ["tool_pre_invoke", "tool_pre_invoke"] }],
   });
-  const plan = buildPlan(config, "inline");
+  const plan = buildPlan(config, "inline", getHookRegistry());
   assert.deepEqual(plan.hooks.map((h) => [h.hook, h.plugins.length]), [["tool_pre_invoke", 1]]);
   assert.deepEqual(plan.warnings, [
     "plugins[0].hooks lists tool_pre_invoke more than once; p runs once per call " +
     "(the reference runs it once per listing)",
   ]);
+});
+
+Deno.test("the plan knows hooks and condition targets from the registry it is given", () => {
+  const registry = new HookRegistry();
+  registry.register("doc_pre_index", {
+    payload: z.object({ doc_id: z.string() }),
+    conditionField: "resources",
+    matchField: "doc_id",
+  });
+  const config = parseConfig({
+    plugins: [{
+      name: "p",
+      kind: "x",
+      hooks: ["doc_pre_index"],
+      conditions: [{ resources: ["d1"] }],
+    }],
+  });
+  const own = buildPlan(config, "inline", registry);
+  assert.equal(own.hooks[0].builtin, true);
+  assert.deepEqual(own.hooks[0].plugins[0].conditions, [{ resources: ["d1"] }]);
+  assert.deepEqual(own.warnings, []);
+  // The default registry does not know the hook: a warning, and the condition restricts nothing.
+  const shared = buildPlan(config, "inline", getHookRegistry());
+  assert.equal(shared.hooks[0].builtin, false);
+  assert.equal(shared.hooks[0].plugins[0].conditions, null);
 });

@@ -9,7 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ExternalPluginServer, PluginContext, PluginError, type PluginResult } from "../mod.ts";
+import { PluginContext, PluginError, type PluginResult } from "../mod.ts";
+import { ExternalPluginServer } from "../server.ts";
 import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
 import type { GrpcExternalPlugin } from "../src/external/grpc/client.ts";
 import { resolveGrpcServerSettings } from "../src/external/grpc/server.ts";

@@ -382,3 +382,12 @@ Deno.test("the result schema of a hook is built once", () => {
     hookRegistry.getResultSchema("tool_post_invoke"),
   );
 });
+
+Deno.test("HookRegistry.withBuiltins gives a new registry with the built-ins, apart from the default", () => {
+  const registry = HookRegistry.withBuiltins();
+  assert.deepEqual(registry.names(), hookRegistry.names().slice(0, 12));
+  assert.notEqual(registry, hookRegistry);
+  registry.register("only_here", { payload: z.object({}) });
+  assert.equal(hookRegistry.isRegistered("only_here"), false);
+  assert.equal(HookRegistry.withBuiltins().isRegistered("only_here"), false);
+});

@@ -15,7 +15,6 @@ import {
   parseConfig,
   type PluginCondition,
   PluginManager,
-  registerBuiltinHooks,
 } from "../mod.ts";
 import {
   FnPlugin,
@@ -493,8 +492,7 @@ Deno.test("context fields still apply to hooks without a payload condition field
 });
 
 Deno.test("a custom hook registered with a conditionField is filtered by that field", async () => {
-  const registry = new HookRegistry();
-  registerBuiltinHooks(registry);
+  const registry = HookRegistry.withBuiltins();
   registry.register("email_pre_send", {
     payload: z.object({ name: z.string(), recipient: z.string() }),
     conditionField: "tools",
@@ -511,8 +509,7 @@ Deno.test("a custom hook registered with a conditionField is filtered by that fi
 });
 
 Deno.test("a custom hook registered with conditionField and matchField matches that attribute", async () => {
-  const registry = new HookRegistry();
-  registerBuiltinHooks(registry);
+  const registry = HookRegistry.withBuiltins();
   registry.register("doc_pre_index", {
     payload: z.object({ doc_id: z.string() }),
     conditionField: "resources",

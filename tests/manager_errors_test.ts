@@ -13,6 +13,7 @@ import {
   PluginTimeoutError,
   PluginViolationError,
 } from "../mod.ts";
+import { executorOf } from "../src/manager/manager.ts";
 import {
   AllowPlugin,
   block,
@@ -277,9 +278,9 @@ Deno.test("a runtime-disabled plugin is skipped across invocations until resetRu
       assert.equal(result.continue_processing, true);
     }
     assert.equal(calls, 1);
-    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+    assert.deepEqual([...executorOf(manager).runtimeDisabled], ["flaky"]);
     await manager.resetRuntimeDisabled();
-    assert.equal(manager.executor.runtimeDisabled.size, 0);
+    assert.equal(executorOf(manager).runtimeDisabled.size, 0);
     await manager.invokeHook(HOOK, toolPayload(), gctx());
     assert.equal(calls, 2);
   } finally {
@@ -300,7 +301,7 @@ Deno.test("twenty concurrent disabling failures all land in the runtime-disabled
   try {
     const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
     assert.equal(result.continue_processing, true);
-    assert.equal(manager.executor.runtimeDisabled.size, 20);
+    assert.equal(executorOf(manager).runtimeDisabled.size, 20);
     assert.equal(result.executions.length, 20);
     assert.ok(result.executions.every((r) => r.status === "error"));
   } finally {
@@ -319,7 +320,7 @@ Deno.test("the runtime-disabled set survives shutdown and re-initialization (key
     await manager.registerPlugin(thrower());
     const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
     assert.deepEqual(result.executions, []);
-    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+    assert.deepEqual([...executorOf(manager).runtimeDisabled], ["flaky"]);
   } finally {
     await manager.shutdown();
   }
@@ -396,7 +397,7 @@ Deno.test("a junk result from a concurrent on_error=disable plugin disables it",
   try {
     const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
     assert.equal(result.continue_processing, true);
-    assert.deepEqual([...manager.executor.runtimeDisabled], ["junk"]);
+    assert.deepEqual([...executorOf(manager).runtimeDisabled], ["junk"]);
   } finally {
     await manager.shutdown();
   }

@@ -22,6 +22,7 @@ import {
   type ToolPreInvokePayload,
   UnknownHookError,
 } from "../mod.ts";
+import { executorOf } from "../src/manager/manager.ts";
 import { FnPlugin, gctx, withPlugins } from "./helpers/context_plugins.ts";
 
 // --- discovery -----------------------------------------------------------------------------------
@@ -446,7 +447,7 @@ Deno.test("invokeHookForPlugin bypasses conditions and the runtime-disabled set"
   await withPlugins([plugin], async (manager) => {
     const [skipped] = await manager.invokeHook("tool_pre_invoke", { name: "other" }, gctx());
     assert.deepEqual(skipped.executions, []);
-    manager.executor.runtimeDisabled.add("solo");
+    executorOf(manager).runtimeDisabled.add("solo");
     await manager.invokeHookForPlugin("solo", "tool_pre_invoke", { name: "other" }, gctx());
   });
   assert.equal(runs, 1);

@@ -22,6 +22,7 @@ import {
   registerExternalTransport,
   resetPluginManager,
 } from "../mod.ts";
+import { executorOf } from "../src/manager/manager.ts";
 import { EchoPlugin, lifecycleLog } from "./fixtures/plugins/lifecycle_plugins.ts";
 import { FnPlugin, gctx, WarningLog, withEnv } from "./helpers/context_plugins.ts";
 
@@ -227,8 +228,8 @@ Deno.test("manager instances are independent: plugins, config and disabled sets 
     await a.registerPlugin(failing());
     await b.registerPlugin(failing());
     await a.invokeHook("tool_pre_invoke", { name: "t" }, gctx());
-    assert.equal(a.executor.runtimeDisabled.has("flaky"), true);
-    assert.equal(b.executor.runtimeDisabled.has("flaky"), false);
+    assert.equal(executorOf(a).runtimeDisabled.has("flaky"), true);
+    assert.equal(executorOf(b).runtimeDisabled.has("flaky"), false);
     assert.equal(a.getPlugin("e"), null);
   } finally {
     await a.shutdown();
@@ -519,7 +520,7 @@ Deno.test("every kind of load failure is reported with the plugin name and the c
 Deno.test("plugin_settings.plugin_timeout in YAML sets the manager's plugin timeout", async () => {
   await withEnv(CLEAN_ENV, () =>
     withManager(fixture("plugin_timeout.yaml"), async (manager) => {
-      assert.equal(manager.executor.timeout, 0.05);
+      assert.equal(executorOf(manager).timeout, 0.05);
       const [result] = await manager.invokeHook("tool_pre_invoke", { name: "t" }, gctx());
       assert.equal(result.continue_processing, true);
       assert.equal(result.executions[0].status, "timeout");
@@ -532,7 +533,7 @@ Deno.test("PLUGINS_PLUGIN_TIMEOUT overrides plugin_settings.plugin_timeout", asy
     { ...CLEAN_ENV, PLUGINS_PLUGIN_TIMEOUT: "0.02" },
     () =>
       withManager(fixture("plugin_timeout.yaml"), async (manager) => {
-        assert.equal(manager.executor.timeout, 0.02);
+        assert.equal(executorOf(manager).timeout, 0.02);
         const [result] = await manager.invokeHook("tool_pre_invoke", { name: "t" }, gctx());
         assert.equal(result.executions[0].reason, "Plugin slow exceeded 0.02s timeout");
       }),
@@ -544,7 +545,7 @@ Deno.test("the timeout option overrides PLUGINS_PLUGIN_TIMEOUT and plugin_settin
     { ...CLEAN_ENV, PLUGINS_PLUGIN_TIMEOUT: "9" },
     () =>
       withManager(fixture("plugin_timeout.yaml"), (manager) => {
-        assert.equal(manager.executor.timeout, 0.03);
+        assert.equal(executorOf(manager).timeout, 0.03);
         return Promise.resolve();
       }, { timeout: 0.03 }),
   );
@@ -553,7 +554,7 @@ Deno.test("the timeout option overrides PLUGINS_PLUGIN_TIMEOUT and plugin_settin
 Deno.test("without any setting the plugin timeout defaults to 30 seconds", async () => {
   await withEnv(CLEAN_ENV, () =>
     withManager(null, (manager) => {
-      assert.equal(manager.executor.timeout, 30);
+      assert.equal(executorOf(manager).timeout, 30);
       return Promise.resolve();
     }));
 });
@@ -672,7 +673,7 @@ Deno.test("getPluginManager builds one manager from PLUGINS_CONFIG_FILE and PLUG
         const manager = getPluginManager({ logger: new WarningLog() });
         assert.ok(manager instanceof PluginManager);
         assert.equal(getPluginManager({ timeout: 99 }), manager, "later calls return the same one");
-        assert.equal(manager.executor.timeout, 4);
+        assert.equal(executorOf(manager).timeout, 4);
         assert.equal(manager.initialized, false, "the caller initializes it");
         await manager.initialize();
         try {

@@ -19,6 +19,7 @@ import {
   type PluginErrorModel,
   type PluginMode,
 } from "../mod.ts";
+import { executorOf } from "../src/manager/manager.ts";
 import {
   type Behavior,
   block,
@@ -176,7 +177,7 @@ for (const mode of MODES) {
             assert.equal(record.status, want.status);
             assert.equal(record.effective_allow, false);
             assert.equal(witness.callCount, want.witnessRan ? 1 : 0);
-            assert.deepEqual([...manager.executor.runtimeDisabled], []);
+            assert.deepEqual([...executorOf(manager).runtimeDisabled], []);
             return;
           }
 
@@ -188,7 +189,7 @@ for (const mode of MODES) {
           if (want.violationCode) assert.equal(result.violation?.plugin_name, name);
           assert.deepEqual(backgroundErrors, want.backgroundErrors);
           assert.equal(result.background_tasks.length, mode === "fire_and_forget" ? 1 : 0);
-          assert.deepEqual([...manager.executor.runtimeDisabled], want.runtimeDisabled);
+          assert.deepEqual([...executorOf(manager).runtimeDisabled], want.runtimeDisabled);
           assert.equal(subject.callCount, 1);
 
           const record = recordOf(result.executions, name);

@@ -10,7 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ExternalPluginServer, type ServerHandle } from "../mod.ts";
+import { ExternalPluginServer, type ServerHandle } from "../server.ts";
 import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
 import { encodeFrame, FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../src/external/frame.ts";
 import { fromStruct, toStruct } from "../src/external/struct.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ExternalPluginServer, type PluginResult, type ServerHandle } from "../mod.ts";
+import type { PluginResult } from "../mod.ts";
+import { ExternalPluginServer, type ServerHandle } from "../server.ts";
 import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../src/external/codec.ts";
 import { FrameReader, writeFrame } from "../src/external/frame.ts";
 import {

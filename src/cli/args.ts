@@ -8,15 +8,10 @@
  *
  * @module
  */
+import { parseArgs as parseNodeArgs } from "node:util";
 
 /**
  * One option of a command.
- *
- * @example
- * ```ts
- * import type { OptionSpec } from "./args.ts";
- * const port: OptionSpec = { type: "string", short: "p" };
- * ```
  */
 export interface OptionSpec {
   /** `string` options take a value; `boolean` options do not. */
@@ -27,16 +22,6 @@ export interface OptionSpec {
 
 /**
  * What a command accepts.
- *
- * @example
- * ```ts
- * import type { CommandSpec } from "./args.ts";
- * const check: CommandSpec = {
- *   name: "check",
- *   options: { json: { type: "boolean" } },
- *   positionals: { min: 1, max: 1, names: "FILE" },
- * };
- * ```
  */
 export interface CommandSpec {
   /** The command name, used in error messages. */
@@ -49,12 +34,6 @@ export interface CommandSpec {
 
 /**
  * The parsed command line: option values by long name, and the positional arguments.
- *
- * @example
- * ```ts
- * import type { ParsedArgs } from "./args.ts";
- * const p: ParsedArgs = { options: { json: true }, positionals: ["plugins.yaml"] };
- * ```
  */
 export interface ParsedArgs {
   /** Values of the options that were given (`true` for a boolean option). */
@@ -66,13 +45,6 @@ export interface ParsedArgs {
 /**
  * The command line is wrong (unknown command or option, missing value, bad value). The CLI
  * prints the message and the command's usage and exits with code 2.
- *
- * @example
- * ```ts
- * import { UsageError } from "./args.ts";
- * const e = new UsageError("unknown option --bogus", "serve");
- * console.log(e.command); // "serve"
- * ```
  */
 export class UsageError extends Error {
   /** The command whose usage applies, or null for the top level. */
@@ -87,13 +59,6 @@ export class UsageError extends Error {
 
 /**
  * True when `args` asks for help (`-h` or `--help` before any `--`).
- *
- * @example
- * ```ts
- * import { wantsHelp } from "./args.ts";
- * console.log(wantsHelp(["check", "--help"])); // true
- * console.log(wantsHelp(["--", "--help"])); // false
- * ```
  */
 export function wantsHelp(args: readonly string[]): boolean {
   for (const arg of args) {
@@ -104,69 +69,55 @@ export function wantsHelp(args: readonly string[]): boolean {
 }
 
 /**
- * Parses `args` against `spec`.
+ * Parses `args` against `spec`. `node:util`'s `parseArgs` splits the command line into tokens
+ * (issue 10: the platform's parser, not our own); the checks below keep the CLI's own rules and
+ * messages: a one-letter alias stands alone (`-p 8000`, never `-p8000` or `-ab`), a value may
+ * not start with `--`, and a string option may not be repeated.
  *
  * @throws {UsageError} for an unknown option, a missing or unexpected value, a repeated string
  * option, or the wrong number of positional arguments.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * const parsed = parseArgs(["--port=9000", "-t", "grpc"], {
- *   name: "serve",
- *   options: { port: { type: "string", short: "p" }, transport: { type: "string", short: "t" } },
- *   positionals: { min: 0, max: 0 },
- * });
- * console.log(parsed.options); // { port: "9000", transport: "grpc" }
- * ```
  */
 export function parseArgs(args: readonly string[], spec: CommandSpec): ParsedArgs {
-  const options: Record<string, string | boolean> = {};
-  const positionals: string[] = [];
-  const shorts = new Map<string, string>();
-  for (const [name, option] of Object.entries(spec.options)) {
-    if (option.short) shorts.set(option.short, name);
-  }
   const fail = (message: string): never => {
     throw new UsageError(message, spec.name);
   };
-  let i = 0;
-  while (i < args.length) {
-    const arg = args[i++];
-    if (arg === "--") {
-      positionals.push(...args.slice(i));
-      break;
+  const shorts = new Set<string>();
+  const nodeOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const [name, option] of Object.entries(spec.options)) {
+    nodeOptions[name] = { type: option.type, ...(option.short ? { short: option.short } : {}) };
+    if (option.short) shorts.add(option.short);
+  }
+  const { tokens } = parseNodeArgs({
+    args: [...args],
+    options: nodeOptions,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const options: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === "positional") positionals.push(token.value);
+    if (token.kind !== "option") continue;
+    const raw = args[token.index];
+    const long = raw.startsWith("--");
+    if (!long && (raw !== token.rawName || !shorts.has(raw.slice(1)))) {
+      fail(`unknown option ${raw}`);
     }
-    if (!arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
-      continue;
-    }
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    } else {
-      const long = shorts.get(arg.slice(1));
-      if (arg.length !== 2 || long === undefined) fail(`unknown option ${arg}`);
-      name = long!;
-    }
-    const option = Object.hasOwn(spec.options, name) ? spec.options[name] : undefined;
-    const display = arg.startsWith("--") ? `--${name}` : arg;
+    const option = Object.hasOwn(spec.options, token.name) ? spec.options[token.name] : undefined;
+    const display = long ? raw.split("=", 1)[0] : raw;
     if (!option) fail(`unknown option ${display}`);
     if (option!.type === "boolean") {
-      if (inline !== undefined) fail(`option ${display} takes no value`);
-      options[name] = true;
+      if (token.inlineValue) fail(`option ${display} takes no value`);
+      options[token.name] = true;
       continue;
     }
-    let value = inline;
-    if (value === undefined) {
-      if (i >= args.length || args[i].startsWith("--")) fail(`option ${display} needs a value`);
-      value = args[i++];
+    const value = token.value;
+    if (value === undefined || (!token.inlineValue && value.startsWith("--"))) {
+      fail(`option ${display} needs a value`);
     }
-    if (Object.hasOwn(options, name)) fail(`option --${name} was given more than once`);
-    options[name] = value!;
+    if (Object.hasOwn(options, token.name)) fail(`option --${token.name} was given more than once`);
+    options[token.name] = value!;
   }
   const { min, max, names } = spec.positionals;
   if (positionals.length > max) {

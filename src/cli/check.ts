@@ -8,19 +8,13 @@
 import { loadConfig } from "../config/load.ts";
 import { readSettings } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
+import { getHookRegistry } from "../hooks/registry.ts";
 import { type CommandSpec, parseArgs } from "./args.ts";
 import { describeError, type Output } from "./output.ts";
 import { buildPlan, type ConfigPlan, type PlanEntry, type PlanTransport } from "./plan.ts";
 
 /**
  * The options of `check`.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * import { CHECK_SPEC } from "./check.ts";
- * parseArgs(["p.yaml", "--json"], CHECK_SPEC).options.json; // true
- * ```
  */
 export const CHECK_SPEC: CommandSpec = {
   name: "check",
@@ -32,12 +26,6 @@ export const CHECK_SPEC: CommandSpec = {
  * Renders where a plugin runs, compactly: `in-process ./deny.ts#DenyList`,
  * `unix /tmp/p.sock`, `grpc localhost:50051 tls`, `mcp http://localhost:8000/mcp`,
  * `mcp stdio deno run server.ts`.
- *
- * @example
- * ```ts
- * import { formatTransport } from "./check.ts";
- * formatTransport({ type: "grpc", target: null, uds: "/tmp/g.sock", tls: false }); // "grpc unix:/tmp/g.sock"
- * ```
  */
 export function formatTransport(t: PlanTransport): string {
   switch (t.type) {
@@ -58,13 +46,6 @@ export function formatTransport(t: PlanTransport): string {
 /**
  * Renders conditions compactly: fields of one condition joined by ` & ` (all must match),
  * conditions joined by ` | ` (any one), `always` for none.
- *
- * @example
- * ```ts
- * import { formatConditions } from "./check.ts";
- * formatConditions([{ server_ids: ["a"], tools: ["x", "y"] }, { tenant_ids: ["t"] }]);
- * // "server_ids=a & tools=x,y | tenant_ids=t"
- * ```
  */
 export function formatConditions(conditions: PlanEntry["conditions"]): string {
   if (!conditions) return "always";
@@ -107,15 +88,6 @@ function serverLine(plan: ConfigPlan): string | null {
 
 /**
  * Renders a plan as text for the terminal.
- *
- * @example
- * ```ts
- * import { renderPlan } from "./check.ts";
- * import { buildPlan } from "./plan.ts";
- * import { parseConfig } from "../config/schema.ts";
- * console.log(renderPlan(buildPlan(parseConfig({ plugins: [] }), "empty.yaml")));
- * // "empty.yaml: valid, 0 plugins, 0 hooks\n\nNo plugin is registered for any hook.\n"
- * ```
  */
 export function renderPlan(plan: ConfigPlan): string {
   const lines: string[] = [];
@@ -176,13 +148,6 @@ export function renderPlan(plan: ConfigPlan): string {
  * with `--json`).
  *
  * @throws {UsageError} for a bad command line.
- *
- * @example
- * ```ts
- * import { checkCommand } from "./check.ts";
- * import { processOutput } from "./output.ts";
- * const code = await checkCommand(["plugins.yaml", "--json"], processOutput);
- * ```
  */
 export async function checkCommand(args: readonly string[], output: Output): Promise<number> {
   const parsed = parseArgs(args, CHECK_SPEC);
@@ -192,7 +157,9 @@ export async function checkCommand(args: readonly string[], output: Output): Pro
   try {
     const config = await loadConfig(file);
     const pluginTimeout = readSettings().envValue("pluginTimeout");
-    plan = buildPlan(config, file, pluginTimeout === undefined ? {} : { pluginTimeout });
+    // The CLI is an entry point: it plans against the default (built-in) hooks.
+    const hooks = getHookRegistry();
+    plan = buildPlan(config, file, hooks, pluginTimeout === undefined ? {} : { pluginTimeout });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (json) {

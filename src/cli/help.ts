@@ -13,12 +13,6 @@ const RUN_AS = "deno run [PERMISSIONS] jsr:@cpex/core/cli";
 
 /**
  * The usage lines and the full help page of one command.
- *
- * @example
- * ```ts
- * import type { HelpPage } from "./help.ts";
- * const page: HelpPage = { usage: "Usage: cpex x", text: "Usage: cpex x\n\nDoes x.\n" };
- * ```
  */
 export interface HelpPage {
   /** The usage lines (printed after a usage error). */
@@ -171,12 +165,6 @@ const PAGES: Readonly<Record<string, HelpPage>> = { serve: SERVE, check: CHECK, 
 
 /**
  * The help page of `command`, or the overview for null; undefined for an unknown command.
- *
- * @example
- * ```ts
- * import { helpPage } from "./help.ts";
- * console.log(helpPage("check")?.usage); // "Usage: cpex check FILE [--json]"
- * ```
  */
 export function helpPage(command: string | null): HelpPage | undefined {
   if (command === null || command === "help") return MAIN;

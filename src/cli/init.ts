@@ -16,13 +16,6 @@ import { VERSION } from "./version.ts";
 
 /**
  * The options of `init`.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * import { INIT_SPEC } from "./init.ts";
- * parseArgs(["guard", "--dir", "/tmp"], INIT_SPEC).options.dir; // "/tmp"
- * ```
  */
 export const INIT_SPEC: CommandSpec = {
   name: "init",
@@ -75,13 +68,6 @@ async function coreCheckout(path: string): Promise<string> {
  * project was created; 1 when the directory is not empty or the checkout is not @cpex/core).
  *
  * @throws {UsageError} for a bad command line or project name.
- *
- * @example
- * ```ts
- * import { initCommand } from "./init.ts";
- * import { processOutput } from "./output.ts";
- * const code = await initCommand(["tool-guard", "--dir", "/tmp"], processOutput);
- * ```
  */
 export async function initCommand(args: readonly string[], output: Output): Promise<number> {
   const parsed = parseArgs(args, INIT_SPEC);

@@ -33,7 +33,7 @@ function usageError(output: Output, message: string, command: string | null): nu
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import { main } from "@cpex/core/cli";
  * const lines: string[] = [];
  * const code = await main(["--version"], {
  *   stdout: (t) => lines.push(t),

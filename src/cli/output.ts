@@ -13,7 +13,7 @@ import { ConfigError } from "../errors.ts";
  *
  * @example
  * ```ts
- * import type { Output } from "./output.ts";
+ * import type { Output } from "@cpex/core/cli";
  * const lines: string[] = [];
  * const capture: Output = { stdout: (t) => lines.push(t), stderr: (t) => lines.push(t) };
  * ```
@@ -34,12 +34,6 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, text: string):
 
 /**
  * The process's own stdout and stderr (synchronous writes, so nothing is lost on exit).
- *
- * @example
- * ```ts
- * import { processOutput } from "./output.ts";
- * processOutput.stderr("cpex: starting\n");
- * ```
  */
 export const processOutput: Output = {
   stdout: (text) => writeAllSync(Deno.stdout, text),
@@ -49,16 +43,6 @@ export const processOutput: Output = {
 /**
  * Renders an error for the terminal: a {@linkcode ConfigError} as a header naming the file and
  * one indented `path: message` line per issue; other errors as `Name: message`.
- *
- * @example
- * ```ts
- * import { ConfigError } from "../errors.ts";
- * import { describeError } from "./output.ts";
- * const text = describeError(
- *   new ConfigError("p.yaml", [{ path: "plugins[0].mode", message: "expected one of ..." }]),
- * );
- * console.log(text); // "invalid config p.yaml\n  plugins[0].mode: expected one of ..."
- * ```
  */
 export function describeError(error: unknown): string {
   if (error instanceof ConfigError) {

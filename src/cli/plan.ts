@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { explicitKeys } from "../config/explicit_keys.ts";
-import { hookRegistry } from "../hooks/registry.ts";
+import type { HookRegistry } from "../hooks/registry.ts";
 import type { PluginCondition, PluginConfig, PluginMode } from "../types.ts";
 
 /** Phase order of the executor. */
@@ -26,12 +26,6 @@ export const DEFAULT_TIMEOUT = 30;
 
 /**
  * Where a plugin runs: in-process (its `kind`), or external with its transport's address.
- *
- * @example
- * ```ts
- * import type { PlanTransport } from "./plan.ts";
- * const t: PlanTransport = { type: "unix_socket", path: "/tmp/p.sock" };
- * ```
  */
 export type PlanTransport =
   | { type: "in-process"; kind: string }
@@ -52,16 +46,6 @@ export type TimeoutSource = "plugin" | "env" | "plugin_settings" | "default";
 
 /**
  * One plugin in one hook's plan.
- *
- * @example
- * ```ts
- * import type { PlanEntry } from "./plan.ts";
- * const e: PlanEntry = {
- *   order: 1, name: "deny", mode: "sequential", priority: 10, on_error: "fail",
- *   timeout: 30, timeout_source: "default", conditions: null,
- *   transport: { type: "in-process", kind: "./deny.ts#DenyList" }, server_may_override: [],
- * };
- * ```
  */
 export interface PlanEntry {
   /** Position in the hook's execution order (1-based). */
@@ -94,12 +78,6 @@ export interface PlanEntry {
 
 /**
  * One hook's plan.
- *
- * @example
- * ```ts
- * import type { HookPlanView } from "./plan.ts";
- * const h: HookPlanView = { hook: "tool_pre_invoke", builtin: true, plugins: [] };
- * ```
  */
 export interface HookPlanView {
   /** The hook name. */
@@ -112,14 +90,6 @@ export interface HookPlanView {
 
 /**
  * The effective plan of a whole config.
- *
- * @example
- * ```ts
- * import { buildPlan } from "./plan.ts";
- * import { parseConfig } from "../config/schema.ts";
- * const plan = buildPlan(parseConfig({ plugins: [] }), "p.yaml");
- * console.log(plan.hooks.length); // 0
- * ```
  */
 export interface ConfigPlan {
   /** The config file. */
@@ -144,12 +114,6 @@ export interface ConfigPlan {
 
 /**
  * Settings from the environment that change the plan.
- *
- * @example
- * ```ts
- * import type { PlanEnvironment } from "./plan.ts";
- * const env: PlanEnvironment = { pluginTimeout: 5 };
- * ```
  */
 export interface PlanEnvironment {
   /** PLUGINS_PLUGIN_TIMEOUT, when set. */
@@ -180,9 +144,10 @@ function effectiveCondition(
 function effectiveConditions(
   conditions: readonly PluginCondition[],
   hook: string,
+  hooks: HookRegistry,
 ): Record<string, string[]>[] | null {
   if (conditions.length === 0) return null;
-  const target = hookRegistry.conditionTarget(hook)?.field ?? null;
+  const target = hooks.conditionTarget(hook)?.field ?? null;
   const out = conditions.map((c) => effectiveCondition(c, target));
   return out.some((c) => Object.keys(c).length === 0) ? null : out;
 }
@@ -235,23 +200,15 @@ function serverMayOverride(plugin: PluginConfig): string[] {
  *
  * @param config The parsed config.
  * @param file How the plan names the file.
+ * @param registry The hook registry that says which hooks are known and what conditions target.
  * @param env Environment settings that apply (PLUGINS_PLUGIN_TIMEOUT).
- *
- * @example
- * ```ts
- * import { buildPlan } from "./plan.ts";
- * import { parseConfig } from "../config/schema.ts";
- * const config = parseConfig({
- *   plugins: [
- *     { name: "audit", kind: "./a.ts#A", hooks: ["tool_pre_invoke"], mode: "audit", priority: 1 },
- *     { name: "deny", kind: "./d.ts#D", hooks: ["tool_pre_invoke"], priority: 50 },
- *   ],
- * });
- * const plan = buildPlan(config, "inline");
- * console.log(plan.hooks[0].plugins.map((p) => p.name)); // ["deny", "audit"]
- * ```
  */
-export function buildPlan(config: Config, file: string, env: PlanEnvironment = {}): ConfigPlan {
+export function buildPlan(
+  config: Config,
+  file: string,
+  registry: HookRegistry,
+  env: PlanEnvironment = {},
+): ConfigPlan {
   const byHook = new Map<string, { plugin: PluginConfig; index: number }[]>();
   const disabled: string[] = [];
   const hooksFromServer: string[] = [];
@@ -291,14 +248,14 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
       if (!list) byHook.set(hook, list = []);
       list.push({ plugin, index });
     }
-    warnings.push(...conditionWarnings(plugin, index));
+    warnings.push(...conditionWarnings(plugin, index, registry));
   });
   const hooks: HookPlanView[] = [];
   for (const [hook, list] of byHook) {
     // Stable sort by priority, then phase order: what the executor runs.
     const sorted = [...list].sort((a, b) => a.plugin.priority - b.plugin.priority);
     const ordered = PHASES.flatMap((mode) => sorted.filter((e) => e.plugin.mode === mode));
-    const builtin = hookRegistry.isRegistered(hook);
+    const builtin = registry.isRegistered(hook);
     if (!builtin) {
       warnings.push(
         `hook '${hook}' is not a built-in hook: the gateway must register it ` +
@@ -318,7 +275,7 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
           on_error: plugin.on_error,
           timeout,
           timeout_source: source,
-          conditions: effectiveConditions(plugin.conditions, hook),
+          conditions: effectiveConditions(plugin.conditions, hook, registry),
           transport: transportOf(plugin),
           server_may_override: serverMayOverride(plugin),
         };
@@ -345,8 +302,8 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
 }
 
 /** Condition fields that restrict none of the plugin's hooks (they are never checked). */
-function conditionWarnings(plugin: PluginConfig, index: number): string[] {
-  const targets = new Set(plugin.hooks.map((h) => hookRegistry.conditionTarget(h)?.field));
+function conditionWarnings(plugin: PluginConfig, index: number, hooks: HookRegistry): string[] {
+  const targets = new Set(plugin.hooks.map((h) => hooks.conditionTarget(h)?.field));
   const out: string[] = [];
   plugin.conditions.forEach((condition, i) => {
     const record = condition as Record<string, string[] | null | undefined>;

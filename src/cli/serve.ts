@@ -5,9 +5,10 @@
  *
  * @module
  */
-// From mod.ts, not ../external/server.ts: plugin modules the config names import @cpex/core, and
-// with the whole module already loaded they need no read permission for its files.
-import { ExternalPluginServer } from "../../mod.ts";
+// Through the entry points, not ../external/server.ts: plugin modules the config names import
+// @cpex/core (mod.ts), and with it already loaded they need no read permission for its files.
+import "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { parseArgs } from "./args.ts";
 import type { Output } from "./output.ts";
 import { resolveServePlan, SERVE_SPEC } from "./serve_options.ts";
@@ -18,14 +19,6 @@ import { resolveServePlan, SERVE_SPEC } from "./serve_options.ts";
  *
  * @throws {UsageError} for a bad command line; other errors (invalid config, missing
  * permission, address in use) propagate after the plugins are shut down.
- *
- * @example
- * ```ts
- * import { serveCommand } from "./serve.ts";
- * import { processOutput } from "./output.ts";
- * // Serves until SIGINT/SIGTERM.
- * const code = await serveCommand(["-c", "plugins.yaml", "-t", "unix"], processOutput);
- * ```
  */
 export async function serveCommand(args: readonly string[], output: Output): Promise<number> {
   const plan = resolveServePlan(parseArgs(args, SERVE_SPEC));

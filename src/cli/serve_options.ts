@@ -16,13 +16,6 @@ import { type CommandSpec, type ParsedArgs, UsageError } from "./args.ts";
 
 /**
  * The options of `serve`.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * import { SERVE_SPEC } from "./serve_options.ts";
- * parseArgs(["-t", "unix"], SERVE_SPEC).options.transport; // "unix"
- * ```
  */
 export const SERVE_SPEC: CommandSpec = {
   name: "serve",
@@ -46,12 +39,6 @@ export const SERVE_TRANSPORTS = ["unix", "grpc", "mcp", "http", "streamablehttp"
 
 /**
  * One of {@linkcode SERVE_TRANSPORTS}.
- *
- * @example
- * ```ts
- * import type { ServeTransport } from "./serve_options.ts";
- * const t: ServeTransport = "grpc";
- * ```
  */
 export type ServeTransport = typeof SERVE_TRANSPORTS[number];
 
@@ -67,16 +54,6 @@ const SSL_CERT_REQS: Record<typeof CLIENT_AUTH[number], number> = {
 
 /**
  * What `serve` will do: the config file, the transport, and the options for `serve()`.
- *
- * @example
- * ```ts
- * import type { ServePlan } from "./serve_options.ts";
- * const plan: ServePlan = {
- *   config: "plugins.yaml",
- *   transport: "unix",
- *   options: { transport: "unix", path: "/tmp/p.sock" },
- * };
- * ```
  */
 export interface ServePlan {
   /** The config file to load. */
@@ -167,16 +144,6 @@ function tlsOptions(
  *
  * @throws {UsageError} for a missing or unknown transport, an option that does not apply to
  * the transport, a bad port, a relative socket path, or incomplete or invalid TLS flags.
- *
- * @example
- * ```ts
- * import { parseArgs } from "./args.ts";
- * import { resolveServePlan, SERVE_SPEC } from "./serve_options.ts";
- * const plan = resolveServePlan(
- *   parseArgs(["-c", "p.yaml", "-t", "grpc", "-p", "0"], SERVE_SPEC),
- * );
- * console.log(plan.options); // { transport: "grpc", port: 0 }
- * ```
  */
 export function resolveServePlan(args: ParsedArgs): ServePlan {
   const options = args.options;

@@ -9,17 +9,6 @@ import { GRPC_ENV_VARS } from "../external/grpc/permissions.ts";
 
 /**
  * What the templates are filled with.
- *
- * @example
- * ```ts
- * import type { TemplateParams } from "./templates.ts";
- * const p: TemplateParams = {
- *   name: "tool-guard",
- *   className: "ToolGuard",
- *   coreSpecifier: "jsr:@cpex/core@^0.1.0",
- *   coreLink: null,
- * };
- * ```
  */
 export interface TemplateParams {
   /** The project (and directory) name, e.g. `tool-guard`. */
@@ -34,12 +23,6 @@ export interface TemplateParams {
 
 /**
  * `tool-guard` → `ToolGuard`: the plugin class name of a project name.
- *
- * @example
- * ```ts
- * import { classNameOf } from "./templates.ts";
- * console.log(classNameOf("tool-guard_v2")); // "ToolGuardV2"
- * ```
  */
 export function classNameOf(name: string): string {
   return name.split(/[-_]+/).filter(Boolean)
@@ -53,12 +36,6 @@ export const SCAFFOLD_MCP_ADDRESS = "127.0.0.1:8000";
 
 /**
  * The Unix socket path of the generated `serve:unix` task.
- *
- * @example
- * ```ts
- * import { socketPathOf } from "./templates.ts";
- * console.log(socketPathOf("tool-guard")); // "/tmp/tool-guard.sock"
- * ```
  */
 export function socketPathOf(name: string): string {
   return `/tmp/${name}.sock`;
@@ -318,18 +295,6 @@ plugins:
 
 /**
  * Every file of a new project, by path relative to the project directory.
- *
- * @example
- * ```ts
- * import { projectFiles } from "./templates.ts";
- * const files = projectFiles({
- *   name: "tool-guard",
- *   className: "ToolGuard",
- *   coreSpecifier: "jsr:@cpex/core@^0.1.0",
- *   coreLink: null,
- * });
- * console.log(Object.keys(files)); // ["deno.json", "src/plugin.ts", "plugins.yaml", ...]
- * ```
  */
 export function projectFiles(params: TemplateParams): Record<string, string> {
   return {

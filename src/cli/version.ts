@@ -7,11 +7,5 @@ import denoJson from "../../deno.json" with { type: "json" };
 
 /**
  * The `@cpex/core` version this CLI belongs to.
- *
- * @example
- * ```ts
- * import { VERSION } from "./version.ts";
- * console.log(VERSION); // e.g. "0.1.0"
- * ```
  */
 export const VERSION: string = denoJson.version;

@@ -10,12 +10,6 @@
  * Returns the value of the environment variable `name`, or `undefined` when it is not set or
  * when the process has no permission to read it (`--allow-env` / `--allow-env=NAME` missing;
  * under `--no-prompt` an ungranted permission reports "prompt" and is treated the same way).
- *
- * @example
- * ```ts
- * import { readEnv } from "./env.ts";
- * const level = readEnv("PLUGINS_LOG_LEVEL") ?? "INFO";
- * ```
  */
 export function readEnv(name: string): string | undefined {
   try {

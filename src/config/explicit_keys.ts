@@ -14,14 +14,6 @@ type Marked = PluginConfig & { [EXPLICIT]?: ReadonlySet<string> };
 /**
  * Records the explicitly written keys on a parsed config (a non-enumerable property, so it
  * never reaches JSON or the wire).
- *
- * @example
- * ```ts
- * import { explicitKeys, markExplicitKeys } from "./explicit_keys.ts";
- * import { parsePluginConfig } from "./schema.ts";
- * const cfg = markExplicitKeys(parsePluginConfig({ name: "p", kind: "x" }), ["name", "kind"]);
- * console.log([...explicitKeys(cfg)!]); // ["name", "kind"]
- * ```
  */
 export function markExplicitKeys(config: PluginConfig, keys: Iterable<string>): PluginConfig {
   Object.defineProperty(config, EXPLICIT, {
@@ -34,13 +26,6 @@ export function markExplicitKeys(config: PluginConfig, keys: Iterable<string>): 
 
 /**
  * The explicitly written keys of a config, or null when unknown.
- *
- * @example
- * ```ts
- * import { explicitKeys } from "./explicit_keys.ts";
- * import { parsePluginConfig } from "./schema.ts";
- * console.log(explicitKeys(parsePluginConfig({ name: "p", priority: 5 }))?.has("priority")); // true
- * ```
  */
 export function explicitKeys(config: unknown): ReadonlySet<string> | null {
   if (!config || typeof config !== "object") return null;
@@ -49,14 +34,6 @@ export function explicitKeys(config: unknown): ReadonlySet<string> | null {
 
 /**
  * A deep copy of a plugin config that keeps its explicit-key record.
- *
- * @example
- * ```ts
- * import { copyPluginConfig, explicitKeys } from "./explicit_keys.ts";
- * import { parsePluginConfig } from "./schema.ts";
- * const copy = copyPluginConfig(parsePluginConfig({ name: "p", priority: 5 }));
- * console.log(explicitKeys(copy)?.has("priority")); // true
- * ```
  */
 export function copyPluginConfig(config: PluginConfig): PluginConfig {
   const copy = structuredClone(config);

@@ -49,12 +49,6 @@ function anySet(sources: Sources): boolean {
 
 /**
  * MCP client TLS from PLUGINS_CLIENT_MTLS_* (null when none is set).
- *
- * @example
- * ```ts
- * import { mcpClientTlsFromEnv } from "./from_env.ts";
- * const tls = mcpClientTlsFromEnv(); // null unless PLUGINS_CLIENT_MTLS_* are set
- * ```
  */
 export function mcpClientTlsFromEnv(settings: PluginsSettings = readSettings()): TlsConfig | null {
   const sources: Sources = {
@@ -70,12 +64,6 @@ export function mcpClientTlsFromEnv(settings: PluginsSettings = readSettings()):
 
 /**
  * gRPC client TLS from PLUGINS_GRPC_CLIENT_MTLS_* (null when none is set).
- *
- * @example
- * ```ts
- * import { grpcClientTlsFromEnv } from "./from_env.ts";
- * const tls = grpcClientTlsFromEnv();
- * ```
  */
 export function grpcClientTlsFromEnv(settings: PluginsSettings = readSettings()): TlsConfig | null {
   const sources: Sources = {
@@ -94,12 +82,6 @@ export function grpcClientTlsFromEnv(settings: PluginsSettings = readSettings())
 /**
  * MCP server settings from PLUGINS_SERVER_HOST/PORT/UDS, with TLS from PLUGINS_SERVER_SSL_*
  * only when PLUGINS_SERVER_SSL_ENABLED is true (null when nothing is set).
- *
- * @example
- * ```ts
- * import { mcpServerConfigFromEnv } from "./from_env.ts";
- * const server = mcpServerConfigFromEnv() ?? { host: "127.0.0.1", port: 8000, uds: null, tls: null };
- * ```
  */
 export function mcpServerConfigFromEnv(
   settings: PluginsSettings = readSettings(),
@@ -128,12 +110,6 @@ export function mcpServerConfigFromEnv(
 /**
  * gRPC server settings from PLUGINS_GRPC_SERVER_HOST/PORT/UDS, with TLS from
  * PLUGINS_GRPC_SERVER_SSL_* only when PLUGINS_GRPC_SERVER_SSL_ENABLED is true.
- *
- * @example
- * ```ts
- * import { grpcServerConfigFromEnv } from "./from_env.ts";
- * const server = grpcServerConfigFromEnv();
- * ```
  */
 export function grpcServerConfigFromEnv(
   settings: PluginsSettings = readSettings(),
@@ -161,12 +137,6 @@ export function grpcServerConfigFromEnv(
 
 /**
  * Unix socket server settings from PLUGINS_UNIX_SOCKET_PATH (or UNIX_SOCKET_PATH).
- *
- * @example
- * ```ts
- * import { unixSocketServerConfigFromEnv } from "./from_env.ts";
- * const path = unixSocketServerConfigFromEnv()?.path ?? "/tmp/mcpgateway-plugins.sock";
- * ```
  */
 export function unixSocketServerConfigFromEnv(
   settings: PluginsSettings = readSettings(),

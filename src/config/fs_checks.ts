@@ -22,12 +22,6 @@ function mayRead(path: string): boolean {
 
 /**
  * Stats `path` (following symlinks) if the process may read it.
- *
- * @example
- * ```ts
- * import { pathKind } from "./fs_checks.ts";
- * if (pathKind("/etc/hosts") === "missing") console.log("no hosts file");
- * ```
  */
 export function pathKind(path: string): PathKind {
   if (!mayRead(path)) return "unchecked";
@@ -45,12 +39,6 @@ export function pathKind(path: string): PathKind {
 /**
  * Whether a file has any execute bit set (`true` where modes are unknown, e.g. Windows, or
  * when the process may not look).
- *
- * @example
- * ```ts
- * import { isExecutable } from "./fs_checks.ts";
- * isExecutable("/bin/sh"); // true
- * ```
  */
 export function isExecutable(path: string): boolean {
   if (!mayRead(path)) return true;
@@ -64,12 +52,6 @@ export function isExecutable(path: string): boolean {
 
 /**
  * Expands a leading `~` or `~/` to `$HOME` (when HOME is readable); other paths unchanged.
- *
- * @example
- * ```ts
- * import { expandHome } from "./fs_checks.ts";
- * expandHome("~/certs/ca.pem"); // "/home/me/certs/ca.pem" when HOME=/home/me
- * ```
  */
 export function expandHome(path: string): string {
   if (path !== "~" && !path.startsWith("~/")) return path;
@@ -80,12 +62,6 @@ export function expandHome(path: string): string {
 /**
  * The canonical (absolute, symlinks resolved) form of an existing path, or the normalised
  * absolute form when it cannot be resolved (no permission, missing).
- *
- * @example
- * ```ts
- * import { canonicalPath } from "./fs_checks.ts";
- * canonicalPath("/tmp/../tmp"); // "/tmp" (or its real path)
- * ```
  */
 export function canonicalPath(path: string): string {
   if (mayRead(path)) {
@@ -105,13 +81,6 @@ export type SocketPathCheck = { path: string; warning?: string } | { error: stri
  * Validates a Unix socket path the way the `uds` fields require: non-blank, `~` expanded,
  * absolute, parent directory existing; returns it canonicalised (real parent + file name) and a
  * warning when the parent directory is world-writable without the sticky bit.
- *
- * @example
- * ```ts
- * import { checkSocketPath } from "./fs_checks.ts";
- * const r = checkSocketPath("/tmp/cpex.sock");
- * if ("error" in r) throw new Error(r.error);
- * ```
  */
 export function checkSocketPath(raw: string): SocketPathCheck {
   if (raw.trim() === "") return { error: "must be a non-empty path" };

@@ -38,13 +38,6 @@ function lineOf(text: string, index: number): number {
  * @param file Names the file in errors.
  * @param env Looks variables up (default: the process environment, permission-aware).
  * @throws {ConfigError} for a `{{ ... }}` expression other than an env lookup.
- *
- * @example
- * ```ts
- * import { substituteEnv } from "./load.ts";
- * substituteEnv("url: {{ env.URL }}", "x.yaml", (n) => ({ URL: "http://a&b" })[n]);
- * // "url: http://a&b"
- * ```
  */
 export function substituteEnv(
   text: string,
@@ -71,13 +64,6 @@ export function substituteEnv(
  * @param text YAML (or JSON) text.
  * @param file Names the source in errors.
  * @throws {ConfigError} on YAML syntax errors (with line and column) or invalid content.
- *
- * @example
- * ```ts
- * import { parseConfigText } from "./load.ts";
- * const config = parseConfigText("plugins:\n", "inline.yaml");
- * console.log(config.plugins.length); // 0
- * ```
  */
 export function parseConfigText(text: string, file = "<text>"): Config {
   const substituted = substituteEnv(text, file);
@@ -140,7 +126,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { loadConfig } from "./load.ts";
+ * import { loadConfig } from "@cpex/core";
  * const config = await loadConfig("plugins/config.yaml");
  * for (const p of config.plugins) console.log(p.name, p.mode);
  * ```
@@ -158,12 +144,6 @@ export async function loadConfig(path: string | URL): Promise<Config> {
 
 /**
  * Synchronous {@linkcode loadConfig}.
- *
- * @example
- * ```ts
- * import { loadConfigSync } from "./load.ts";
- * const config = loadConfigSync("plugins/config.yaml");
- * ```
  */
 export function loadConfigSync(path: string | URL): Config {
   const file = label(path);

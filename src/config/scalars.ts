@@ -9,13 +9,6 @@ import { z } from "zod";
 
 /**
  * Renders a config value for an error message: strings quoted, containers named.
- *
- * @example
- * ```ts
- * import { describeValue } from "./scalars.ts";
- * describeValue("SEQUENTIAL"); // '"SEQUENTIAL"'
- * describeValue([1]); // "a list"
- * ```
  */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
@@ -31,12 +24,6 @@ export function describeValue(value: unknown): string {
 /**
  * The message for a value that is not what a field expects: `expected an integer; got 1.5`,
  * or `required: expected a string` when the field is missing.
- *
- * @example
- * ```ts
- * import { expectedMessage } from "./scalars.ts";
- * expectedMessage("a string", 5); // "expected a string; got 5"
- * ```
  */
 export function expectedMessage(what: string, value: unknown): string {
   return value === undefined
@@ -46,12 +33,6 @@ export function expectedMessage(what: string, value: unknown): string {
 
 /**
  * The English name of a zod type name for messages (`array` → `a list`).
- *
- * @example
- * ```ts
- * import { typeName } from "./scalars.ts";
- * typeName("object"); // "a mapping"
- * ```
  */
 export function typeName(expected: string): string {
   switch (expected) {
@@ -90,14 +71,6 @@ function numeric(text: string): number {
  * Parses an integer the lax way pydantic does: numbers with an integral value, booleans
  * (`true` is 1), and integer strings (`"5"`, `"1_000"`, `"5.0"`). Returns `undefined` for
  * anything else (`"1.5"`, `1.5`, `"abc"`, `null`).
- *
- * @example
- * ```ts
- * import { toInteger } from "./scalars.ts";
- * toInteger("5"); // 5
- * toInteger(true); // 1
- * toInteger(1.5); // undefined
- * ```
  */
 export function toInteger(value: unknown): number | undefined {
   if (typeof value === "boolean") return value ? 1 : 0;
@@ -109,12 +82,6 @@ export function toInteger(value: unknown): number | undefined {
  * Parses a finite number the lax way pydantic does: numbers, booleans and numeric strings
  * (`"0.5"`, `"1_000"`, `"1e3"`). `undefined` otherwise, also for infinities and NaN (which the
  * reference accepts).
- *
- * @example
- * ```ts
- * import { toNumber } from "./scalars.ts";
- * toNumber("0.5"); // 0.5
- * ```
  */
 export function toNumber(value: unknown): number | undefined {
   if (typeof value === "boolean") return value ? 1 : 0;
@@ -125,12 +92,6 @@ export function toNumber(value: unknown): number | undefined {
 /**
  * Parses a boolean: `true`/`false`, `0`/`1`, and the strings true/false, 1/0, yes/no, on/off,
  * t/f, y/n (case-insensitive, trimmed). `undefined` otherwise.
- *
- * @example
- * ```ts
- * import { toBoolean } from "./scalars.ts";
- * toBoolean("Off"); // false
- * ```
  */
 export function toBoolean(value: unknown): boolean | undefined {
   if (typeof value === "boolean") return value;
@@ -169,12 +130,6 @@ function inBounds(n: number, b: Bounds): boolean {
 /**
  * A zod schema for an integer field: integral numbers and integer strings are accepted,
  * non-integral numbers rejected with "expected an integer; got 1.5".
- *
- * @example
- * ```ts
- * import { integerField } from "./scalars.ts";
- * integerField({ min: 0 }).default(3).parse("7"); // 7
- * ```
  */
 export function integerField(bounds: Bounds = {}): z.ZodType<number> {
   return z.unknown().transform((value, ctx): number => {
@@ -193,12 +148,6 @@ export function integerField(bounds: Bounds = {}): z.ZodType<number> {
 
 /**
  * A zod schema for a number field (seconds, delays): numbers and numeric strings.
- *
- * @example
- * ```ts
- * import { numberField } from "./scalars.ts";
- * numberField({ above: 0 }).parse("0.5"); // 0.5
- * ```
  */
 export function numberField(bounds: Bounds = {}): z.ZodType<number> {
   return z.unknown().transform((value, ctx): number => {
@@ -217,12 +166,6 @@ export function numberField(bounds: Bounds = {}): z.ZodType<number> {
 
 /**
  * A zod schema for a boolean field accepting the spellings of {@linkcode toBoolean}.
- *
- * @example
- * ```ts
- * import { booleanField } from "./scalars.ts";
- * booleanField().parse("yes"); // true
- * ```
  */
 export function booleanField(): z.ZodType<boolean> {
   return z.unknown().transform((value, ctx): boolean => {
@@ -241,12 +184,6 @@ export function booleanField(): z.ZodType<boolean> {
 /**
  * A zod schema for a string that is one of `values` (case-sensitive unless `foldCase`, in
  * which case the stored value is lower-cased). The message lists the allowed values.
- *
- * @example
- * ```ts
- * import { choiceField } from "./scalars.ts";
- * choiceField(["none", "optional", "require"], { foldCase: true }).parse("REQUIRE"); // "require"
- * ```
  */
 export function choiceField<const T extends string>(
   values: readonly T[],
@@ -269,12 +206,6 @@ export function choiceField<const T extends string>(
 /**
  * A zod schema for a plain string field; the message tells YAML users to quote numbers
  * (`version: 1.0` is a number in YAML).
- *
- * @example
- * ```ts
- * import { stringField } from "./scalars.ts";
- * stringField().parse("x"); // "x"
- * ```
  */
 export function stringField(options: { nonBlank?: boolean } = {}): z.ZodType<string> {
   return z.unknown().transform((value, ctx): string => {

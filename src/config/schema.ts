@@ -48,7 +48,7 @@ export type { GrpcServerConfig, McpServerConfig, UnixSocketServerConfig };
  *
  * @example
  * ```ts
- * import type { PluginSettings } from "./schema.ts";
+ * import type { PluginSettings } from "@cpex/core";
  * const s: PluginSettings = { plugin_timeout: 5, fail_on_plugin_error: true };
  * ```
  */
@@ -76,7 +76,7 @@ export interface PluginSettings {
  *
  * @example
  * ```ts
- * import { parseConfig } from "./schema.ts";
+ * import { parseConfig } from "@cpex/core";
  * const config = parseConfig({ plugins: [{ name: "p", kind: "x.Y" }] });
  * console.log(config.plugins[0].mode); // "sequential"
  * ```
@@ -173,12 +173,6 @@ const conditionSet = (normalise: (s: string) => string = (s) => s) =>
 
 /**
  * Normalises a content type for condition matching: the part before `;`, trimmed, lower-case.
- *
- * @example
- * ```ts
- * import { normaliseContentType } from "./schema.ts";
- * normaliseContentType(" Application/JSON; charset=utf-8"); // "application/json"
- * ```
  */
 export function normaliseContentType(contentType: string): string {
   return contentType.split(";", 1)[0].trim().toLowerCase();
@@ -327,12 +321,6 @@ const errorMap = (issue: { code?: string; expected?: string; input?: unknown }) 
 
 /**
  * Renders an issue path the way messages name it: `plugins[2].mcp.url`.
- *
- * @example
- * ```ts
- * import { formatPath } from "./schema.ts";
- * formatPath(["plugins", 2, "mode"]); // "plugins[2].mode"
- * ```
  */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
@@ -369,7 +357,7 @@ function run<T>(schema: z.ZodType<T>, input: unknown, label: string): T {
  *
  * @example
  * ```ts
- * import { parsePluginConfig } from "./schema.ts";
+ * import { parsePluginConfig } from "@cpex/core";
  * const cfg = parsePluginConfig({ name: "p", hooks: ["tool_pre_invoke"], mode: "enforce" });
  * console.log(cfg.mode, cfg.kind, cfg.priority); // "sequential" "inline" 100
  * ```
@@ -406,7 +394,7 @@ function writtenKeys(input: unknown): string[] {
  *
  * @example
  * ```ts
- * import { parseConfig } from "./schema.ts";
+ * import { parseConfig } from "@cpex/core";
  * const config = parseConfig({
  *   plugins: [{ name: "deny", kind: "plugins.deny_filter.DenyListPlugin", priority: "5" }],
  * });

@@ -24,7 +24,7 @@ import { describeValue, toBoolean, toInteger, toNumber } from "./scalars.ts";
  *
  * @example
  * ```ts
- * import { readSettings } from "./settings.ts";
+ * import { readSettings } from "@cpex/core";
  * const s = readSettings();
  * console.log(s.pluginTimeout, s.executionPool); // 30 10 by default
  * ```
@@ -277,7 +277,7 @@ function envValue(key: SettingKey): unknown {
  *
  * @example
  * ```ts
- * import { readSettings } from "./settings.ts";
+ * import { readSettings } from "@cpex/core";
  * const settings = readSettings();
  * if (settings.enabled) console.log(`loading ${settings.configFile}`);
  * ```
@@ -303,12 +303,6 @@ export function readSettings(): PluginsSettings {
 
 /**
  * The variable names behind each setting (first one wins), for messages and documentation.
- *
- * @example
- * ```ts
- * import { settingVariables } from "./settings.ts";
- * settingVariables("unixSocketPath"); // ["PLUGINS_UNIX_SOCKET_PATH", "UNIX_SOCKET_PATH"]
- * ```
  */
 export function settingVariables(key: SettingKey): string[] {
   return key === "enabled" ? ["PLUGINS_ENABLED"] : [...SETTINGS[key].vars];

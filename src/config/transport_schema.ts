@@ -23,7 +23,7 @@ import { checkUrl } from "./url.ts";
  *
  * @example
  * ```ts
- * import type { McpServerConfig } from "./transport_schema.ts";
+ * import type { McpServerConfig } from "@cpex/core";
  * const s: McpServerConfig = { host: "127.0.0.1", port: 8000, uds: null, tls: null };
  * ```
  */
@@ -43,7 +43,7 @@ export interface McpServerConfig {
  *
  * @example
  * ```ts
- * import type { GrpcServerConfig } from "./transport_schema.ts";
+ * import type { GrpcServerConfig } from "@cpex/core";
  * const s: GrpcServerConfig = { host: "127.0.0.1", port: 50051, uds: null, tls: null };
  * ```
  */
@@ -63,7 +63,7 @@ export interface GrpcServerConfig {
  *
  * @example
  * ```ts
- * import type { UnixSocketServerConfig } from "./transport_schema.ts";
+ * import type { UnixSocketServerConfig } from "@cpex/core";
  * const s: UnixSocketServerConfig = { path: "/tmp/mcpgateway-plugins.sock" };
  * ```
  */
@@ -107,12 +107,6 @@ function keyfileNeedsCertfile(
 
 /**
  * TLS of an MCP client (`mcp.tls`): base files + `verify` (true), `check_hostname` (true).
- *
- * @example
- * ```ts
- * import { mcpClientTlsSchema } from "./transport_schema.ts";
- * mcpClientTlsSchema.parse({ verify: false }).check_hostname; // true
- * ```
  */
 export const mcpClientTlsSchema: z.ZodType<TlsConfig> = z.object({
   ...tlsBaseShape,
@@ -123,12 +117,6 @@ export const mcpClientTlsSchema: z.ZodType<TlsConfig> = z.object({
 /**
  * TLS of the MCP server (`server_settings.tls`): base files + `ssl_cert_reqs` (0 none,
  * 1 optional, 2 required; default 2).
- *
- * @example
- * ```ts
- * import { mcpServerTlsSchema } from "./transport_schema.ts";
- * mcpServerTlsSchema.parse({}).ssl_cert_reqs; // 2
- * ```
  */
 export const mcpServerTlsSchema: z.ZodType<TlsConfig> = z.object({
   ...tlsBaseShape,
@@ -137,12 +125,6 @@ export const mcpServerTlsSchema: z.ZodType<TlsConfig> = z.object({
 
 /**
  * TLS of a gRPC client (`grpc.tls`): base files + `verify` (true).
- *
- * @example
- * ```ts
- * import { grpcClientTlsSchema } from "./transport_schema.ts";
- * grpcClientTlsSchema.parse({}).verify; // true
- * ```
  */
 export const grpcClientTlsSchema: z.ZodType<TlsConfig> = z.object({
   ...tlsBaseShape,
@@ -152,12 +134,6 @@ export const grpcClientTlsSchema: z.ZodType<TlsConfig> = z.object({
 /**
  * TLS of the gRPC server (`grpc_server_settings.tls`): base files + `client_auth`
  * (`none` | `optional` | `require`, case-insensitive, stored lower-case; default `require`).
- *
- * @example
- * ```ts
- * import { grpcServerTlsSchema } from "./transport_schema.ts";
- * grpcServerTlsSchema.parse({ client_auth: "OPTIONAL" }).client_auth; // "optional"
- * ```
  */
 export const grpcServerTlsSchema: z.ZodType<TlsConfig> = z.object({
   ...tlsBaseShape,
@@ -227,12 +203,6 @@ const MCP_PROTOS = ["SSE", "STREAMABLEHTTP", "STDIO"] as const;
  * The `mcp` section of an external plugin. Rules: STDIO needs exactly one of `script`/`cmd`
  * and takes no `url`, `uds` or `tls`; SSE and STREAMABLEHTTP need `url` and take no
  * `script`/`cmd`/`env`/`cwd`; `uds` is STREAMABLEHTTP only; `tls` never with `uds`.
- *
- * @example
- * ```ts
- * import { mcpClientSchema } from "./transport_schema.ts";
- * mcpClientSchema.parse({ proto: "STREAMABLEHTTP", url: "http://localhost:3001/mcp" });
- * ```
  */
 export const mcpClientSchema: z.ZodType<McpClientConfig> = z.object({
   proto: choiceField(MCP_PROTOS),
@@ -282,12 +252,6 @@ const grpcTargetField = stringField({ nonBlank: true }).superRefine((target, ctx
 /**
  * The `grpc` section of an external plugin: exactly one of `target` (`host:port`) and `uds`;
  * `tls` only with `target`.
- *
- * @example
- * ```ts
- * import { grpcClientSchema } from "./transport_schema.ts";
- * grpcClientSchema.parse({ target: "localhost:50051" }).tls; // null
- * ```
  */
 export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
   target: grpcTargetField.nullable().default(null),
@@ -306,12 +270,6 @@ export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
 /**
  * The `unix_socket` section of an external plugin: absolute `path`, reconnect settings and
  * the read `timeout` in seconds.
- *
- * @example
- * ```ts
- * import { unixSocketClientSchema } from "./transport_schema.ts";
- * unixSocketClientSchema.parse({ path: "/tmp/p.sock" }).timeout; // 30
- * ```
  */
 export const unixSocketClientSchema: z.ZodType<UnixSocketClientConfig> = z.object({
   path: stringField({ nonBlank: true }).superRefine((path, ctx) => {
@@ -335,12 +293,6 @@ function udsExcludesTls(s: { uds: string | null; tls: unknown }, ctx: z.Refineme
 
 /**
  * The `server_settings` section (MCP plugin server).
- *
- * @example
- * ```ts
- * import { mcpServerSchema } from "./transport_schema.ts";
- * mcpServerSchema.parse({}).port; // 8000
- * ```
  */
 export const mcpServerSchema: z.ZodType<McpServerConfig> = z.object({
   host: stringField({ nonBlank: true }).default("127.0.0.1"),
@@ -351,12 +303,6 @@ export const mcpServerSchema: z.ZodType<McpServerConfig> = z.object({
 
 /**
  * The `grpc_server_settings` section (gRPC plugin server).
- *
- * @example
- * ```ts
- * import { grpcServerSchema } from "./transport_schema.ts";
- * grpcServerSchema.parse({}).port; // 50051
- * ```
  */
 export const grpcServerSchema: z.ZodType<GrpcServerConfig> = z.object({
   host: stringField({ nonBlank: true }).default("127.0.0.1"),
@@ -367,12 +313,6 @@ export const grpcServerSchema: z.ZodType<GrpcServerConfig> = z.object({
 
 /**
  * The `unix_socket_server_settings` section (Unix socket plugin server).
- *
- * @example
- * ```ts
- * import { unixSocketServerSchema } from "./transport_schema.ts";
- * unixSocketServerSchema.parse({}).path; // "/tmp/mcpgateway-plugins.sock"
- * ```
  */
 export const unixSocketServerSchema: z.ZodType<UnixSocketServerConfig> = z.object({
   path: stringField({ nonBlank: true }).default(DEFAULT_UNIX_SOCKET_PATH),

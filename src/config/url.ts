@@ -44,12 +44,6 @@ const SCRIPT_PATTERNS = /(expression\s*\(|eval\s*\(|document\.(cookie|write)|win
 /**
  * Whether SSRF protection is on: PLUGINS_SSRF_PROTECTION_ENABLED parsed as a boolean, true when
  * unset, empty, unreadable or malformed (fail closed).
- *
- * @example
- * ```ts
- * import { ssrfProtectionEnabled } from "./url.ts";
- * if (!ssrfProtectionEnabled()) console.warn("private addresses allowed");
- * ```
  */
 export function ssrfProtectionEnabled(): boolean {
   const raw = readEnv("PLUGINS_SSRF_PROTECTION_ENABLED");
@@ -72,14 +66,6 @@ function isPrivateOrLoopback([a, b]: number[]): boolean {
 /**
  * Checks a URL; returns the problem (starting with the field name) or `undefined` when the URL
  * is acceptable.
- *
- * @example
- * ```ts
- * import { checkUrl } from "./url.ts";
- * checkUrl("http://localhost:3001/mcp"); // undefined
- * checkUrl("http://127.0.0.1:3001/mcp"); // "URL contains a private or loopback IP address ..."
- * checkUrl("http://127.0.0.1:3001/mcp", { ssrfProtection: false }); // undefined
- * ```
  */
 export function checkUrl(url: string, options: UrlCheckOptions = {}): string | undefined {
   const field = options.field ?? "URL";

@@ -20,13 +20,6 @@ const HIDDEN = new Set(["LOG_TOKENS", "LOG_STREAM"]);
 /**
  * Parses one YAML document. Throws the library's `YAMLParseError` (with `linePos`) on
  * syntax errors.
- *
- * @example
- * ```ts
- * import { parseYaml } from "./yaml.ts";
- * parseYaml("verify: no\n"); // { verify: false }
- * parseYaml("tools: [y, n]\n"); // { tools: ["y", "n"] }
- * ```
  */
 export function parseYaml(text: string): unknown {
   const env = Deno.env as { get(key: string): string | undefined };

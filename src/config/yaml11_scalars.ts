@@ -145,16 +145,6 @@ function unconstructible(tag: string): ScalarTag {
 /**
  * The scalar tags PyYAML's SafeLoader resolves plain scalars to (null, bool, int, float,
  * timestamp, and the unconstructible `=` value tag), in PyYAML's order.
- *
- * @example
- * ```ts
- * import { parse } from "yaml";
- * import { PYYAML_SCALAR_TAGS } from "./yaml11_scalars.ts";
- * parse("[y, 08, 1e3, 1:30, 1.5e+3]", {
- *   version: "1.1",
- *   customTags: [...PYYAML_SCALAR_TAGS],
- * }); // ["y", "08", "1e3", 90, 1500]
- * ```
  */
 export const PYYAML_SCALAR_TAGS: readonly ScalarTag[] = Object.freeze([
   {
@@ -209,13 +199,6 @@ const REPLACED = new Set([
 /**
  * npm:yaml's `customTags` hook: keeps its collection, string, binary, set, omap, pairs and
  * merge-key tags and puts PyYAML's scalar resolution in place of its own.
- *
- * @example
- * ```ts
- * import { parse } from "yaml";
- * import { withPyYamlScalars } from "./yaml11_scalars.ts";
- * parse("a: n", { version: "1.1", customTags: withPyYamlScalars }); // { a: "n" }
- * ```
  */
 export function withPyYamlScalars(tags: Tags): Tags {
   const kept = tags.filter((t) => typeof t === "string" || !REPLACED.has(t.tag));

@@ -19,13 +19,6 @@ const ALLOW_RESULT_FIELD: Uint8Array = encodeMessage("InvokeHookResponse", {
 /**
  * True when a dumped result is the default allow result (nothing modified, no violation, empty
  * metadata, no headers, no retry delay).
- *
- * @example
- * ```ts
- * import { isDefaultAllow } from "./allow_reply.ts";
- * import { dumpResult } from "./dump.ts";
- * console.log(isDefaultAllow(dumpResult({}))); // true
- * ```
  */
 export function isDefaultAllow(result: Record<string, unknown> | undefined): boolean {
   if (!result) return false;
@@ -40,12 +33,6 @@ export function isDefaultAllow(result: Record<string, unknown> | undefined): boo
 /**
  * Encodes `InvokeHookResponse{plugin_name, result: <default allow>}` without building the
  * result Struct.
- *
- * @example
- * ```ts
- * import { encodeAllowReply } from "./allow_reply.ts";
- * console.log(encodeAllowReply("p").length > 0); // true
- * ```
  */
 export function encodeAllowReply(pluginName: string): Uint8Array {
   const head = encodeMessage("InvokeHookResponse", { plugin_name: pluginName });
@@ -58,12 +45,6 @@ export function encodeAllowReply(pluginName: string): Uint8Array {
 /**
  * True when `reply` is exactly `plugin_name` followed by the default allow result (no context,
  * no error), as {@linkcode encodeAllowReply} writes it.
- *
- * @example
- * ```ts
- * import { encodeAllowReply, isAllowReply } from "./allow_reply.ts";
- * console.log(isAllowReply(encodeAllowReply("p"))); // true
- * ```
  */
 export function isAllowReply(reply: Uint8Array): boolean {
   let offset = 0;
@@ -87,12 +68,6 @@ export function isAllowReply(reply: Uint8Array): boolean {
 
 /**
  * The result a gateway returns for an allow reply (a fresh object: callers may keep it).
- *
- * @example
- * ```ts
- * import { allowResult } from "./allow_reply.ts";
- * console.log(allowResult().continue_processing); // true
- * ```
  */
 export function allowResult(): PluginResult {
   return {

@@ -32,12 +32,6 @@ import type {
 
 /**
  * `cpex.GetPluginConfigRequest`.
- *
- * @example
- * ```ts
- * import type { GetPluginConfigRequest } from "./codec.ts";
- * const req: GetPluginConfigRequest = { name: "ArgGuard" };
- * ```
  */
 export interface GetPluginConfigRequest {
   /** Plugin name to look up (field 1). */
@@ -46,12 +40,6 @@ export interface GetPluginConfigRequest {
 
 /**
  * `cpex.GetPluginConfigResponse` (not found: `found` false and no `config`).
- *
- * @example
- * ```ts
- * import type { GetPluginConfigResponse } from "./codec.ts";
- * const res: GetPluginConfigResponse = { found: true, config: { fields: {} } };
- * ```
  */
 export interface GetPluginConfigResponse {
   /** Whether a plugin of that name exists (field 1). */
@@ -62,23 +50,11 @@ export interface GetPluginConfigResponse {
 
 /**
  * `cpex.GetPluginConfigsRequest` (no fields; encodes to zero bytes).
- *
- * @example
- * ```ts
- * import type { GetPluginConfigsRequest } from "./codec.ts";
- * const req: GetPluginConfigsRequest = {};
- * ```
  */
 export type GetPluginConfigsRequest = Record<string, never>;
 
 /**
  * `cpex.GetPluginConfigsResponse`.
- *
- * @example
- * ```ts
- * import type { GetPluginConfigsResponse } from "./codec.ts";
- * const res: GetPluginConfigsResponse = { configs: [] };
- * ```
  */
 export interface GetPluginConfigsResponse {
   /** One configuration entry per plugin (field 1). */
@@ -87,17 +63,6 @@ export interface GetPluginConfigsResponse {
 
 /**
  * `cpex.InvokeHookRequest`.
- *
- * @example
- * ```ts
- * import type { InvokeHookRequest } from "./codec.ts";
- * const req: InvokeHookRequest = {
- *   hook_type: "tool_pre_invoke",
- *   plugin_name: "ArgGuard",
- *   payload: { fields: { name: { stringValue: "echo" } } },
- *   context: { global_context: { request_id: "req-1" } },
- * };
- * ```
  */
 export interface InvokeHookRequest {
   /** Hook name, e.g. `tool_pre_invoke` (field 1). */
@@ -112,15 +77,6 @@ export interface InvokeHookRequest {
 
 /**
  * `cpex.InvokeHookResponse`: `result` (the whole PluginResult as a Struct) or `error`.
- *
- * @example
- * ```ts
- * import type { InvokeHookResponse } from "./codec.ts";
- * const res: InvokeHookResponse = {
- *   plugin_name: "ArgGuard",
- *   result: { fields: { continue_processing: { boolValue: true } } },
- * };
- * ```
  */
 export interface InvokeHookResponse {
   /** The plugin name of the request (field 1). */
@@ -137,12 +93,6 @@ export interface InvokeHookResponse {
 
 /**
  * `cpex.HealthCheckRequest`.
- *
- * @example
- * ```ts
- * import type { HealthCheckRequest } from "./codec.ts";
- * const req: HealthCheckRequest = { service: "" };
- * ```
  */
 export interface HealthCheckRequest {
   /** Service asked about; ignored by the reference (field 1). */
@@ -151,12 +101,6 @@ export interface HealthCheckRequest {
 
 /**
  * `cpex.HealthCheckResponse`; `status` is a {@linkcode ServingStatus} number.
- *
- * @example
- * ```ts
- * import { type HealthCheckResponse, ServingStatus } from "./codec.ts";
- * const res: HealthCheckResponse = { status: ServingStatus.SERVING };
- * ```
  */
 export interface HealthCheckResponse {
   /** Serving status (field 1). */
@@ -165,12 +109,6 @@ export interface HealthCheckResponse {
 
 /**
  * `cpex.HealthCheckResponse.ServingStatus` values.
- *
- * @example
- * ```ts
- * import { ServingStatus } from "./codec.ts";
- * console.log(ServingStatus.SERVING); // 1
- * ```
  */
 export const ServingStatus = {
   UNKNOWN: 0,
@@ -183,12 +121,6 @@ export type ServingStatus = typeof ServingStatus[keyof typeof ServingStatus];
 
 /**
  * Every message of package `cpex`, by unqualified name, with its plain-object shape.
- *
- * @example
- * ```ts
- * import type { CpexMessages } from "./codec.ts";
- * type Req = CpexMessages["InvokeHookRequest"];
- * ```
  */
 export interface CpexMessages {
   /** `cpex.GetPluginConfigRequest`. */
@@ -225,12 +157,6 @@ export interface CpexMessages {
 
 /**
  * The unqualified name of a `cpex` message (`"InvokeHookRequest"`, ...).
- *
- * @example
- * ```ts
- * import type { CpexMessageName } from "./codec.ts";
- * const name: CpexMessageName = "InvokeHookResponse";
- * ```
  */
 export type CpexMessageName = keyof CpexMessages;
 
@@ -238,16 +164,6 @@ export type CpexMessageName = keyof CpexMessages;
  * Thrown by {@linkcode decodeMessage} for bytes that are not a valid encoding of the asked
  * message type (truncated, bad wire type, too deeply nested). The protobufjs error is the
  * `cause`.
- *
- * @example
- * ```ts
- * import { decodeMessage, ProtobufDecodeError } from "./codec.ts";
- * try {
- *   decodeMessage("InvokeHookRequest", new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]));
- * } catch (e) {
- *   console.log(e instanceof ProtobufDecodeError); // true
- * }
- * ```
  */
 export class ProtobufDecodeError extends Error {
   /** The message type that was being decoded. */
@@ -319,13 +235,6 @@ function typeOf(typeName: string): protobuf.Type {
 /**
  * The parsed schema (a protobufjs `Root` holding package `cpex` and
  * `google.protobuf.Struct`), e.g. for building gRPC service definitions. Parsed once.
- *
- * @example
- * ```ts
- * import { protoRoot } from "./codec.ts";
- * const service = protoRoot().lookupService("cpex.PluginService");
- * console.log(Object.keys(service.methods)); // ["GetPluginConfig", "GetPluginConfigs", "InvokeHook"]
- * ```
  */
 export function protoRoot(): protobuf.Root {
   return (codec ??= loadCodec()).root;
@@ -335,13 +244,6 @@ export function protoRoot(): protobuf.Root {
  * Serializes a `cpex` message given as a plain object. Fields are written in field-number
  * order; map (Struct) entries in the object's key order. The result may be a view into a
  * shared slab: copy it before transferring its `buffer`.
- *
- * @example
- * ```ts
- * import { encodeMessage } from "./codec.ts";
- * const bytes = encodeMessage("GetPluginConfigRequest", { name: "ArgGuard" });
- * // 0a 08 41 72 67 47 75 61 72 64
- * ```
  */
 export function encodeMessage<N extends CpexMessageName>(
   typeName: N,
@@ -356,13 +258,6 @@ export function encodeMessage<N extends CpexMessageName>(
  * Parses bytes as a `cpex` message. Unknown fields are skipped; absent scalars read as their
  * proto3 default and absent messages as `null`. Throws {@linkcode ProtobufDecodeError} for
  * malformed input.
- *
- * @example
- * ```ts
- * import { decodeMessage } from "./codec.ts";
- * const req = decodeMessage("GetPluginConfigRequest", new Uint8Array([0x0a, 0x01, 0x58]));
- * console.log(req.name); // "X"
- * ```
  */
 export function decodeMessage<N extends CpexMessageName>(
   typeName: N,

@@ -45,13 +45,6 @@ const pluginContext = z.object({
 
 /**
  * Validates a context received from a gateway; throws a `TypeError` naming the field.
- *
- * @example
- * ```ts
- * import { parseContext } from "./context_schema.ts";
- * const ctx = parseContext({ global_context: { request_id: "r1" } });
- * console.log(ctx.state); // {}
- * ```
  */
 export function parseContext(input: unknown): PluginContextData {
   const parsed = pluginContext.safeParse(input);

@@ -3,25 +3,23 @@
  *
  * @module
  */
-import { hookRegistry } from "../hooks/registry.ts";
+import type { HookRegistry } from "../hooks/registry.ts";
 import type { PluginResult } from "../types.ts";
 
 /**
  * Turns a result received from a plugin server into a {@linkcode PluginResult}. A result with a
  * `modified_payload` or a `violation` is validated against the hook's schema; one without
  * either has nothing schema-specific in it and skips that (the executor checks its shape like
- * any plugin's result).
- *
- * @example
- * ```ts
- * import { decodeRemoteResult } from "./decode_result.ts";
- * const r = decodeRemoteResult("tool_pre_invoke", { continue_processing: true, metadata: {} });
- * console.log(r.continue_processing); // true
- * ```
+ * any plugin's result). `hooks` is the manager's own registry (issue 10 item 3: never the
+ * process-wide default behind its back).
  */
-export function decodeRemoteResult(hookName: string, json: Record<string, unknown>): PluginResult {
+export function decodeRemoteResult(
+  hooks: HookRegistry,
+  hookName: string,
+  json: Record<string, unknown>,
+): PluginResult {
   if (json.modified_payload != null || json.violation != null) {
-    return hookRegistry.parseResult(hookName, json) as PluginResult;
+    return hooks.parseResult(hookName, json) as PluginResult;
   }
   return {
     continue_processing: (json.continue_processing ?? true) as boolean,

@@ -10,12 +10,6 @@ import type { GlobalContext, PluginErrorModel, PluginResult, PluginViolation } f
 
 /**
  * A violation as the reference dumps it (`plugin_name` is never sent).
- *
- * @example
- * ```ts
- * import { dumpViolation } from "./dump.ts";
- * console.log(dumpViolation({ reason: "r", description: "d", code: "c" }).details); // {}
- * ```
  */
 export function dumpViolation(v: PluginViolation): Record<string, unknown> {
   return {
@@ -31,12 +25,6 @@ export function dumpViolation(v: PluginViolation): Record<string, unknown> {
 
 /**
  * A plugin result as the reference dumps it; `executions` is always empty on the wire.
- *
- * @example
- * ```ts
- * import { dumpResult } from "./dump.ts";
- * console.log(dumpResult({}).continue_processing); // true
- * ```
  */
 export function dumpResult(r: PluginResult): Record<string, unknown> {
   return {
@@ -53,12 +41,6 @@ export function dumpResult(r: PluginResult): Record<string, unknown> {
 
 /**
  * An error model with the reference's defaults filled in.
- *
- * @example
- * ```ts
- * import { dumpError } from "./dump.ts";
- * console.log(dumpError({ message: "m", plugin_name: "p" }).mcp_error_code); // -32603
- * ```
  */
 export function dumpError(e: PluginErrorModel): Record<string, unknown> {
   return {
@@ -72,12 +54,6 @@ export function dumpError(e: PluginErrorModel): Record<string, unknown> {
 
 /**
  * A global context in the reference's field order.
- *
- * @example
- * ```ts
- * import { dumpGlobalContext } from "./dump.ts";
- * console.log(dumpGlobalContext({ request_id: "r" }).state); // {}
- * ```
  */
 export function dumpGlobalContext(g: GlobalContext): Record<string, unknown> {
   return {
@@ -94,13 +70,6 @@ export function dumpGlobalContext(g: GlobalContext): Record<string, unknown> {
 
 /**
  * A plugin context in the reference's field order.
- *
- * @example
- * ```ts
- * import { dumpContext } from "./dump.ts";
- * const c = dumpContext({ state: {}, metadata: {}, global_context: { request_id: "r" } });
- * console.log(Object.keys(c)); // ["state", "global_context", "metadata"]
- * ```
  */
 export function dumpContext(c: PluginContextData): Record<string, unknown> {
   return {
@@ -113,12 +82,6 @@ export function dumpContext(c: PluginContextData): Record<string, unknown> {
 /**
  * True when a context carries something worth sending back: local state, local metadata or
  * global state (the reference ignores global metadata here).
- *
- * @example
- * ```ts
- * import { contextHasData } from "./dump.ts";
- * console.log(contextHasData({ state: {}, metadata: {}, global_context: { request_id: "r" } })); // false
- * ```
  */
 export function contextHasData(c: PluginContextData): boolean {
   return hasKeys(c.state) || hasKeys(c.metadata) || hasKeys(c.global_context.state);

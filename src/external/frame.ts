@@ -9,12 +9,6 @@
 
 /**
  * The largest frame payload, in bytes (16 MiB; a frame of exactly this size is allowed).
- *
- * @example
- * ```ts
- * import { MAX_FRAME_LENGTH } from "./frame.ts";
- * console.log(MAX_FRAME_LENGTH); // 16777216
- * ```
  */
 export const MAX_FRAME_LENGTH = 16 * 1024 * 1024;
 
@@ -29,19 +23,6 @@ const EMPTY = new Uint8Array(0);
 /**
  * Base class of the framing errors: the byte stream cannot be trusted any more and the
  * connection should be closed.
- *
- * @example
- * ```ts
- * import { FrameError, FrameReader } from "./frame.ts";
- * async function next(reader: FrameReader) {
- *   try {
- *     return await reader.read();
- *   } catch (e) {
- *     if (e instanceof FrameError) return null; // drop the connection
- *     throw e;
- *   }
- * }
- * ```
  */
 export class FrameError extends Error {
   /** Creates the error. */
@@ -54,16 +35,6 @@ export class FrameError extends Error {
 /**
  * A length prefix (read or about to be written) exceeds the limit. Thrown before any buffer
  * for the frame is allocated.
- *
- * @example
- * ```ts
- * import { encodeFrame, FrameTooLargeError } from "./frame.ts";
- * try {
- *   encodeFrame(new Uint8Array(10), 4);
- * } catch (e) {
- *   if (e instanceof FrameTooLargeError) console.log(e.length, e.maxLength); // 10 4
- * }
- * ```
  */
 export class FrameTooLargeError extends FrameError {
   /** The announced (or attempted) payload length. */
@@ -83,17 +54,6 @@ export class FrameTooLargeError extends FrameError {
 /**
  * The stream ended inside a frame (in its length prefix or its payload). A clean end of
  * stream between frames is not an error: {@linkcode FrameReader.read} returns `null`.
- *
- * @example
- * ```ts
- * import { FrameReader, TruncatedFrameError } from "./frame.ts";
- * const reader = new FrameReader(ReadableStream.from([new Uint8Array([0, 0, 0, 5, 1, 2])]));
- * try {
- *   await reader.read();
- * } catch (e) {
- *   if (e instanceof TruncatedFrameError) console.log(e.expected, e.received); // 5 2
- * }
- * ```
  */
 export class TruncatedFrameError extends FrameError {
   /** True when the stream ended inside the 4-byte length prefix. */
@@ -120,12 +80,6 @@ export class TruncatedFrameError extends FrameError {
 /**
  * Prefixes `payload` with its 4-byte big-endian length, in one new buffer. Throws
  * {@linkcode FrameTooLargeError} when the payload exceeds `maxLength`.
- *
- * @example
- * ```ts
- * import { encodeFrame } from "./frame.ts";
- * encodeFrame(new Uint8Array([0x08, 0x01])); // Uint8Array [0, 0, 0, 2, 8, 1]
- * ```
  */
 export function encodeFrame(payload: Uint8Array, maxLength: number = MAX_FRAME_LENGTH): Uint8Array {
   const n = payload.byteLength;
@@ -142,12 +96,6 @@ export function encodeFrame(payload: Uint8Array, maxLength: number = MAX_FRAME_L
 /**
  * Something frames can be written to: `Deno.Conn`, `Deno.UnixConn`, `Deno.FsFile`, ...
  * (`write` may write only part of the buffer).
- *
- * @example
- * ```ts
- * import type { ByteWriter } from "./frame.ts";
- * const sink: ByteWriter = { write: (p) => Promise.resolve(p.byteLength) };
- * ```
  */
 export interface ByteWriter {
   /** Writes some bytes of `p` and returns how many. */
@@ -157,15 +105,6 @@ export interface ByteWriter {
 /**
  * Writes one frame (prefix and payload, one write call in the common case), looping over
  * partial writes.
- *
- * @example
- * ```ts
- * import { writeFrame } from "./frame.ts";
- * import { encodeMessage } from "./codec.ts";
- * async function send(conn: Deno.Conn) {
- *   await writeFrame(conn, encodeMessage("GetPluginConfigRequest", { name: "ArgGuard" }));
- * }
- * ```
  */
 export async function writeFrame(
   writer: ByteWriter,
@@ -181,12 +120,6 @@ export async function writeFrame(
 
 /**
  * Something frames can be read from: `Deno.Conn`, `Deno.UnixConn`, `Deno.FsFile`, ...
- *
- * @example
- * ```ts
- * import type { ByteReader } from "./frame.ts";
- * const nothing: ByteReader = { read: () => Promise.resolve(null) };
- * ```
  */
 export interface ByteReader {
   /** Reads up to `p.byteLength` bytes into `p`; `null` at end of stream. */
@@ -195,12 +128,6 @@ export interface ByteReader {
 
 /**
  * Options of a {@linkcode FrameReader}.
- *
- * @example
- * ```ts
- * import type { FrameReaderOptions } from "./frame.ts";
- * const opts: FrameReaderOptions = { maxLength: 1024 * 1024 };
- * ```
  */
 export interface FrameReaderOptions {
   /** The largest payload accepted; default {@linkcode MAX_FRAME_LENGTH}. */
@@ -219,14 +146,6 @@ export interface FrameReaderOptions {
  * {@linkcode FrameTooLargeError} (before allocating) or {@linkcode TruncatedFrameError}.
  * After an error the stream position is undefined: close the connection. Calls must not
  * overlap. The reader does not close its source.
- *
- * @example
- * ```ts
- * import { encodeFrame, FrameReader } from "./frame.ts";
- * const bytes = new Uint8Array([...encodeFrame(new Uint8Array([1])), ...encodeFrame(new Uint8Array(0))]);
- * const reader = new FrameReader(ReadableStream.from([bytes]));
- * for await (const frame of reader) console.log(frame.byteLength); // 1, then 0
- * ```
  */
 export class FrameReader implements AsyncIterable<Uint8Array> {
   readonly #maxLength: number;

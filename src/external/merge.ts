@@ -12,26 +12,6 @@ import type { PluginConfig } from "../types.ts";
  * Merges a remote plugin config into the local entry: local wins for every key it sets
  * explicitly (shallow, top-level), `config` always comes from the remote, the result is
  * validated again (a remote value the gateway cannot validate fails the merge).
- *
- * @example
- * ```ts
- * import { mergeRemoteConfig } from "./merge.ts";
- * import { parsePluginConfig } from "../config/schema.ts";
- * const local = parsePluginConfig({
- *   name: "Hello",
- *   kind: "external",
- *   priority: 5,
- *   grpc: { target: "localhost:50051" },
- * });
- * const merged = mergeRemoteConfig(local, {
- *   name: "Hello",
- *   kind: "x.Hello",
- *   hooks: ["tool_pre_invoke"],
- *   priority: 10,
- *   config: { blocked: ["hello"] },
- * });
- * console.log(merged.priority, merged.hooks, merged.config); // 5 ["tool_pre_invoke"] { blocked: ["hello"] }
- * ```
  */
 export function mergeRemoteConfig(
   local: PluginConfig,

@@ -7,15 +7,6 @@
 
 /**
  * One permission a transport needs, with the flag that grants it.
- *
- * @example
- * ```ts
- * import type { RequiredPermission } from "./permissions.ts";
- * const p: RequiredPermission = {
- *   descriptor: { name: "read", path: "/tmp/p.sock" },
- *   flag: "--allow-read=/tmp/p.sock",
- * };
- * ```
  */
 export interface RequiredPermission {
   /** What to query. */
@@ -29,7 +20,7 @@ export interface RequiredPermission {
  *
  * @example
  * ```ts
- * import { PermissionPreflightError } from "./permissions.ts";
+ * import { PermissionPreflightError } from "@cpex/core";
  * const e = new PermissionPreflightError("unix socket server", ["--allow-read=/tmp/p.sock"]);
  * console.log(e.flags.length); // 1
  * ```
@@ -48,12 +39,6 @@ export class PermissionPreflightError extends Error {
 /**
  * Throws {@linkcode PermissionPreflightError} unless every permission is granted. Under
  * `--no-prompt` an ungranted permission reports `prompt`, so only `granted` passes.
- *
- * @example
- * ```ts
- * import { preflight } from "./permissions.ts";
- * preflight("example", []); // nothing needed, nothing thrown
- * ```
  */
 export function preflight(what: string, needed: RequiredPermission[]): void {
   const missing = needed
@@ -65,13 +50,6 @@ export function preflight(what: string, needed: RequiredPermission[]): void {
 /**
  * The permissions a Unix socket listener or client needs for `path` (read, write and
  * `net=unix:PATH`, as measured on Deno 2.9).
- *
- * @example
- * ```ts
- * import { unixSocketPermissions } from "./permissions.ts";
- * console.log(unixSocketPermissions("/tmp/p.sock").map((p) => p.flag));
- * // ["--allow-read=/tmp/p.sock", "--allow-write=/tmp/p.sock", "--allow-net=unix:/tmp/p.sock"]
- * ```
  */
 export function unixSocketPermissions(path: string): RequiredPermission[] {
   return [

@@ -9,12 +9,6 @@
 
 /**
  * The cpex wire schema (`proto/plugin_service.proto`, package `cpex`) as text.
- *
- * @example
- * ```ts
- * import { PLUGIN_SERVICE_PROTO } from "./proto_source.ts";
- * console.log(PLUGIN_SERVICE_PROTO.includes("package cpex;")); // true
- * ```
  */
 export const PLUGIN_SERVICE_PROTO: string =
   `// Wire schema of CPEX external plugins: the gRPC services (over TCP or a Unix domain socket)

@@ -7,7 +7,6 @@
  */
 import { PluginContext } from "../context.ts";
 import { errorRepr, PluginError } from "../errors.ts";
-import { hookRegistry } from "../hooks/registry.ts";
 import type { Config } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
 import { readEnv } from "../config/env.ts";
@@ -28,7 +27,7 @@ export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
  *
  * @example
  * ```ts
- * import type { ExternalPluginServerOptions } from "@cpex/core";
+ * import type { ExternalPluginServerOptions } from "@cpex/core/server";
  * const o: ExternalPluginServerOptions = { config: "./plugins.yaml" };
  * ```
  */
@@ -37,7 +36,10 @@ export interface ExternalPluginServerOptions {
   plugins?: Plugin[];
   /** A config file path or a parsed config. */
   config?: string | URL | Config;
-  /** Options of the server's internal plugin manager. */
+  /**
+   * Options of the server's internal plugin manager; its `hookRegistry` is the one the server
+   * validates payloads with.
+   */
   manager?: PluginManagerOptions;
 }
 
@@ -47,7 +49,7 @@ export interface ExternalPluginServerOptions {
  *
  * @example
  * ```ts
- * import type { InvokeHookResponseData } from "@cpex/core";
+ * import type { InvokeHookResponseData } from "@cpex/core/server";
  * const r: InvokeHookResponseData = { plugin_name: "p", result: { continue_processing: true } };
  * ```
  */
@@ -69,7 +71,7 @@ export interface InvokeHookResponseData {
  *
  * @example
  * ```ts
- * import type { TransportName } from "@cpex/core";
+ * import type { TransportName } from "@cpex/core/server";
  * const t: TransportName = "unix";
  * ```
  */
@@ -82,7 +84,7 @@ export type TransportName = "unix" | "grpc" | "http" | "streamablehttp" | "mcp" 
  *
  * @example
  * ```ts
- * import type { ServeOptions } from "@cpex/core";
+ * import type { ServeOptions } from "@cpex/core/server";
  * const o: ServeOptions = { transport: "unix", path: "/tmp/cpex.sock" };
  * ```
  */
@@ -107,12 +109,6 @@ export interface ServeOptions {
 
 /**
  * What a transport module provides.
- *
- * @example
- * ```ts
- * import type { TransportServer } from "@cpex/core";
- * const refuse: TransportServer = () => Promise.reject(new Error("no"));
- * ```
  */
 export type TransportServer = (
   server: ExternalPluginServer,
@@ -134,7 +130,7 @@ const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>>
  *
  * @example
  * ```ts
- * import type { ServerHandle } from "@cpex/core";
+ * import type { ServerHandle } from "@cpex/core/server";
  * async function stop(h: ServerHandle) {
  *   await h.close();
  * }
@@ -155,7 +151,8 @@ export interface ServerHandle {
  *
  * @example
  * ```ts
- * import { ExternalPluginServer, Plugin } from "@cpex/core";
+ * import { Plugin } from "@cpex/core";
+ * import { ExternalPluginServer } from "@cpex/core/server";
  * class Allow extends Plugin {
  *   tool_pre_invoke() {
  *     return {};
@@ -276,8 +273,11 @@ export class ExternalPluginServer {
           plugin_name: pluginName,
         });
       }
-      const input = hookRegistry.isRegistered(hookType)
-        ? hookRegistry.parsePayload(hookType, payload as object)
+      // The manager's own registry (issue 10 item 3): a server built with custom hooks
+      // validates them like built-ins.
+      const hooks = manager.hookRegistry;
+      const input = hooks.isRegistered(hookType)
+        ? hooks.parsePayload(hookType, payload as object)
         : payload;
       if (typeof input !== "object" || input === null) {
         throw new TypeError(`Payload for ${hookType} must be an object`);

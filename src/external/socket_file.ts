@@ -9,12 +9,6 @@
  * Removes a socket file that nobody answers on (a killed server left it behind). Refuses, with
  * `Deno.errors.AddrInUse`, a socket another server is listening on, and refuses any file that
  * is not a socket.
- *
- * @example
- * ```ts
- * import { clearStaleSocket } from "./socket_file.ts";
- * await clearStaleSocket("/tmp/cpex-doc-example-never-exists.sock"); // nothing there: no-op
- * ```
  */
 export async function clearStaleSocket(path: string): Promise<void> {
   let info: Deno.FileInfo;
@@ -39,12 +33,6 @@ export async function clearStaleSocket(path: string): Promise<void> {
 
 /**
  * Writes the `READY` line on stdout (the reference's runtimes print it for a parent process).
- *
- * @example
- * ```ts
- * import { announceReady } from "./socket_file.ts";
- * await announceReady(); // prints READY
- * ```
  */
 export async function announceReady(): Promise<void> {
   const line = new TextEncoder().encode("READY\n");

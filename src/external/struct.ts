@@ -28,12 +28,6 @@ import type { GlobalContext, PluginErrorModel, PluginResult, PluginViolation } f
 
 /**
  * A `google.protobuf.Value` in protobufjs message shape: exactly one member is set.
- *
- * @example
- * ```ts
- * import type { ProtoValue } from "./struct.ts";
- * const v: ProtoValue = { stringValue: "hello" };
- * ```
  */
 export interface ProtoValue {
   /** `null` (the enum `NULL_VALUE` = 0). */
@@ -52,12 +46,6 @@ export interface ProtoValue {
 
 /**
  * A `google.protobuf.Struct` (a JSON object) in protobufjs message shape.
- *
- * @example
- * ```ts
- * import type { ProtoStruct } from "./struct.ts";
- * const s: ProtoStruct = { fields: { name: { stringValue: "echo" } } };
- * ```
  */
 export interface ProtoStruct {
   /** The object's members. */
@@ -66,12 +54,6 @@ export interface ProtoStruct {
 
 /**
  * A `google.protobuf.ListValue` (a JSON array) in protobufjs message shape.
- *
- * @example
- * ```ts
- * import type { ProtoListValue } from "./struct.ts";
- * const l: ProtoListValue = { values: [{ numberValue: 1 }, { nullValue: 0 }] };
- * ```
  */
 export interface ProtoListValue {
   /** The array's items. */
@@ -81,12 +63,6 @@ export interface ProtoListValue {
 /**
  * `cpex.GlobalContext` in protobufjs message shape (`user_context` and `content_type` have no
  * field in the schema and are never sent).
- *
- * @example
- * ```ts
- * import type { ProtoGlobalContext } from "./struct.ts";
- * const g: ProtoGlobalContext = { request_id: "req-1", user_string: "alice" };
- * ```
  */
 export interface ProtoGlobalContext {
   /** Request id (field 1). */
@@ -107,12 +83,6 @@ export interface ProtoGlobalContext {
 
 /**
  * `cpex.PluginContext` in protobufjs message shape.
- *
- * @example
- * ```ts
- * import type { ProtoPluginContext } from "./struct.ts";
- * const c: ProtoPluginContext = { global_context: { request_id: "req-1" } };
- * ```
  */
 export interface ProtoPluginContext {
   /** The request-wide context (field 1). */
@@ -125,12 +95,6 @@ export interface ProtoPluginContext {
 
 /**
  * `cpex.PluginViolation` in protobufjs message shape (`mcp_error_code` 0 means "not set").
- *
- * @example
- * ```ts
- * import type { ProtoPluginViolation } from "./struct.ts";
- * const v: ProtoPluginViolation = { reason: "r", description: "d", code: "c" };
- * ```
  */
 export interface ProtoPluginViolation {
   /** Short reason (field 1). */
@@ -150,12 +114,6 @@ export interface ProtoPluginViolation {
 /**
  * `cpex.PluginResultBase` in protobufjs message shape (defined by the schema, unused on the
  * wire by cpex 0.1.x).
- *
- * @example
- * ```ts
- * import type { ProtoPluginResultBase } from "./struct.ts";
- * const b: ProtoPluginResultBase = { continue_processing: true };
- * ```
  */
 export interface ProtoPluginResultBase {
   /** Whether the chain continues (field 1). */
@@ -171,12 +129,6 @@ export interface ProtoPluginResultBase {
 /**
  * `cpex.DenialMetric` in protobufjs message shape: one of a boolean, a 64-bit integer (decoded
  * as a protobufjs `Long`; a number or decimal string when encoding) or a double.
- *
- * @example
- * ```ts
- * import type { ProtoDenialMetric } from "./struct.ts";
- * const m: ProtoDenialMetric = { floating: 0.9 };
- * ```
  */
 export interface ProtoDenialMetric {
   /** A boolean metric (oneof `value`, field 1). */
@@ -189,12 +141,6 @@ export interface ProtoDenialMetric {
 
 /**
  * `cpex.DenialMetadata` in protobufjs message shape.
- *
- * @example
- * ```ts
- * import type { ProtoDenialMetadata } from "./struct.ts";
- * const d: ProtoDenialMetadata = { fields: { score: { floating: 0.9 }, n: { integer: 2 } } };
- * ```
  */
 export interface ProtoDenialMetadata {
   /** Metrics by name (field 1). */
@@ -203,12 +149,6 @@ export interface ProtoDenialMetadata {
 
 /**
  * `cpex.PluginError` in protobufjs message shape.
- *
- * @example
- * ```ts
- * import type { ProtoPluginError } from "./struct.ts";
- * const e: ProtoPluginError = { message: "boom", plugin_name: "p", mcp_error_code: -32603 };
- * ```
  */
 export interface ProtoPluginError {
   /** Error message (field 1). */
@@ -229,7 +169,7 @@ export interface ProtoPluginError {
  *
  * @example
  * ```ts
- * import type { PluginContextData } from "./struct.ts";
+ * import type { PluginContextData } from "@cpex/core/server";
  * const c: PluginContextData = { global_context: { request_id: "r" }, state: {}, metadata: {} };
  * ```
  */
@@ -245,16 +185,6 @@ export interface PluginContextData {
 /**
  * Thrown when a value cannot cross the wire as a `google.protobuf.Value` (non-finite number,
  * bytes, `Map`/`Set`, nesting deeper than {@linkcode MAX_STRUCT_DEPTH}). `path` names where.
- *
- * @example
- * ```ts
- * import { StructConversionError, toStruct } from "./struct.ts";
- * try {
- *   toStruct({ args: { n: NaN } });
- * } catch (e) {
- *   if (e instanceof StructConversionError) console.log(e.message); // ... at args.n
- * }
- * ```
  */
 export class StructConversionError extends TypeError {
   /** Object keys and array indexes leading to the offending value (outermost first). */
@@ -289,12 +219,6 @@ function formatMessage(reason: string, path: (string | number)[]): string {
  * How deep JSON objects/arrays may nest (the reference's `json_format` limit). Note the
  * protobuf codec itself refuses more than 100 *message* levels, i.e. about 48 JSON levels
  * inside a hook payload.
- *
- * @example
- * ```ts
- * import { MAX_STRUCT_DEPTH } from "./struct.ts";
- * console.log(MAX_STRUCT_DEPTH); // 100
- * ```
  */
 export const MAX_STRUCT_DEPTH = 100;
 
@@ -320,15 +244,6 @@ function setKey<V>(target: Record<string, V>, key: string, value: V): void {
 
 /**
  * Converts a JSON object into a `google.protobuf.Struct`.
- *
- * @example
- * ```ts
- * import { toStruct } from "./struct.ts";
- * toStruct({ name: "echo", args: { n: 3 }, headers: null });
- * // { fields: { name: { stringValue: "echo" },
- * //             args: { structValue: { fields: { n: { numberValue: 3 } } } },
- * //             headers: { nullValue: 0 } } }
- * ```
  */
 export function toStruct(obj: Readonly<Record<string, unknown>>): ProtoStruct {
   return objectToStruct(obj, 0);
@@ -336,12 +251,6 @@ export function toStruct(obj: Readonly<Record<string, unknown>>): ProtoStruct {
 
 /**
  * Converts any JSON value into a `google.protobuf.Value`.
- *
- * @example
- * ```ts
- * import { toValue } from "./struct.ts";
- * toValue([1, "a", null]); // { listValue: { values: [{numberValue: 1}, {stringValue: "a"}, {nullValue: 0}] } }
- * ```
  */
 export function toValue(value: unknown): ProtoValue {
   return valueOf(value, 0) ?? NULL_VALUE;
@@ -426,12 +335,6 @@ function arrayToList(arr: readonly unknown[], depth: number): ProtoListValue {
 /**
  * Converts a `google.protobuf.Struct` (decoded or plain) into a JSON object. `null`/absent
  * gives `{}`.
- *
- * @example
- * ```ts
- * import { fromStruct } from "./struct.ts";
- * fromStruct({ fields: { n: { numberValue: 3 }, x: { nullValue: 0 } } }); // { n: 3, x: null }
- * ```
  */
 export function fromStruct(struct: ProtoStruct | null | undefined): Record<string, unknown> {
   return structToObject(struct, 0);
@@ -440,12 +343,6 @@ export function fromStruct(struct: ProtoStruct | null | undefined): Record<strin
 /**
  * Converts a `google.protobuf.Value` (decoded or plain) into a JSON value. An unset kind gives
  * `null`, like the reference.
- *
- * @example
- * ```ts
- * import { fromValue } from "./struct.ts";
- * fromValue({ listValue: { values: [{ boolValue: false }] } }); // [false]
- * ```
  */
 export function fromValue(value: ProtoValue | null | undefined): unknown {
   return jsonOf(value, 0);
@@ -527,13 +424,6 @@ function isEmpty(obj: Readonly<Record<string, unknown>> | null | undefined): boo
  * proto3 defaults and not written), `server_id`/`tenant_id` when set, `user` as `user_string`
  * (even `""`) or `user_struct` (even `{}`), `metadata`/`state` only when non-empty.
  * `user_context` and `content_type` are dropped (no field in the schema).
- *
- * @example
- * ```ts
- * import { globalContextToProto } from "./struct.ts";
- * globalContextToProto({ request_id: "req-1", server_id: "srv-1", user: "alice" });
- * // { request_id: "req-1", server_id: "srv-1", user_string: "alice" }
- * ```
  */
 export function globalContextToProto(gc: Readonly<GlobalContext>): ProtoGlobalContext {
   const p: ProtoGlobalContext = {};
@@ -551,13 +441,6 @@ export function globalContextToProto(gc: Readonly<GlobalContext>): ProtoGlobalCo
 /**
  * Converts `cpex.GlobalContext` back (server side): `""` ids become `null`, `user` comes from
  * whichever oneof member is set (else `null`), absent Structs become `{}`.
- *
- * @example
- * ```ts
- * import { globalContextFromProto } from "./struct.ts";
- * globalContextFromProto({ request_id: "req-1", user_string: "alice" });
- * // { request_id: "req-1", user: "alice", tenant_id: null, server_id: null, state: {}, metadata: {} }
- * ```
  */
 export function globalContextFromProto(
   p: Readonly<ProtoGlobalContext> | null | undefined,
@@ -588,13 +471,6 @@ export function globalContextFromProto(
 /**
  * Converts a plugin context to `cpex.PluginContext`: the global context always, the local
  * `state`/`metadata` only when non-empty.
- *
- * @example
- * ```ts
- * import { pluginContextToProto } from "./struct.ts";
- * pluginContextToProto({ global_context: { request_id: "req-1" }, state: { n: 1 }, metadata: {} });
- * // { global_context: { request_id: "req-1" }, state: { fields: { n: { numberValue: 1 } } } }
- * ```
  */
 export function pluginContextToProto(
   ctx: Readonly<Pick<PluginContextData, "global_context">> & {
@@ -611,13 +487,6 @@ export function pluginContextToProto(
 /**
  * Converts `cpex.PluginContext` back into plain context data (server side); absent parts
  * become empty.
- *
- * @example
- * ```ts
- * import { pluginContextFromProto } from "./struct.ts";
- * const ctx = pluginContextFromProto({ global_context: { request_id: "req-1" } });
- * console.log(ctx.global_context.request_id, ctx.state); // "req-1" {}
- * ```
  */
 export function pluginContextFromProto(
   p: Readonly<ProtoPluginContext> | null | undefined,
@@ -634,14 +503,6 @@ export function pluginContextFromProto(
  * reference does: local `state` and `metadata` are replaced (with `{}` when absent), and
  * `global_context.state` is replaced only when the returned one is non-empty. Nothing else is
  * taken back (not `global_context.metadata`, not the user).
- *
- * @example
- * ```ts
- * import { updateContextFromProto } from "./struct.ts";
- * const ctx = { global_context: { request_id: "r", state: { a: 1 } }, state: {}, metadata: {} };
- * updateContextFromProto(ctx, { state: { fields: { seen: { boolValue: true } } } });
- * console.log(ctx.state, ctx.global_context.state); // { seen: true } { a: 1 }
- * ```
  */
 export function updateContextFromProto(
   target: PluginContextData,
@@ -660,13 +521,6 @@ export function updateContextFromProto(
  * Converts a violation to `cpex.PluginViolation`. `details` is written when non-empty,
  * `mcp_error_code` when set and non-zero, `plugin_name` when known. `http_status_code` and
  * `http_headers` have no field and are dropped.
- *
- * @example
- * ```ts
- * import { violationToProto } from "./struct.ts";
- * violationToProto({ reason: "r", description: "d", code: "c", mcp_error_code: -32000 });
- * // { reason: "r", description: "d", code: "c", mcp_error_code: -32000 }
- * ```
  */
 export function violationToProto(v: Readonly<PluginViolation>): ProtoPluginViolation {
   const p: ProtoPluginViolation = {};
@@ -682,14 +536,6 @@ export function violationToProto(v: Readonly<PluginViolation>): ProtoPluginViola
 /**
  * Converts `cpex.PluginViolation` back: `details` `{}` when absent, `mcp_error_code` 0 becomes
  * `null`, `plugin_name` is set only when non-empty; `http_status_code`/`http_headers` are `null`.
- *
- * @example
- * ```ts
- * import { violationFromProto } from "./struct.ts";
- * violationFromProto({ reason: "r", description: "d", code: "c", mcp_error_code: 0 });
- * // { reason: "r", description: "d", code: "c", details: {}, mcp_error_code: null,
- * //   http_status_code: null, http_headers: null }
- * ```
  */
 export function violationFromProto(p: Readonly<ProtoPluginViolation>): PluginViolation {
   const v: PluginViolation = {
@@ -709,13 +555,6 @@ export function violationFromProto(p: Readonly<ProtoPluginViolation>): PluginVio
  * Converts a result's base fields to `cpex.PluginResultBase` (`continue_processing`, the
  * violation if any, non-empty `metadata`). Not used on the wire by cpex 0.1.x, which sends the
  * whole result as a Struct.
- *
- * @example
- * ```ts
- * import { resultToProtoBase } from "./struct.ts";
- * resultToProtoBase({ continue_processing: true, metadata: { k: "v" } });
- * // { continue_processing: true, metadata: { fields: { k: { stringValue: "v" } } } }
- * ```
  */
 export function resultToProtoBase(r: Readonly<PluginResult>): ProtoPluginResultBase {
   const p: ProtoPluginResultBase = {};
@@ -728,13 +567,6 @@ export function resultToProtoBase(r: Readonly<PluginResult>): ProtoPluginResultB
 /**
  * Converts `cpex.PluginResultBase` back into result fields: `continue_processing` as sent
  * (proto3: absent is `false`), `violation` or `null`, `metadata` or `{}`.
- *
- * @example
- * ```ts
- * import { resultFromProtoBase } from "./struct.ts";
- * resultFromProtoBase({ continue_processing: true });
- * // { continue_processing: true, violation: null, metadata: {} }
- * ```
  */
 export function resultFromProtoBase(p: Readonly<ProtoPluginResultBase>): PluginResult {
   return {
@@ -748,13 +580,6 @@ export function resultFromProtoBase(p: Readonly<ProtoPluginResultBase>): PluginR
  * Converts an error model to `cpex.PluginError`. Empty `code`, zero `mcp_error_code` and empty
  * `details` are not written; `details` is left out entirely with `includeDetails: false`
  * (what the reference's raw Unix server does).
- *
- * @example
- * ```ts
- * import { pluginErrorToProto } from "./struct.ts";
- * pluginErrorToProto({ message: "boom", plugin_name: "p", code: "", mcp_error_code: -32603 });
- * // { message: "boom", plugin_name: "p", mcp_error_code: -32603 }
- * ```
  */
 export function pluginErrorToProto(
   e: Readonly<PluginErrorModel>,
@@ -773,14 +598,6 @@ export function pluginErrorToProto(
  * Converts `cpex.PluginError` back into an error model, as the reference's clients do:
  * `plugin_name` falls back to `fallbackPluginName` when empty, `code` and `mcp_error_code` are
  * copied as sent (`""` / `0` when absent), `details` is `{}` when absent.
- *
- * @example
- * ```ts
- * import { pluginErrorFromProto } from "./struct.ts";
- * pluginErrorFromProto({ message: "Unknown message type", code: "UNKNOWN_MESSAGE" }, "ArgGuard");
- * // { message: "Unknown message type", plugin_name: "ArgGuard", code: "UNKNOWN_MESSAGE",
- * //   details: {}, mcp_error_code: 0 }
- * ```
  */
 export function pluginErrorFromProto(
   p: Readonly<ProtoPluginError>,
@@ -807,13 +624,6 @@ const INT64_MAX = 2n ** 63n - 1n;
  * kept, every other entry (strings, objects, null, out-of-range integers) is silently dropped.
  * The reference sends it in `InvokeHookResponse.result_base` (only when not `null`; even `{}`)
  * and leaves the key out of the `result` Struct.
- *
- * @example
- * ```ts
- * import { denialMetadataToProto } from "./struct.ts";
- * denialMetadataToProto({ score: 0.9, n: 2, ok: false, note: "dropped" });
- * // { fields: { score: { floating: 0.9 }, n: { integer: 2 }, ok: { boolean: false } } }
- * ```
  */
 export function denialMetadataToProto(
   metadata: Readonly<Record<string, unknown>>,
@@ -835,12 +645,6 @@ export function denialMetadataToProto(
 /**
  * Converts `cpex.DenialMetadata` back into a JSON object of booleans and numbers (64-bit
  * integers beyond 2^53 lose precision). A metric with no member set is skipped.
- *
- * @example
- * ```ts
- * import { denialMetadataFromProto } from "./struct.ts";
- * denialMetadataFromProto({ fields: { n: { integer: 2 }, ok: { boolean: true } } }); // { n: 2, ok: true }
- * ```
  */
 export function denialMetadataFromProto(
   p: Readonly<ProtoDenialMetadata> | null | undefined,

@@ -62,14 +62,6 @@ export const BUILTIN_HOOK_NAMES: readonly KnownHookName[] = Object.freeze(
  * registered (so a user's earlier registration is kept and calling it twice is harmless).
  *
  * @param registry The registry to fill.
- *
- * @example
- * ```ts
- * import { HookRegistry, registerBuiltinHooks } from "@cpex/core";
- * const registry = new HookRegistry();
- * registerBuiltinHooks(registry);
- * console.log(registry.isRegistered("agent_post_invoke")); // true
- * ```
  */
 export function registerBuiltinHooks(registry: HookRegistry): void {
   for (const [name, definition] of BUILTIN_DEFINITIONS) {

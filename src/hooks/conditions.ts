@@ -36,12 +36,6 @@ export interface ConditionTarget {
 
 /**
  * The valid {@linkcode ConditionField} values.
- *
- * @example
- * ```ts
- * import { CONDITION_FIELDS } from "@cpex/core";
- * console.log(CONDITION_FIELDS.includes("agents")); // true
- * ```
  */
 export const CONDITION_FIELDS: readonly ConditionField[] = Object.freeze([
   "tools",
@@ -53,12 +47,6 @@ export const CONDITION_FIELDS: readonly ConditionField[] = Object.freeze([
 /**
  * The attribute a condition field is matched against when a custom hook is registered with a
  * `conditionField` but no `matchField`.
- *
- * @example
- * ```ts
- * import { DEFAULT_MATCH_FIELDS } from "@cpex/core";
- * console.log(DEFAULT_MATCH_FIELDS.resources); // "uri"
- * ```
  */
 export const DEFAULT_MATCH_FIELDS: Readonly<Record<ConditionField, string>> = Object.freeze({
   tools: "name",
@@ -70,12 +58,6 @@ export const DEFAULT_MATCH_FIELDS: Readonly<Record<ConditionField, string>> = Ob
 /**
  * The reference's fixed hook -> condition target map (spec C47). `token_delegate` and
  * `identity_resolve` are listed although their payloads are not built in.
- *
- * @example
- * ```ts
- * import { PAYLOAD_CONDITION_TARGETS } from "@cpex/core";
- * console.log(PAYLOAD_CONDITION_TARGETS.token_delegate); // { field: "tools", attribute: "target_name" }
- * ```
  */
 export const PAYLOAD_CONDITION_TARGETS: Readonly<Record<string, ConditionTarget>> = Object
   .freeze(

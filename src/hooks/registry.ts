@@ -90,6 +90,28 @@ export class HookRegistry {
   readonly #entries = new Map<string, HookEntry>();
 
   /**
+   * A new registry holding the 12 built-in hooks: the start of a manager's own registry (pass
+   * it as `hookRegistry`), independent of the process-wide {@linkcode hookRegistry}.
+   *
+   * @returns A registry with the built-in hooks only.
+   *
+   * @example
+   * ```ts
+   * import { z } from "zod";
+   * import { HookRegistry, PluginManager } from "@cpex/core";
+   * const hooks = HookRegistry.withBuiltins();
+   * hooks.register("email_pre_send", { payload: z.object({ recipient: z.string() }) });
+   * const manager = new PluginManager(null, { hookRegistry: hooks });
+   * console.log(manager.hookRegistry.isRegistered("tool_pre_invoke")); // true
+   * ```
+   */
+  static withBuiltins(): HookRegistry {
+    const registry = new HookRegistry();
+    registerBuiltinHooks(registry);
+    return registry;
+  }
+
+  /**
    * Registers (or silently replaces) a hook's schemas. A replaced hook keeps its position in
    * {@linkcode HookRegistry.names}.
    *

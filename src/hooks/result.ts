@@ -41,14 +41,6 @@ export const PluginViolationSchema: Schema<PluginViolation> = z.object({
  * @param payload Schema of the modified payload type; must be a zod schema at run time (the
  * result schema is built with zod).
  * @returns A schema that validates and fills defaults for a whole result.
- *
- * @example
- * ```ts
- * import { pluginResultSchema, ToolPreInvokePayloadSchema } from "@cpex/core";
- * const schema = pluginResultSchema(ToolPreInvokePayloadSchema);
- * const r = schema.parse({ continue_processing: false });
- * console.log(r.metadata); // {}
- * ```
  */
 export function pluginResultSchema<T>(payload: Schema<T>): Schema<PluginResult<T>> {
   return z.object({

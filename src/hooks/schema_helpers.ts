@@ -9,11 +9,6 @@ import type { Schema } from "./schema.ts";
 
 /**
  * A JSON object with arbitrary values (Python `dict`).
- *
- * @example
- * ```ts ignore
- * jsonObject().parse({ a: 1 }); // { a: 1 }
- * ```
  */
 export function jsonObject(): z.ZodRecord<z.ZodString, z.ZodUnknown> {
   return z.record(z.string(), z.unknown());
@@ -22,11 +17,6 @@ export function jsonObject(): z.ZodRecord<z.ZodString, z.ZodUnknown> {
 /**
  * A field whose key must be present but whose value may be anything, `null` included
  * (Python `Any` without a default). Only `undefined` (a missing key) is rejected.
- *
- * @example
- * ```ts ignore
- * z.object({ result: requiredAny() }).parse({ result: null }); // ok
- * ```
  */
 export function requiredAny(): z.ZodType<unknown> {
   return z.custom<unknown>((value) => value !== undefined, {
@@ -41,11 +31,6 @@ export function requiredAny(): z.ZodType<unknown> {
  *
  * @param schema A schema that is a zod schema at run time.
  * @returns The same object, typed as a zod schema.
- *
- * @example
- * ```ts ignore
- * asZod(HttpHeaderPayloadSchema).nullable().default(null);
- * ```
  */
 export function asZod<T>(schema: Schema<T>): z.ZodType<T> {
   return schema as unknown as z.ZodType<T>;

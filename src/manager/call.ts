@@ -13,12 +13,6 @@ import type { Deadline, DeadlineQueue } from "./deadlines.ts";
 
 /**
  * Thrown into a call that the executor stopped waiting for (a sibling blocked or failed).
- *
- * @example
- * ```ts
- * import { PluginCancelledError } from "./call.ts";
- * console.log(new PluginCancelledError("p").name); // "CancelledError"
- * ```
  */
 export class PluginCancelledError extends Error {
   /** Creates the error for plugin `name`. */
@@ -31,14 +25,6 @@ export class PluginCancelledError extends Error {
 /**
  * The options object of one call. The `AbortController` is created only if the hook reads
  * `signal`, so hooks that ignore it cost nothing extra.
- *
- * @example
- * ```ts
- * import { CallOptions } from "./call.ts";
- * const o = new CallOptions(null);
- * o.abort(new Error("stop"));
- * console.log(o.signal.aborted); // true
- * ```
  */
 export class CallOptions implements HookCallOptions {
   /** Extensions filtered for the plugin. */
@@ -74,13 +60,6 @@ export class CallOptions implements HookCallOptions {
 
 /**
  * A call in flight that the executor may cancel.
- *
- * @example
- * ```ts
- * import { PendingCall } from "./call.ts";
- * const p = new PendingCall();
- * console.log(p.settled); // false
- * ```
  */
 export class PendingCall {
   /** True once the call resolved, failed, timed out or was cancelled. */
@@ -117,16 +96,6 @@ const NOT_YET_PROMISE: Promise<typeof NOT_YET> = Promise.resolve(NOT_YET);
  * Calls `hookRef`'s handler with a deadline of `seconds`. Handlers that finish synchronously
  * or return an already settled promise need no timer (a timer costs ~1 µs); the others race
  * their deadline, and on expiry the signal is aborted and a `PluginTimeoutError` is thrown.
- *
- * @example
- * ```ts
- * import type { HookRef } from "./registry.ts";
- * import { callPlugin, CallOptions } from "./call.ts";
- * import { DeadlineQueue } from "./deadlines.ts";
- * declare const ref: HookRef;
- * declare const ctx: import("../context.ts").PluginContext;
- * await callPlugin(ref, {}, ctx, new CallOptions(null), 30, new DeadlineQueue());
- * ```
  */
 export async function callPlugin(
   hookRef: HookRef,

@@ -11,12 +11,6 @@ export type { ConditionTarget };
 
 /**
  * A compiled condition list: true when the plugin should run.
- *
- * @example
- * ```ts
- * import type { ConditionMatcher } from "./conditions.ts";
- * const always: ConditionMatcher = () => true;
- * ```
  */
 export type ConditionMatcher = (payload: unknown, context: GlobalContext) => boolean;
 
@@ -73,14 +67,6 @@ function compileOne(condition: PluginCondition, target: ConditionTarget | null):
 /**
  * Compiles a plugin's conditions for one hook. Returns null when the plugin always runs (no
  * conditions, or a condition object that constrains nothing).
- *
- * @example
- * ```ts
- * import { compileConditions } from "./conditions.ts";
- * const m = compileConditions([{ tools: ["search"] }], { field: "tools", attribute: "name" })!;
- * console.log(m({ name: "search" }, { request_id: "1" })); // true
- * console.log(m({ name: "other" }, { request_id: "1" })); // false
- * ```
  */
 export function compileConditions(
   conditions: readonly PluginCondition[] | null | undefined,

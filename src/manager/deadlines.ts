@@ -10,14 +10,6 @@
 
 /**
  * One pending deadline; `settle()` it when the call finishes in time.
- *
- * @example
- * ```ts
- * import { DeadlineQueue } from "./deadlines.ts";
- * const q = new DeadlineQueue();
- * const d = q.add(1000, () => console.log("late"));
- * d.settle(); // finished in time: the timer is cleared
- * ```
  */
 export class Deadline {
   /** `performance.now()` time at which `fire` runs. */
@@ -61,16 +53,6 @@ interface Lane {
 
 /**
  * Deadlines sharing one timer.
- *
- * @example
- * ```ts
- * import { DeadlineQueue } from "./deadlines.ts";
- * const q = new DeadlineQueue();
- * let fired = false;
- * q.add(5, () => fired = true);
- * await new Promise((r) => setTimeout(r, 30));
- * console.log(fired); // true
- * ```
  */
 export class DeadlineQueue {
   readonly #lanes = new Map<number, Lane>();

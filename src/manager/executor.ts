@@ -47,23 +47,11 @@ export const MAX_PAYLOAD_SIZE = 1_000_000;
 
 /**
  * Validates a modified payload for a hook; returns the value to chain or throws.
- *
- * @example
- * ```ts
- * import type { PayloadValidator } from "./executor.ts";
- * const none: PayloadValidator = (_hook, value) => value;
- * ```
  */
 export type PayloadValidator = (hookName: string, value: unknown) => unknown;
 
 /**
  * Settings of a {@linkcode PluginExecutor}.
- *
- * @example
- * ```ts
- * import type { ExecutorOptions } from "./executor.ts";
- * const o: ExecutorOptions = { timeout: 5 };
- * ```
  */
 export interface ExecutorOptions {
   /** Default per-plugin timeout in seconds (30). */
@@ -181,13 +169,6 @@ function blockMessage(hookName: string, name: string, v: PluginViolation | null)
 /**
  * Runs hook plans. One executor belongs to one manager; its runtime-disabled set persists
  * across invocations until {@linkcode PluginExecutor.resetRuntimeDisabled}.
- *
- * @example
- * ```ts
- * import { PluginExecutor } from "./executor.ts";
- * const executor = new PluginExecutor({ timeout: 5 });
- * console.log(executor.runtimeDisabled.size); // 0
- * ```
  */
 export class PluginExecutor {
   /** Default per-plugin timeout in seconds. */

@@ -25,13 +25,6 @@ const SUBJECT_GATED: Record<string, string> = {
  * `append_delegation`, `security.labels` need `read_labels` or `append_labels`, and
  * `security.subject` needs a subject capability (roles, teams, claims and permissions each
  * gated by their own). Other slots are always visible.
- *
- * @example
- * ```ts
- * import { filterExtensions } from "./extensions.ts";
- * const view = filterExtensions({ http: { h: "1" }, custom: { a: 1 } }, new Set());
- * console.log(Object.keys(view!)); // ["custom"]
- * ```
  */
 export function filterExtensions(
   extensions: Extensions | null | undefined,

@@ -10,13 +10,6 @@ const frozen = new WeakSet<object>();
 /**
  * Deep-freezes plain objects and arrays reachable from `value` (in place) and returns it.
  * Objects frozen by an earlier call are skipped, so re-freezing a chained payload is cheap.
- *
- * @example
- * ```ts
- * import { deepFreeze } from "./freeze.ts";
- * const p = deepFreeze({ args: { a: [1] } });
- * console.log(Object.isFrozen(p.args.a)); // true
- * ```
  */
 export function deepFreeze<T>(value: T): T {
   if (typeof value !== "object" || value === null || frozen.has(value)) return value;
@@ -46,15 +39,6 @@ function freezeObject(obj: object): void {
 /**
  * Copies JSON-like data deeply enough that no nested plain object or array is shared. Class
  * instances are cloned with `structuredClone` when possible, else shared.
- *
- * @example
- * ```ts
- * import { cloneData } from "./freeze.ts";
- * const a = { n: { x: 1 } };
- * const b = cloneData(a);
- * b.n.x = 2;
- * console.log(a.n.x); // 1
- * ```
  */
 export function cloneData<T>(value: T): T {
   if (typeof value !== "object" || value === null) return value;
@@ -78,12 +62,6 @@ export function cloneData<T>(value: T): T {
 
 /**
  * A fresh copy of a state or metadata record (a new `{}` when empty or missing).
- *
- * @example
- * ```ts
- * import { copyRecord } from "./freeze.ts";
- * console.log(copyRecord(undefined)); // {}
- * ```
  */
 export function copyRecord(record: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!record) return {};
@@ -93,12 +71,6 @@ export function copyRecord(record: Record<string, unknown> | undefined): Record<
 
 /**
  * Structural equality of JSON-like data (used to diff payload fields under a policy).
- *
- * @example
- * ```ts
- * import { deepEqual } from "./freeze.ts";
- * console.log(deepEqual({ a: [1, 2] }, { a: [1, 2] })); // true
- * ```
  */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
@@ -122,12 +94,6 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 
 /**
  * True for `{...}` literals and `Object.create(null)` objects (not arrays, not class instances).
- *
- * @example
- * ```ts
- * import { isPlainObject } from "./freeze.ts";
- * console.log(isPlainObject({}), isPlainObject([])); // true false
- * ```
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;

@@ -4,7 +4,10 @@
  *
  * @module
  */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { copyPluginConfig } from "../config/explicit_keys.ts";
+import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
 import { Plugin } from "../plugin.ts";
 import type { PluginConfig } from "../types.ts";
 
@@ -21,6 +24,23 @@ import type { PluginConfig } from "../types.ts";
 export type PluginClass = new (config: PluginConfig) => Plugin;
 
 /**
+ * What the loader hands an external transport's factory besides the plugin's config.
+ *
+ * @example
+ * ```ts
+ * import { getHookRegistry, type ExternalPluginContext } from "@cpex/core";
+ * const context: ExternalPluginContext = { hookRegistry: getHookRegistry() };
+ * ```
+ */
+export interface ExternalPluginContext {
+  /**
+   * The hook registry of the manager loading the plugin: the proxy validates and decodes remote
+   * results with it, so a manager's own hooks work over the wire (issue 10 item 3).
+   */
+  hookRegistry: HookRegistry;
+}
+
+/**
  * Creates the gateway-side proxy of an external plugin from its config.
  *
  * @example
@@ -31,7 +51,10 @@ export type PluginClass = new (config: PluginConfig) => Plugin;
  * };
  * ```
  */
-export type ExternalPluginFactory = (config: PluginConfig) => Plugin | Promise<Plugin>;
+export type ExternalPluginFactory = (
+  config: PluginConfig,
+  context: ExternalPluginContext,
+) => Plugin | Promise<Plugin>;
 
 /**
  * The external transports a config can name (`kind: external` with one of these blocks).
@@ -76,18 +99,14 @@ export function registerExternalTransport(
 
 /**
  * Options of {@linkcode loadPlugin}.
- *
- * @example
- * ```ts
- * import type { LoadPluginOptions } from "@cpex/core";
- * const o: LoadPluginOptions = { base: new URL("file:///etc/cpex/plugins.yaml") };
- * ```
  */
 export interface LoadPluginOptions {
   /** The config file's URL; relative specifiers resolve against it (default: the cwd). */
   base?: URL;
   /** Programmatic kind -> class map, consulted first. */
   kinds?: Record<string, PluginClass>;
+  /** The hook registry external plugins decode results with (default: the shared one). */
+  hookRegistry?: HookRegistry;
 }
 
 function externalTransportOf(config: PluginConfig): ExternalTransportName | null {
@@ -98,12 +117,18 @@ function externalTransportOf(config: PluginConfig): ExternalTransportName | null
   return null;
 }
 
+/**
+ * A relative or absolute `kind` is a file path: joined as a path and turned into a URL by
+ * `node:url`, so `#`, `%` or spaces in a directory name stay part of the path (a hand-built
+ * `file://` URL read them as a fragment or an escape: issue 10).
+ */
 function resolveSpecifier(specifier: string, base: URL | undefined): string {
   if (specifier.startsWith("./") || specifier.startsWith("../")) {
-    const from = base ?? new URL(`file://${Deno.cwd()}/`);
-    return new URL(specifier, from).href;
+    if (base && base.protocol !== "file:") return new URL(specifier, base).href;
+    const dir = base ? dirname(fileURLToPath(base)) : Deno.cwd();
+    return pathToFileURL(resolve(dir, specifier)).href;
   }
-  if (specifier.startsWith("/")) return new URL(`file://${specifier}`).href;
+  if (specifier.startsWith("/")) return pathToFileURL(specifier).href;
   return specifier;
 }
 
@@ -114,18 +139,6 @@ function isPluginClass(value: unknown): value is PluginClass {
 /**
  * Resolves a plugin's `kind` to a class and instantiates it with a copy of its config (the
  * manager keeps the original as the trusted config). Does not call `initialize()`.
- *
- * @example
- * ```ts
- * import { loadPlugin, Plugin } from "@cpex/core";
- * class Noop extends Plugin {}
- * const plugin = await loadPlugin(
- *   { name: "n", kind: "noop", hooks: [], tags: [], mode: "sequential", on_error: "fail",
- *     priority: 1, max_content_size: 1, conditions: [], capabilities: [] },
- *   { kinds: { noop: Noop } },
- * );
- * console.log(plugin.name); // "n"
- * ```
  */
 export async function loadPlugin(
   config: PluginConfig,
@@ -144,7 +157,7 @@ export async function loadPlugin(
       );
     }
     const factory = await load();
-    return await factory(copy);
+    return await factory(copy, { hookRegistry: options.hookRegistry ?? getHookRegistry() });
   }
   const mapped = options.kinds?.[config.kind];
   if (mapped) return new mapped(copy);

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { PluginContext, type PluginContextTable } from "../context.ts";
 import { PluginError } from "../errors.ts";
 import { type HookRegistry, hookRegistry } from "../hooks/registry.ts";
@@ -89,6 +91,12 @@ export interface InvokeForPluginOptions {
 }
 
 const consoleLogger: ManagerLogger = { warn: (m) => console.warn(m) };
+
+/**
+ * The executor of `manager` (its timeout, policies and runtime-disabled set). Internal: not
+ * part of the public API.
+ */
+export let executorOf: (manager: PluginManager) => PluginExecutor;
 
 /**
  * Runs plugins at hook points. Each instance is independent: its own config, registry and
@@ -188,9 +196,15 @@ export class PluginManager {
     return this.#registry.pluginCount;
   }
 
-  /** The executor (its timeout, policies and runtime-disabled set). */
-  get executor(): PluginExecutor {
-    return this.#executor;
+  /** The hook registry this manager validates payloads and results with, end to end. */
+  get hookRegistry(): HookRegistry {
+    return this.#hooks;
+  }
+
+  static {
+    // The mutable executor stays inside the package (issue 10 item 6): white-box tests reach
+    // it through `executorOf`, which mod.ts does not export.
+    executorOf = (manager) => manager.#executor;
   }
 
   /** The span receiver. */
@@ -244,7 +258,11 @@ export class PluginManager {
   }
 
   async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
-    const plugin = await loadPlugin(config, { base, kinds: this.#options.pluginKinds });
+    const plugin = await loadPlugin(config, {
+      base,
+      kinds: this.#options.pluginKinds,
+      hookRegistry: this.#hooks,
+    });
     await initializeOrRelease(plugin);
     // External plugins merge the remote server's settings into their own config at
     // initialize(); in-process plugins are trusted with the file's entry only.
@@ -415,8 +433,8 @@ async function initializeOrRelease(plugin: Plugin): Promise<void> {
 function toFileUrl(source: string | URL): URL {
   if (source instanceof URL) return source;
   if (source.startsWith("file:")) return new URL(source);
-  const absolute = source.startsWith("/") ? source : `${Deno.cwd()}/${source}`;
-  return new URL(`file://${absolute}`);
+  // node:url escapes `#`, `%` and spaces in the path (a hand-built file:// URL did not).
+  return pathToFileURL(resolve(source));
 }
 
 function validateModified(hooks: HookRegistry, hookName: string, value: unknown): unknown {

@@ -93,14 +93,6 @@ function escapedRepr(s: string): number {
 /**
  * Python's `repr(float)`: the shortest round-trip digits (as JS has them), in positional form
  * when the decimal exponent is in [-4, 16), else as `d.ddde+XX`.
- *
- * @example
- * ```ts
- * import { pythonFloatRepr } from "./payload_size.ts";
- * pythonFloatRepr(1e16); // "1e+16"
- * pythonFloatRepr(2); // "2.0"
- * pythonFloatRepr(0.00001); // "1e-05"
- * ```
  */
 export function pythonFloatRepr(x: number): string {
   if (Number.isNaN(x)) return "nan";
@@ -263,13 +255,6 @@ function measure(
 /**
  * The reference's size check (C3): returns null when `payload` is within `limit` characters,
  * else the reference's error message with the exact size.
- *
- * @example
- * ```ts
- * import { payloadSizeError } from "./payload_size.ts";
- * payloadSizeError("tool_pre_invoke", { name: "t", args: { a: "xx" } }, 1);
- * // "Payload size 2 exceeds limit of 1 bytes"
- * ```
  */
 export function payloadSizeError(hookName: string, payload: unknown, limit: number): string | null {
   if (typeof payload !== "object" || payload === null) return null;

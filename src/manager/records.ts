@@ -12,12 +12,6 @@ const encoder = new TextEncoder();
 /**
  * Truncates `text` so its UTF-8 encoding is at most 256 bytes including a trailing `…`,
  * never splitting a code point. Null stays null.
- *
- * @example
- * ```ts
- * import { truncateText } from "./records.ts";
- * console.log(truncateText("short")); // "short"
- * ```
  */
 export function truncateText(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
@@ -36,12 +30,6 @@ export function truncateText(text: string | null | undefined): string | null {
 
 /**
  * The first 64 keys of a plugin's `config` (values are never recorded).
- *
- * @example
- * ```ts
- * import { configKeys } from "./records.ts";
- * console.log(configKeys({ a: 1, b: 2 })); // ["a", "b"]
- * ```
  */
 export function configKeys(config: unknown): string[] {
   if (!config || typeof config !== "object" || Array.isArray(config)) return [];
@@ -50,18 +38,6 @@ export function configKeys(config: unknown): string[] {
 
 /**
  * The identity part of a record, computed once per registered plugin.
- *
- * @example
- * ```ts
- * import type { RecordIdentity } from "./records.ts";
- * const id: RecordIdentity = {
- *   plugin_id: "0".repeat(32),
- *   plugin_name: "p",
- *   plugin_kind: "k",
- *   mode: "sequential",
- *   config_keys: [],
- * };
- * ```
  */
 export interface RecordIdentity {
   /** The registration's uuid. */
@@ -78,19 +54,6 @@ export interface RecordIdentity {
 
 /**
  * A record with the reference's defaults, filled from the plugin identity and hook.
- *
- * @example
- * ```ts
- * import { newRecord } from "./records.ts";
- * const r = newRecord({
- *   plugin_id: "0".repeat(32),
- *   plugin_name: "p",
- *   plugin_kind: "k",
- *   mode: "audit",
- *   config_keys: [],
- * }, "tool_pre_invoke", "completed");
- * console.log(r.effective_allow); // true
- * ```
  */
 export function newRecord(
   id: RecordIdentity,

@@ -11,14 +11,6 @@ import { configKeys, type RecordIdentity, truncateText } from "./records.ts";
 
 /**
  * A registered plugin with its trusted configuration (the manager's copy, never the plugin's).
- *
- * @example
- * ```ts
- * import type { PluginRef } from "./registry.ts";
- * function label(ref: PluginRef): string {
- *   return `${ref.name}@${ref.priority}`;
- * }
- * ```
  */
 export interface PluginRef {
   /** Unique id of this registration (32 lower-case hex digits). */
@@ -45,12 +37,6 @@ export interface PluginRef {
 
 /**
  * One plugin's handler for one hook.
- *
- * @example
- * ```ts
- * import type { HookRef } from "./registry.ts";
- * const names = (refs: HookRef[]) => refs.map((r) => r.ref.name);
- * ```
  */
 export interface HookRef {
   /** The plugin. */
@@ -65,12 +51,6 @@ export interface HookRef {
 
 /**
  * Everything the executor needs for one hook, computed once per registry change.
- *
- * @example
- * ```ts
- * import type { HookPlan } from "./registry.ts";
- * const count = (plan: HookPlan) => plan.all.length;
- * ```
  */
 export interface HookPlan {
   /** The hook name. */
@@ -97,13 +77,6 @@ function newUuid(): string {
 
 /**
  * Holds registered plugins and serves cached per-hook plans.
- *
- * @example
- * ```ts
- * import { PluginRegistry } from "./registry.ts";
- * const registry = new PluginRegistry(() => null);
- * console.log(registry.pluginCount); // 0
- * ```
  */
 export class PluginRegistry {
   readonly #targetOf: (hookName: string) => ConditionTarget | null;

@@ -6,14 +6,6 @@
 
 /**
  * Limits how many tasks run at once. A limit of 0 or less means unbounded.
- *
- * @example
- * ```ts
- * import { Semaphore } from "./semaphore.ts";
- * const s = new Semaphore(1);
- * await s.acquire();
- * s.release();
- * ```
  */
 export class Semaphore {
   #free: number;

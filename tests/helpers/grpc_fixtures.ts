@@ -19,13 +19,8 @@
  */
 import { WAIT_MS } from "./subprocess.ts";
 import { Buffer } from "node:buffer";
-import {
-  ExternalPluginServer,
-  type Plugin,
-  type PluginConfigInput,
-  type ServeOptions,
-  type ServerHandle,
-} from "../../mod.ts";
+import type { Plugin, PluginConfigInput } from "../../mod.ts";
+import { ExternalPluginServer, type ServeOptions, type ServerHandle } from "../../server.ts";
 import { GrpcExternalPlugin, type GrpcPluginOptions } from "../../src/external/grpc/client.ts";
 import { type GrpcJs, loadGrpcJs } from "../../src/external/grpc/grpc_js.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";

@@ -5,12 +5,8 @@
  *
  * @module
  */
-import {
-  ExternalPluginServer,
-  type Plugin,
-  type PluginConfigInput,
-  PluginManager,
-} from "../../mod.ts";
+import { type Plugin, type PluginConfigInput, PluginManager } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import {
   type McpHttpServeOptions,
   type McpHttpServerHandle,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ExternalPluginServer } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { interopPlugins } from "./mcp_interop_plugins.ts";
 
 const server = new ExternalPluginServer({ plugins: interopPlugins() });

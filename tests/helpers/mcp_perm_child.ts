@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ExternalPluginServer } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { McpExternalPlugin } from "../../src/external/mcp/client.ts";
 import { serveMcpHttp } from "../../src/external/mcp/http_server.ts";
 

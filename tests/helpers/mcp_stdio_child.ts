@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ExternalPluginServer } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { testPlugins } from "./mcp_plugins.ts";
 
 const server = new ExternalPluginServer({ plugins: testPlugins() });

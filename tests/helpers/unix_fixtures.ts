@@ -8,12 +8,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  ExternalPluginServer,
-  type Plugin,
-  type PluginResult,
-  type ServerHandle,
-} from "../../mod.ts";
+import type { Plugin, PluginResult } from "../../mod.ts";
+import { ExternalPluginServer, type ServerHandle } from "../../server.ts";
 import { decodeMessage, encodeMessage, type InvokeHookRequest } from "../../src/external/codec.ts";
 import { encodeFrame, FrameReader } from "../../src/external/frame.ts";
 import {

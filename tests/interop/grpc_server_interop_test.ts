@@ -24,7 +24,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ExternalPluginServer, type TlsConfig } from "../../mod.ts";
+import type { TlsConfig } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { assertDenyWordViolation } from "./gateway_scenarios.ts";
 import { createTestPki } from "../helpers/tls_pki.ts";
 import { grpcSocketPath } from "./grpc_helpers.ts";

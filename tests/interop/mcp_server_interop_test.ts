@@ -21,7 +21,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ExternalPluginServer, type TlsConfig } from "../../mod.ts";
+import type { TlsConfig } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { assertDenyWordViolation } from "./gateway_scenarios.ts";
 import { createTestPki } from "../helpers/tls_pki.ts";
 import type { McpHttpServerHandle } from "../../src/external/mcp/http_server.ts";

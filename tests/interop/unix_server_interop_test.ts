@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ExternalPluginServer } from "../../mod.ts";
+import { ExternalPluginServer } from "../../server.ts";
 import { assertDenyWordViolation } from "./gateway_scenarios.ts";
 import { SERVED_NAMES, servedPlugins } from "./served_plugins.ts";
 import { INTEROP_DIR, runPythonJson, uniqueSocketPath } from "./unix_helpers.ts";

@@ -20,7 +20,7 @@ import { allowResult } from "../allow_reply.ts";
 import { decodeRemoteResult } from "../decode_result.ts";
 import { PluginError } from "../../errors.ts";
 import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult, TlsConfig } from "../../types.ts";
@@ -45,12 +45,6 @@ import type * as GrpcJsModule from "@grpc/grpc-js";
 
 /**
  * Tuning of a {@linkcode GrpcExternalPlugin} (internal; the defaults are the reference's).
- *
- * @example
- * ```ts
- * import type { GrpcPluginOptions } from "./client.ts";
- * const fast: GrpcPluginOptions = { retryDelaysMs: [10, 20] };
- * ```
  */
 export interface GrpcPluginOptions {
   /** Sleeps between config-fetch attempts; attempts = length + 1 (default `[1000, 2000]`). */
@@ -59,18 +53,14 @@ export interface GrpcPluginOptions {
   configTimeoutMs?: number;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: Record<string, string | number>;
+  /** The loading manager's hook registry, used to decode results (default: the shared one). */
+  hookRegistry?: HookRegistry;
 }
 
 /**
  * Channel options of every plugin channel: no proxy lookup (so no proxy env permission is
  * needed), a private subchannel pool (one connection per plugin, closed with it), and a
  * reconnect backoff of 100 ms growing to at most 1 s.
- *
- * @example
- * ```ts
- * import { DEFAULT_CHANNEL_OPTIONS } from "./client.ts";
- * console.log(DEFAULT_CHANNEL_OPTIONS["grpc.enable_http_proxy"]); // 0
- * ```
  */
 export const DEFAULT_CHANNEL_OPTIONS: Readonly<Record<string, number>> = {
   "grpc.enable_http_proxy": 0,
@@ -102,29 +92,20 @@ function describe(error: unknown): string {
 
 /**
  * A plugin hosted by a gRPC plugin server.
- *
- * @example
- * ```ts
- * import { GrpcExternalPlugin } from "./client.ts";
- * const plugin = new GrpcExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   grpc: { target: "127.0.0.1:50051" },
- * });
- * console.log(plugin.target); // "127.0.0.1:50051"
- * ```
  */
 export class GrpcExternalPlugin extends Plugin {
   readonly #address: Address;
   readonly #target: string;
   readonly #tls: TlsConfig | null;
   readonly #options: GrpcPluginOptions;
+  readonly #hooks: HookRegistry;
   #grpc: GrpcJs | null = null;
   #client: GrpcJsModule.Client | null = null;
 
   /** Creates the proxy from the gateway's plugin entry (its `grpc` block). */
   constructor(config: PluginConfig | PluginConfigInput, options: GrpcPluginOptions = {}) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     const block = this.config.grpc;
     if (!block || (!block.target && !block.uds)) {
       throw new PluginError({
@@ -214,7 +195,7 @@ export class GrpcExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const response = await this.#unary(PLUGIN_SERVICE.InvokeHook, {
@@ -231,7 +212,7 @@ export class GrpcExternalPlugin extends Plugin {
     if (!response.result) {
       throw this.#error("Received invalid response from gRPC plugin server");
     }
-    return decodeRemoteResult(hookName, fromStruct(response.result));
+    return decodeRemoteResult(this.#hooks, hookName, fromStruct(response.result));
   }
 
   /** Closes the channel (idempotent). */
@@ -292,13 +273,10 @@ export class GrpcExternalPlugin extends Plugin {
 /**
  * Creates the proxy for a `kind: external` plugin with a `grpc:` block (the loader's factory
  * for this transport).
- *
- * @example
- * ```ts
- * import { createGrpcPlugin } from "./client.ts";
- * console.log(typeof createGrpcPlugin); // "function"
- * ```
  */
-export function createGrpcPlugin(config: PluginConfig): Plugin {
-  return new GrpcExternalPlugin(config);
+export function createGrpcPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new GrpcExternalPlugin(config, context);
 }

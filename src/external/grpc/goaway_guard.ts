@@ -32,12 +32,6 @@ const GUARDED = Symbol.for("@cpex/core/grpc/goaway-guard");
 
 /**
  * The part of an `Http2Session` the guard touches.
- *
- * @example
- * ```ts
- * import type { GuardableSession } from "./goaway_guard.ts";
- * const isClosed = (s: GuardableSession) => typeof s.close === "function";
- * ```
  */
 export interface GuardableSession {
   /** EventEmitter's emit. */
@@ -50,12 +44,6 @@ export interface GuardableSession {
 
 /**
  * The `node:http2` functions the guard wraps.
- *
- * @example
- * ```ts
- * import type { Http2Factories } from "./goaway_guard.ts";
- * const hasConnect = (m: Http2Factories) => typeof m.connect === "function";
- * ```
  */
 export interface Http2Factories {
   /** `http2.connect`. */
@@ -69,21 +57,6 @@ export interface Http2Factories {
 /**
  * Makes `session` defer its `close()` and `destroy()` by one macrotask once it has received
  * GOAWAY (idempotent). Returns the session.
- *
- * @example
- * ```ts
- * import { guardSession } from "./goaway_guard.ts";
- * import { EventEmitter } from "node:events";
- * const calls: string[] = [];
- * const session = Object.assign(new EventEmitter(), {
- *   close: () => void calls.push("close"),
- *   destroy: () => void calls.push("destroy"),
- * });
- * guardSession(session);
- * session.emit("goaway", 0, 1);
- * session.close();
- * console.log(calls); // [] now, ["close"] after a timer tick
- * ```
  */
 export function guardSession<T extends GuardableSession>(session: T): T {
   const target = session as T & { [GUARDED]?: boolean };
@@ -130,13 +103,6 @@ function isSession(value: unknown): value is GuardableSession {
  * Installs the guard on a `node:http2` module object (idempotent): sessions from `connect`,
  * and the sessions of servers from `createServer` / `createSecureServer`, are guarded. Returns
  * false when the module was already patched.
- *
- * @example
- * ```ts
- * import http2 from "node:http2";
- * import { installGoawayGuard, type Http2Factories } from "./goaway_guard.ts";
- * installGoawayGuard(http2 as unknown as Http2Factories);
- * ```
  */
 export function installGoawayGuard(http2: Http2Factories): boolean {
   const target = http2 as Http2Factories & { [GUARDED]?: boolean };

@@ -15,12 +15,6 @@ import { type Http2Factories, installGoawayGuard } from "./goaway_guard.ts";
 
 /**
  * The grpc-js module namespace.
- *
- * @example
- * ```ts
- * import type { GrpcJs } from "./grpc_js.ts";
- * const status = (grpc: GrpcJs) => grpc.status.OK;
- * ```
  */
 export type GrpcJs = typeof GrpcJsModule;
 
@@ -35,13 +29,6 @@ async function load(): Promise<GrpcJs> {
 /**
  * Imports grpc-js once, with the `node:http2` GOAWAY guard installed. Call it only after the
  * env preflight (see `permissions.ts`).
- *
- * @example
- * ```ts
- * import { loadGrpcJs } from "./grpc_js.ts";
- * const grpc = await loadGrpcJs();
- * console.log(grpc.status.UNAVAILABLE); // 14
- * ```
  */
 export function loadGrpcJs(): Promise<GrpcJs> {
   return loaded ??= load().catch((error) => {

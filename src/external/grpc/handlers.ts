@@ -28,14 +28,6 @@ import {
 /**
  * `GetPluginConfig`: the entry (matched case-insensitively) or an empty message when there is
  * none. Throws when the server fails (the caller answers `INTERNAL`).
- *
- * @example
- * ```ts
- * import { getPluginConfig } from "./handlers.ts";
- * import type { ExternalPluginServer } from "../server.ts";
- * declare const server: ExternalPluginServer;
- * const res = getPluginConfig(server, { name: "nope" }); // {}
- * ```
  */
 export function getPluginConfig(
   server: ExternalPluginServer,
@@ -47,14 +39,6 @@ export function getPluginConfig(
 
 /**
  * `GetPluginConfigs`: one Struct per plugin the server knows.
- *
- * @example
- * ```ts
- * import { getPluginConfigs } from "./handlers.ts";
- * import type { ExternalPluginServer } from "../server.ts";
- * declare const server: ExternalPluginServer;
- * const res = getPluginConfigs(server);
- * ```
  */
 export function getPluginConfigs(server: ExternalPluginServer): GetPluginConfigsResponse {
   return { configs: server.getPluginConfigs().map((c) => toStruct(c)) };
@@ -86,19 +70,6 @@ function errorToProto(error: Record<string, unknown>): ProtoPluginError {
  * `InvokeHook`: runs the hook through the server; `result` (+ `context` when the server
  * returned one) or `error`. Never throws: an unexpected failure becomes an error with code
  * `INTERNAL_ERROR`.
- *
- * @example
- * ```ts
- * import { invokeHook } from "./handlers.ts";
- * import type { ExternalPluginServer } from "../server.ts";
- * declare const server: ExternalPluginServer;
- * const res = await invokeHook(server, {
- *   hook_type: "tool_pre_invoke",
- *   plugin_name: "ArgGuard",
- *   payload: { fields: { name: { stringValue: "echo" } } },
- *   context: { global_context: { request_id: "r1" } },
- * });
- * ```
  */
 export async function invokeHook(
   server: ExternalPluginServer,

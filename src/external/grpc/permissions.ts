@@ -16,12 +16,6 @@ import {
 /**
  * The environment variables grpc-js reads when it is imported; without read access to every
  * one of them the import fails with `NotCapable`.
- *
- * @example
- * ```ts
- * import { GRPC_ENV_VARS } from "./permissions.ts";
- * console.log(`--allow-env=${GRPC_ENV_VARS.join(",")}`);
- * ```
  */
 export const GRPC_ENV_VARS: readonly string[] = [
   "GRPC_TRACE",
@@ -37,24 +31,12 @@ export const GRPC_ENV_VARS: readonly string[] = [
 
 /**
  * The `--allow-env` flag that covers {@linkcode GRPC_ENV_VARS}.
- *
- * @example
- * ```ts
- * import { GRPC_ENV_FLAG } from "./permissions.ts";
- * console.log(GRPC_ENV_FLAG.startsWith("--allow-env=GRPC_TRACE,")); // true
- * ```
  */
 export const GRPC_ENV_FLAG: string = `--allow-env=${GRPC_ENV_VARS.join(",")}`;
 
 /**
  * Env permissions for importing grpc-js. Missing ones are reported together as one flag
  * listing all nine names (a partial grant is as useless as none).
- *
- * @example
- * ```ts
- * import { grpcEnvPermissions } from "./permissions.ts";
- * console.log(grpcEnvPermissions().length); // 9
- * ```
  */
 export function grpcEnvPermissions(): RequiredPermission[] {
   return GRPC_ENV_VARS.map((variable) => ({
@@ -66,12 +48,6 @@ export function grpcEnvPermissions(): RequiredPermission[] {
 /**
  * Read permissions for the given files (certificates, keys, CA bundles); null entries are
  * skipped.
- *
- * @example
- * ```ts
- * import { fileReadPermissions } from "./permissions.ts";
- * console.log(fileReadPermissions(["/etc/ca.pem", null])[0].flag); // "--allow-read=/etc/ca.pem"
- * ```
  */
 export function fileReadPermissions(files: (string | null | undefined)[]): RequiredPermission[] {
   return files.filter((f): f is string => typeof f === "string" && f !== "").map((path) => ({
@@ -88,13 +64,6 @@ function hostPort(host: string, port: number): string {
 /**
  * Network permission for listening on `host:port` (port 0: any port of the host), or the
  * three socket-path permissions for a Unix socket.
- *
- * @example
- * ```ts
- * import { grpcBindPermissions } from "./permissions.ts";
- * console.log(grpcBindPermissions({ host: "127.0.0.1", port: 50051 })[0].flag);
- * // "--allow-net=127.0.0.1:50051"
- * ```
  */
 export function grpcBindPermissions(
   bind: { host: string; port: number } | { uds: string },
@@ -110,13 +79,6 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  * Network permissions of a client channel to `target` (`host:port`): the address itself, and
  * for a DNS name also the bare host (Deno checks it for the name lookup). A `unix:` target
  * needs the socket-path permissions.
- *
- * @example
- * ```ts
- * import { grpcTargetPermissions } from "./permissions.ts";
- * console.log(grpcTargetPermissions({ host: "localhost", port: 50051 }).map((p) => p.flag));
- * // ["--allow-net=localhost"]
- * ```
  */
 export function grpcTargetPermissions(
   target: { host: string; port: number } | { uds: string },
@@ -131,12 +93,6 @@ export function grpcTargetPermissions(
 /**
  * Like `preflight()` from `../permissions.ts`, but names each missing flag once (the nine env
  * permissions share one flag).
- *
- * @example
- * ```ts
- * import { grpcPreflight } from "./permissions.ts";
- * grpcPreflight("example", []); // nothing needed, nothing thrown
- * ```
  */
 export function grpcPreflight(what: string, needed: RequiredPermission[]): void {
   const missing = new Set<string>();

@@ -45,12 +45,6 @@ export const GRPC_SHUTDOWN_GRACE_MS = 5_000;
 
 /**
  * Options of {@linkcode serveGrpc}; unset fields come from the YAML block or the environment.
- *
- * @example
- * ```ts
- * import type { GrpcServeOptions } from "./server.ts";
- * const o: GrpcServeOptions = { host: "127.0.0.1", port: 0, printReady: false };
- * ```
  */
 export interface GrpcServeOptions {
   /** Host to bind. */
@@ -71,12 +65,6 @@ export interface GrpcServeOptions {
 
 /**
  * Where and how the server listens, after precedence is applied.
- *
- * @example
- * ```ts
- * import type { GrpcServerSettings } from "./server.ts";
- * const s: GrpcServerSettings = { host: "127.0.0.1", port: 50051, uds: null, tls: null };
- * ```
  */
 export type GrpcServerSettings = GrpcServerConfig;
 
@@ -84,13 +72,6 @@ export type GrpcServerSettings = GrpcServerConfig;
  * Applies the settings precedence: explicit options, else the YAML block, else the
  * environment, else the defaults. Throws a {@linkcode ConfigError} for invalid explicit TLS and
  * an `Error` for TLS over a Unix socket.
- *
- * @example
- * ```ts
- * import { resolveGrpcServerSettings } from "./server.ts";
- * const s = resolveGrpcServerSettings(null, { port: 0 });
- * console.log(s.host, s.port); // "127.0.0.1" 0  (unless PLUGINS_GRPC_SERVER_HOST is set)
- * ```
  */
 export function resolveGrpcServerSettings(
   configured: GrpcServerConfig | null | undefined,
@@ -153,16 +134,6 @@ function describe(error: unknown): string {
 /**
  * Serves `server` over gRPC. Checks the Deno permissions first (network or socket path, the
  * nine `GRPC_*` env names, the certificate files) and fails naming every missing flag.
- *
- * @example
- * ```ts
- * import { ExternalPluginServer } from "@cpex/core";
- * import { serveGrpc } from "./server.ts";
- * declare const server: ExternalPluginServer;
- * const handle = await serveGrpc(server, { port: 0, printReady: false });
- * console.log(handle.address); // e.g. "127.0.0.1:38211"
- * await handle.close();
- * ```
  */
 export async function serveGrpc(
   server: ExternalPluginServer,

@@ -22,12 +22,6 @@ import {
 
 /**
  * One unary method: its full path and the four (de)serializers grpc-js calls.
- *
- * @example
- * ```ts
- * import { PLUGIN_SERVICE } from "./service.ts";
- * console.log(PLUGIN_SERVICE.InvokeHook.path); // "/cpex.PluginService/InvokeHook"
- * ```
  */
 export interface UnaryMethod<Req, Res> {
   /** `/package.Service/Method`. */
@@ -84,12 +78,6 @@ const ALLOW_RESPONSE = Object.freeze({ [ALLOW]: true }) as unknown as InvokeHook
 
 /**
  * The `InvokeHookResponse` for a default allow result, with its bytes pre-encoded.
- *
- * @example
- * ```ts
- * import { allowResponse } from "./service.ts";
- * const res = allowResponse("ArgGuard");
- * ```
  */
 export function allowResponse(pluginName: string): InvokeHookResponse {
   return { [PRE_ENCODED]: encodeAllowReply(pluginName) } as unknown as InvokeHookResponse;
@@ -97,12 +85,6 @@ export function allowResponse(pluginName: string): InvokeHookResponse {
 
 /**
  * True for a received default allow reply (recognised by its bytes, not decoded).
- *
- * @example
- * ```ts
- * import { isAllowResponse } from "./service.ts";
- * console.log(isAllowResponse({ plugin_name: "p" })); // false
- * ```
  */
 export function isAllowResponse(response: InvokeHookResponse): boolean {
   return (response as { [ALLOW]?: boolean })[ALLOW] === true;
@@ -110,12 +92,6 @@ export function isAllowResponse(response: InvokeHookResponse): boolean {
 
 /**
  * `cpex.PluginService`.
- *
- * @example
- * ```ts
- * import { PLUGIN_SERVICE } from "./service.ts";
- * console.log(Object.keys(PLUGIN_SERVICE)); // ["GetPluginConfig", "GetPluginConfigs", "InvokeHook"]
- * ```
  */
 export const PLUGIN_SERVICE: {
   readonly GetPluginConfig: UnaryMethod<
@@ -153,12 +129,6 @@ export const PLUGIN_SERVICE: {
 
 /**
  * `cpex.Health` (the reference's own health service; always SERVING).
- *
- * @example
- * ```ts
- * import { CPEX_HEALTH_SERVICE } from "./service.ts";
- * console.log(CPEX_HEALTH_SERVICE.Check.path); // "/cpex.Health/Check"
- * ```
  */
 export const CPEX_HEALTH_SERVICE: {
   readonly Check: UnaryMethod<
@@ -172,12 +142,6 @@ export const CPEX_HEALTH_SERVICE: {
 /**
  * `grpc.health.v1.HealthCheckRequest` / `HealthCheckResponse` as plain objects (`status`:
  * 0 UNKNOWN, 1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN).
- *
- * @example
- * ```ts
- * import type { StandardHealthMessage } from "./service.ts";
- * const m: StandardHealthMessage = { service: "", status: 1 };
- * ```
  */
 export interface StandardHealthMessage {
   /** Request field 1. */
@@ -216,13 +180,6 @@ function encodeHealth(message: StandardHealthMessage): Buffer {
 /**
  * The standard `grpc.health.v1.Health/Check`, so ordinary probes (grpc_health_probe, grpcurl,
  * Kubernetes gRPC probes) work.
- *
- * @example
- * ```ts
- * import { STANDARD_HEALTH_SERVICE } from "./service.ts";
- * const bytes = STANDARD_HEALTH_SERVICE.Check.responseSerialize({ status: 1 });
- * console.log([...bytes]); // [8, 1]
- * ```
  */
 export const STANDARD_HEALTH_SERVICE: {
   readonly Check: UnaryMethod<StandardHealthMessage, StandardHealthMessage>;
@@ -242,12 +199,6 @@ export const STANDARD_HEALTH_SERVICE: {
 /**
  * The service names the standard health service reports SERVING for (`""` is the whole
  * server); any other name gets `NOT_FOUND`, as grpc.health.v1 specifies.
- *
- * @example
- * ```ts
- * import { HEALTH_SERVICE_NAMES } from "./service.ts";
- * console.log(HEALTH_SERVICE_NAMES.has("cpex.PluginService")); // true
- * ```
  */
 export const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set([
   "",

@@ -34,12 +34,6 @@ import type * as GrpcJsModule from "@grpc/grpc-js";
 /**
  * Server credentials and whether connections presenting an unverified client certificate must
  * be closed (`client_auth: optional`).
- *
- * @example
- * ```ts
- * import type { GrpcServerCredentials } from "./tls.ts";
- * const show = (c: GrpcServerCredentials) => c.rejectUnverifiedPeers;
- * ```
  */
 export interface GrpcServerCredentials {
   /** What to bind with. */
@@ -55,14 +49,6 @@ async function readFile(path: string): Promise<Buffer> {
 /**
  * Builds the server credentials for `tls` (null: insecure). `certfile` and `keyfile` are
  * required; `require` and `optional` need `ca_bundle`.
- *
- * @example
- * ```ts
- * import { serverCredentials } from "./tls.ts";
- * import { loadGrpcJs } from "./grpc_js.ts";
- * const { credentials } = await serverCredentials(await loadGrpcJs(), null);
- * console.log(credentials._isSecure()); // false
- * ```
  */
 export async function serverCredentials(
   grpc: GrpcJs,
@@ -128,14 +114,6 @@ interface TlsPeer {
  * Makes `server` close every TLS connection whose peer presented a certificate that did not
  * verify (the `optional` client-auth check). Hooks grpc-js's internal `createHttp2Server`,
  * which every bind goes through; throws if this grpc-js version lacks it.
- *
- * @example
- * ```ts
- * import { rejectUnverifiedPeers } from "./tls.ts";
- * import { loadGrpcJs } from "./grpc_js.ts";
- * const grpc = await loadGrpcJs();
- * rejectUnverifiedPeers(new grpc.Server());
- * ```
  */
 export function rejectUnverifiedPeers(server: GrpcJsModule.Server): void {
   type Http2Server = { prependListener(event: string, fn: (socket: TlsPeer) => void): void };
@@ -162,12 +140,6 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /**
  * Whether `host` is an IP literal (IPv4, or IPv6 with or without brackets).
- *
- * @example
- * ```ts
- * import { isIpLiteral } from "./tls.ts";
- * console.log(isIpLiteral("127.0.0.1"), isIpLiteral("localhost")); // true false
- * ```
  */
 export function isIpLiteral(host: string): boolean {
   return IPV4.test(host) || host.includes(":");
@@ -175,12 +147,6 @@ export function isIpLiteral(host: string): boolean {
 
 /**
  * Channel credentials and options of a client.
- *
- * @example
- * ```ts
- * import type { GrpcChannelSetup } from "./tls.ts";
- * const opts = (s: GrpcChannelSetup) => s.options;
- * ```
  */
 export interface GrpcChannelSetup {
   /** The credentials. */
@@ -194,14 +160,6 @@ export interface GrpcChannelSetup {
  * the default roots) verifies the server, and the host name or IP is checked against the
  * certificate, unless `verify` is false; a client certificate is sent when both `certfile` and
  * `keyfile` are set.
- *
- * @example
- * ```ts
- * import { channelCredentials } from "./tls.ts";
- * import { loadGrpcJs } from "./grpc_js.ts";
- * const setup = await channelCredentials(await loadGrpcJs(), "localhost", null);
- * console.log(setup.credentials._isSecure()); // false
- * ```
  */
 export async function channelCredentials(
   grpc: GrpcJs,

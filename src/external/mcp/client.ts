@@ -19,7 +19,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { PluginContext } from "../../context.ts";
 import { mcpClientTlsFromEnv } from "../../config/from_env.ts";
 import { errorRepr, PluginError } from "../../errors.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type {
   McpClientConfig,
@@ -65,17 +65,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * A plugin hosted by an MCP plugin server (Streamable HTTP or STDIO).
- *
- * @example
- * ```ts
- * import { McpExternalPlugin } from "./client.ts";
- * const plugin = new McpExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   mcp: { proto: "STREAMABLEHTTP", url: "http://localhost:8000/mcp" },
- * });
- * console.log(plugin.target); // "http://localhost:8000/mcp"
- * ```
  */
 export class McpExternalPlugin extends Plugin {
   readonly #local: PluginConfig;
@@ -87,10 +76,18 @@ export class McpExternalPlugin extends Plugin {
   #session: McpSession | null = null;
   #reconnecting: Promise<McpSession> | null = null;
   #closed = false;
+  readonly #hooks: HookRegistry;
 
-  /** Creates the proxy from the gateway's plugin entry (its `mcp` block). */
-  constructor(config: PluginConfig | PluginConfigInput) {
+  /**
+   * Creates the proxy from the gateway's plugin entry (its `mcp` block). Results are decoded
+   * with `hookRegistry`: the loading manager's own (default: the shared one).
+   */
+  constructor(
+    config: PluginConfig | PluginConfigInput,
+    options: { hookRegistry?: HookRegistry } = {},
+  ) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     this.#local = this.config;
     const block = this.config.mcp;
     if (!block) throw this.#error(`Plugin ${this.name} has no mcp section`);
@@ -182,7 +179,7 @@ export class McpExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const args = {
@@ -278,7 +275,7 @@ export class McpExternalPlugin extends Plugin {
       if (!isRecord(data)) continue;
       if (isRecord(data.context)) applyContext(context, data.context);
       if (isRecord(data.result)) {
-        return hookRegistry.parseResult(hookName, data.result) as PluginResult;
+        return this.#hooks.parseResult(hookName, data.result) as PluginResult;
       }
       if (isRecord(data.error)) throw new PluginError(this.#errorModel(data.error));
     }
@@ -342,13 +339,10 @@ function applyContext(target: PluginContext, returned: Record<string, unknown>):
 /**
  * Creates the proxy for a `kind: external` plugin with an `mcp:` block (the loader's factory
  * for this transport).
- *
- * @example
- * ```ts
- * import { createMcpPlugin } from "./client.ts";
- * console.log(typeof createMcpPlugin); // "function"
- * ```
  */
-export function createMcpPlugin(config: PluginConfig): Plugin {
-  return new McpExternalPlugin(config);
+export function createMcpPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new McpExternalPlugin(config, context);
 }

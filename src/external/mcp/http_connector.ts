@@ -19,12 +19,6 @@ import { MCP_CLIENT_INFO, type McpConnector, type McpSession } from "./session.t
 
 /**
  * Options of {@linkcode HttpConnector}.
- *
- * @example
- * ```ts
- * import type { HttpConnectorOptions } from "./http_connector.ts";
- * const o: HttpConnectorOptions = { url: "http://localhost:8000/mcp" };
- * ```
  */
 export interface HttpConnectorOptions {
   /** The server's MCP endpoint. */
@@ -38,13 +32,6 @@ export interface HttpConnectorOptions {
 /**
  * Builds the `fetch` the SDK transport uses: one `Deno.HttpClient` (a connection pool) with the
  * TLS files and the Unix socket route.
- *
- * @example
- * ```ts
- * import { createMcpFetch } from "./http_connector.ts";
- * const { fetch, client } = await createMcpFetch({ url: "http://localhost:8000/mcp" });
- * client.close();
- * ```
  */
 export async function createMcpFetch(
   options: HttpConnectorOptions,
@@ -76,14 +63,6 @@ export async function createMcpFetch(
 
 /**
  * Opens Streamable HTTP sessions (3 attempts at initialize, as the reference).
- *
- * @example
- * ```ts
- * import { HttpConnector } from "./http_connector.ts";
- * const c = new HttpConnector({ url: "http://localhost:8000/mcp" });
- * console.log(c.target); // "http://localhost:8000/mcp"
- * c.close();
- * ```
  */
 export class HttpConnector implements McpConnector {
   readonly target: string;

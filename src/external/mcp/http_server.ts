@@ -34,12 +34,6 @@ export const MCP_PATH = "/mcp";
 /**
  * Options of {@linkcode serveMcpHttp}; unset fields come from `server_settings` in the config,
  * else PLUGINS_SERVER_* variables, else the defaults (`127.0.0.1:8000`, no TLS).
- *
- * @example
- * ```ts
- * import type { McpHttpServeOptions } from "./http_server.ts";
- * const o: McpHttpServeOptions = { host: "127.0.0.1", port: 0, printReady: false };
- * ```
  */
 export interface McpHttpServeOptions {
   /** Host to bind. */
@@ -66,12 +60,6 @@ const DEFAULT_SETTINGS: McpServerConfig = { host: "127.0.0.1", port: 8000, uds: 
  * Where and how the server listens: explicit options, else the config's `server_settings`,
  * else PLUGINS_SERVER_* variables, else `127.0.0.1:8000` (the reference's order: a YAML block
  * wins over the environment as a whole).
- *
- * @example
- * ```ts
- * import { resolveMcpServerSettings } from "./http_server.ts";
- * console.log(resolveMcpServerSettings(null, { port: 9000 }).port); // 9000
- * ```
  */
 export function resolveMcpServerSettings(
   configured: McpServerConfig | null,
@@ -173,12 +161,6 @@ export const MCP_SESSION_IDLE_MS = 30 * 60 * 1000;
 /**
  * The handle of a running MCP HTTP server: a {@linkcode ServerHandle} that also reports and
  * ends MCP sessions.
- *
- * @example
- * ```ts
- * import type { McpHttpServerHandle } from "./http_server.ts";
- * const count = (h: McpHttpServerHandle) => h.sessionCount;
- * ```
  */
 export interface McpHttpServerHandle extends ServerHandle {
   /** Open MCP sessions. */
@@ -513,16 +495,6 @@ async function bridge(
  * Serves `server` over MCP Streamable HTTP. Checks the Deno permissions first (net for
  * `host:port`, reads for TLS files, or the three Unix socket permissions) and names any
  * missing flag.
- *
- * @example
- * ```ts
- * import { ExternalPluginServer } from "../server.ts";
- * import { serveMcpHttp } from "./http_server.ts";
- * const server = new ExternalPluginServer({ plugins: [] });
- * const handle = await serveMcpHttp(server, { port: 0, printReady: false, handleSignals: false });
- * console.log(handle.address); // e.g. "127.0.0.1:40123"
- * await handle.close();
- * ```
  */
 export async function serveMcpHttp(
   server: ExternalPluginServer,

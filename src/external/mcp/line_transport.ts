@@ -18,12 +18,6 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
  * What a {@linkcode LineTransport} does with a line that is not a JSON-RPC message: `parse`
  * (not JSON), `invalid` (JSON but not JSON-RPC) or `too_long`. `id` is the request id when
  * one could be read.
- *
- * @example
- * ```ts
- * import type { BadLineHandler } from "./line_transport.ts";
- * const ignore: BadLineHandler = () => {};
- * ```
  */
 export type BadLineHandler = (
   kind: "parse" | "invalid" | "too_long",
@@ -33,12 +27,6 @@ export type BadLineHandler = (
 
 /**
  * Options of {@linkcode LineTransport}.
- *
- * @example
- * ```ts
- * import type { LineTransportOptions } from "./line_transport.ts";
- * const o: LineTransportOptions = { maxLineBytes: 1024 };
- * ```
  */
 export interface LineTransportOptions {
   /** Longest accepted line in bytes (default {@linkcode MAX_LINE_BYTES}). */
@@ -52,17 +40,6 @@ const encoder = new TextEncoder();
 
 /**
  * Newline-delimited JSON-RPC over a readable and a writable byte stream.
- *
- * @example
- * ```ts
- * import { LineTransport } from "./line_transport.ts";
- * const pipe = new TransformStream<Uint8Array, Uint8Array>();
- * const t = new LineTransport(pipe.readable, pipe.writable);
- * t.onmessage = (m) => console.log(m); // { jsonrpc: "2.0", method: "ping" }
- * await t.start();
- * await t.send({ jsonrpc: "2.0", method: "ping" });
- * await t.close();
- * ```
  */
 export class LineTransport implements Transport {
   /** Called when the input ends or `close()` runs (once). */

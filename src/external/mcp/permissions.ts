@@ -12,12 +12,6 @@ import { type RequiredPermission, unixSocketPermissions } from "../permissions.t
 
 /**
  * The net permission for `host:port` (`host` alone when the port is 0: any port may be picked).
- *
- * @example
- * ```ts
- * import { netPermission } from "./permissions.ts";
- * console.log(netPermission("127.0.0.1", 8000).flag); // "--allow-net=127.0.0.1:8000"
- * ```
  */
 export function netPermission(host: string, port: number): RequiredPermission {
   const name = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
@@ -27,12 +21,6 @@ export function netPermission(host: string, port: number): RequiredPermission {
 
 /**
  * Read permissions for the TLS files that are set.
- *
- * @example
- * ```ts
- * import { tlsReadPermissions } from "./permissions.ts";
- * console.log(tlsReadPermissions({ ca_bundle: "/etc/ca.pem" })[0].flag); // "--allow-read=/etc/ca.pem"
- * ```
  */
 export function tlsReadPermissions(tls: TlsConfig | null | undefined): RequiredPermission[] {
   if (!tls) return [];
@@ -44,13 +32,6 @@ export function tlsReadPermissions(tls: TlsConfig | null | undefined): RequiredP
 /**
  * What the MCP Streamable HTTP server needs to listen on `host:port` or on the Unix socket
  * `uds`, with optional TLS files.
- *
- * @example
- * ```ts
- * import { httpServerPermissions } from "./permissions.ts";
- * console.log(httpServerPermissions({ host: "127.0.0.1", port: 8000 }).map((p) => p.flag));
- * // ["--allow-net=127.0.0.1:8000"]
- * ```
  */
 export function httpServerPermissions(
   where: { host: string; port: number; uds?: string | null; tls?: TlsConfig | null },
@@ -61,13 +42,6 @@ export function httpServerPermissions(
 
 /**
  * What the MCP Streamable HTTP client needs for `url` (over `uds` when set).
- *
- * @example
- * ```ts
- * import { httpClientPermissions } from "./permissions.ts";
- * console.log(httpClientPermissions("http://localhost:8000/mcp", null, null)[0].flag);
- * // "--allow-net=localhost:8000"
- * ```
  */
 export function httpClientPermissions(
   url: string,
@@ -84,12 +58,6 @@ export function httpClientPermissions(
 
 /**
  * What the MCP STDIO client needs to start `command`.
- *
- * @example
- * ```ts
- * import { runPermission } from "./permissions.ts";
- * console.log(runPermission("python3").flag); // "--allow-run=python3"
- * ```
  */
 export function runPermission(command: string): RequiredPermission {
   return { descriptor: { name: "run", command }, flag: `--allow-run=${command}` };

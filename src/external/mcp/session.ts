@@ -12,12 +12,6 @@ export const MCP_CLIENT_INFO = { name: "cpex", version: "0.1.0" };
 
 /**
  * A connected SDK client plus how to tear it down.
- *
- * @example
- * ```ts
- * import type { McpSession } from "./session.ts";
- * const isUsable = (s: McpSession) => !s.dead;
- * ```
  */
 export interface McpSession {
   /** The connected SDK client. */
@@ -34,12 +28,6 @@ export interface McpSession {
 
 /**
  * Opens sessions to one MCP plugin server.
- *
- * @example
- * ```ts
- * import type { McpConnector } from "./session.ts";
- * const describe = (c: McpConnector) => c.target;
- * ```
  */
 export interface McpConnector {
   /** What the connector reaches (a URL, a command line), for messages. */

@@ -26,13 +26,6 @@ export const CHILD_EXIT_GRACE_MS = 2000;
 
 /**
  * The command line a STDIO plugin server is started with.
- *
- * @example
- * ```ts
- * import { resolveStdioCommand } from "./stdio_connector.ts";
- * console.log(resolveStdioCommand({ proto: "STDIO", script: "/srv/run.sh" }));
- * // { command: "sh", args: ["/srv/run.sh"] }
- * ```
  */
 export function resolveStdioCommand(
   mcp: Pick<McpClientConfig, "script" | "cmd" | "cwd" | "proto">,
@@ -62,13 +55,6 @@ export function resolveStdioCommand(
 /**
  * Starts the plugin server as a child and speaks MCP over its pipes (one attempt at
  * initialize, as the reference).
- *
- * @example
- * ```ts
- * import { StdioConnector } from "./stdio_connector.ts";
- * const c = new StdioConnector({ proto: "STDIO", cmd: ["deno", "run", "server.ts"] });
- * console.log(c.target); // "deno run server.ts"
- * ```
  */
 export class StdioConnector implements McpConnector {
   readonly target: string;

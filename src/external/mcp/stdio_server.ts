@@ -11,12 +11,6 @@ import { createMcpServer } from "./tools.ts";
 
 /**
  * Options of {@linkcode serveMcpStdio}.
- *
- * @example
- * ```ts
- * import type { McpStdioServeOptions } from "./stdio_server.ts";
- * const o: McpStdioServeOptions = { handleSignals: false };
- * ```
  */
 export interface McpStdioServeOptions {
   /** Stop on SIGINT/SIGTERM (default true). */
@@ -39,19 +33,6 @@ const answerBadLine: BadLineHandler = (kind, id, transport) => {
 
 /**
  * Serves `server` over stdin/stdout until stdin ends or the handle is closed.
- *
- * @example
- * ```ts
- * import { ExternalPluginServer } from "../server.ts";
- * import { serveMcpStdio } from "./stdio_server.ts";
- * const input = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
- * const handle = await serveMcpStdio(new ExternalPluginServer({ plugins: [] }), {
- *   input,
- *   output: new WritableStream(),
- *   handleSignals: false,
- * });
- * await handle.finished; // stdin ended
- * ```
  */
 export async function serveMcpStdio(
   server: ExternalPluginServer,
@@ -90,12 +71,6 @@ export async function serveMcpStdio(
 /**
  * The `stdio` entry of `ExternalPluginServer.serve()` (`printReady` is ignored: stdout
  * belongs to the protocol).
- *
- * @example
- * ```ts
- * import { serveMcpStdioTransport } from "./stdio_server.ts";
- * console.log(typeof serveMcpStdioTransport); // "function"
- * ```
  */
 export function serveMcpStdioTransport(
   server: ExternalPluginServer,

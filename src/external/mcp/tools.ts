@@ -42,14 +42,6 @@ function text(value: unknown): { type: "text"; text: string } {
 /**
  * Builds an `McpServer` whose tools answer from `server` (one per MCP session: an SDK server
  * serves one transport at a time).
- *
- * @example
- * ```ts
- * import { ExternalPluginServer } from "../server.ts";
- * import { createMcpServer } from "./tools.ts";
- * const mcp = createMcpServer(new ExternalPluginServer({ plugins: [] }));
- * await mcp.close();
- * ```
  */
 export function createMcpServer(server: ExternalPluginServer): McpServer {
   const mcp = new McpServer(

@@ -10,7 +10,7 @@
  * @module
  */
 import { PluginError } from "../../errors.ts";
-import { hookRegistry } from "../../hooks/registry.ts";
+import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginContext } from "../../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
@@ -55,18 +55,6 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * A plugin hosted by an external plugin server on a Unix socket.
- *
- * @example
- * ```ts
- * import { UnixSocketExternalPlugin } from "./client.ts";
- * const plugin = new UnixSocketExternalPlugin({
- *   name: "ArgGuard",
- *   kind: "external",
- *   hooks: ["tool_pre_invoke"],
- *   unix_socket: { path: "/tmp/mcpgateway-plugins.sock" },
- * });
- * console.log(plugin.socketPath); // "/tmp/mcpgateway-plugins.sock"
- * ```
  */
 export class UnixSocketExternalPlugin extends Plugin {
   readonly #path: string;
@@ -76,11 +64,19 @@ export class UnixSocketExternalPlugin extends Plugin {
   readonly #idle: Connection[] = [];
   readonly #busy = new Set<Connection>();
   readonly #deadlines = new DeadlineQueue();
+  readonly #hooks: HookRegistry;
   #closed = false;
 
-  /** Creates the proxy from the gateway's plugin entry (its `unix_socket` block). */
-  constructor(config: PluginConfig | PluginConfigInput) {
+  /**
+   * Creates the proxy from the gateway's plugin entry (its `unix_socket` block). Results are
+   * decoded with `hookRegistry`: the loading manager's own (default: the shared one).
+   */
+  constructor(
+    config: PluginConfig | PluginConfigInput,
+    options: { hookRegistry?: HookRegistry } = {},
+  ) {
     super(config);
+    this.#hooks = options.hookRegistry ?? getHookRegistry();
     const block = this.config.unix_socket;
     if (!block) {
       throw new PluginError({
@@ -135,7 +131,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     context: PluginContext,
     options: HookCallOptions,
   ): Promise<PluginResult> {
-    if (!hookRegistry.isRegistered(hookName)) {
+    if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     const request = encodeMessage("InvokeHookRequest", {
@@ -161,7 +157,7 @@ export class UnixSocketExternalPlugin extends Plugin {
     try {
       const json = fromStruct(response.result);
       // Nothing to validate against the hook's schema: the executor checks the rest.
-      return decodeRemoteResult(hookName, json);
+      return decodeRemoteResult(this.#hooks, hookName, json);
     } catch (error) {
       throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
     }
@@ -303,13 +299,10 @@ function describe(error: unknown): string {
 /**
  * Creates the proxy for a `kind: external` plugin with a `unix_socket:` block (the loader's
  * factory for this transport).
- *
- * @example
- * ```ts
- * import { createUnixSocketPlugin } from "./client.ts";
- * console.log(typeof createUnixSocketPlugin); // "function"
- * ```
  */
-export function createUnixSocketPlugin(config: PluginConfig): Plugin {
-  return new UnixSocketExternalPlugin(config);
+export function createUnixSocketPlugin(
+  config: PluginConfig,
+  context: { hookRegistry: HookRegistry },
+): Plugin {
+  return new UnixSocketExternalPlugin(config, context);
 }

@@ -50,14 +50,6 @@ function errorToProto(error: Record<string, unknown>): ProtoPluginError {
  * Answers one request frame. Order: an `InvokeHookRequest` with hook type and plugin name; a
  * `GetPluginConfigRequest` with a name; any frame of at most 2 bytes as
  * `GetPluginConfigsRequest`; anything else gets the "Unknown message type" error reply.
- *
- * @example
- * ```ts
- * import { dispatchFrame } from "./dispatch.ts";
- * import type { ExternalPluginServer } from "../server.ts";
- * declare const server: ExternalPluginServer;
- * const reply = await dispatchFrame(server, new Uint8Array(0)); // GetPluginConfigsResponse
- * ```
  */
 export async function dispatchFrame(
   server: ExternalPluginServer,

@@ -18,12 +18,6 @@ export const UNIX_IDLE_TIMEOUT_MS = 300_000;
 
 /**
  * Options of {@linkcode serveUnix}.
- *
- * @example
- * ```ts
- * import type { UnixServeOptions } from "./server.ts";
- * const o: UnixServeOptions = { path: "/tmp/cpex.sock" };
- * ```
  */
 export interface UnixServeOptions {
   /** Socket path; else PLUGINS_UNIX_SOCKET_PATH, UNIX_SOCKET_PATH, `configured`, the default. */
@@ -40,12 +34,6 @@ export interface UnixServeOptions {
 
 /**
  * Resolves the socket path the way the reference's runtime does (plus the YAML setting).
- *
- * @example
- * ```ts
- * import { resolveSocketPath } from "./server.ts";
- * console.log(resolveSocketPath({ path: "/tmp/x.sock" })); // "/tmp/x.sock"
- * ```
  */
 export function resolveSocketPath(options: UnixServeOptions): string {
   const path = options.path ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ??
@@ -59,15 +47,6 @@ export function resolveSocketPath(options: UnixServeOptions): string {
 /**
  * Serves `server` on a Unix socket (mode 0600). Needs `--allow-read=PATH --allow-write=PATH
  * --allow-net=unix:PATH`; a missing flag fails before anything is bound.
- *
- * @example
- * ```ts
- * import { ExternalPluginServer } from "@cpex/core";
- * import { serveUnix } from "./server.ts";
- * declare const server: ExternalPluginServer;
- * const handle = await serveUnix(server, { path: "/tmp/cpex-doc.sock", printReady: false });
- * await handle.close();
- * ```
  */
 export async function serveUnix(
   server: ExternalPluginServer,
@@ -173,12 +152,6 @@ function closeQuietly(closer: { close(): void }): void {
 
 /**
  * The `unix` entry of `ExternalPluginServer.serve()`.
- *
- * @example
- * ```ts
- * import { serveUnixTransport } from "./server.ts";
- * console.log(typeof serveUnixTransport); // "function"
- * ```
  */
 export function serveUnixTransport(
   server: ExternalPluginServer,
