@@ -1,0 +1,286 @@
+/**
+ * Exact numbers through the MCP plugin server (issue 11 item 7). `JSON.parse` turns `2.0` into
+ * `2`, `-0.0` into `0` and `9007199254740993` into `9007199254740992`; the reference (pydantic's
+ * JSON parser and serializer) keeps Python's int/float distinction and arbitrary-precision ints,
+ * so a Python gateway got back exactly what it sent. Plugins here still see plain JS numbers;
+ * this module remembers the source text of every number of an `invoke_hook` call's arguments
+ * whose JS rendering would differ from the reference's (V8's `JSON.parse` source text access),
+ * and when the reply holds the same value at the same place (`result.modified_payload` for the
+ * `payload`, `context` for the `context`), writes the reference's text back (`JSON.rawJSON`).
+ *
+ * Most bodies hold no such number: one regular-expression scan decides, and they parse and
+ * serialize exactly as before.
+ *
+ * @module
+ */
+
+/** A number leaf: its value after `JSON.parse` and the text the reference would write. */
+interface Leaf {
+  readonly value: number;
+  readonly text: string;
+}
+
+/** The sparse mirror of a JSON value: only the paths leading to numbers worth keeping. */
+type Node = Leaf | Map<string, Node>;
+
+/** Text that may hold a float (`1.5`, `2e3`) or a long integer (16+ digits): the slow path. */
+const MAYBE_ODD = /\d[.eE]|\d{16}/;
+
+/** `JSON.rawJSON` (V8; not yet in TypeScript's lib): a number written with the given text. */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** Entries remembered at most (calls whose reply never came are forgotten oldest first). */
+const MAX_REMEMBERED = 1024;
+
+/**
+ * How pydantic (the reference's MCP server) writes a Python float: the shortest round-trip
+ * digits, fixed notation with at least one decimal for exponents -5 to 15, else `d.ddde+N` /
+ * `d.ddde-N`.
+ *
+ * @example
+ * ```ts
+ * import { pythonFloatText } from "./exact_numbers.ts";
+ * console.log(pythonFloatText(2), pythonFloatText(1e-6), pythonFloatText(1e16)); // 2.0 1e-6 1e+16
+ * ```
+ */
+export function pythonFloatText(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Infinity) return "Infinity";
+  if (x === -Infinity) return "-Infinity";
+  const sign = x < 0 || Object.is(x, -0) ? "-" : "";
+  if (x === 0) return sign + "0.0";
+  const [mantissa, exp] = Math.abs(x).toExponential().split("e");
+  const digits = mantissa.replace(".", "");
+  const e = Number(exp);
+  if (e < -5 || e >= 16) {
+    const rest = digits.length > 1 ? "." + digits.slice(1) : "";
+    return `${sign}${digits[0]}${rest}e${e < 0 ? "-" : "+"}${Math.abs(e)}`;
+  }
+  if (e < 0) return `${sign}0.${"0".repeat(-e - 1)}${digits}`;
+  const whole = digits.slice(0, e + 1).padEnd(e + 1, "0");
+  return `${sign}${whole}.${digits.slice(e + 1) || "0"}`;
+}
+
+/**
+ * The text the reference writes for a number that arrived as `source` (a JSON number token),
+ * or null when `JSON.stringify(value)` already writes it. Integers stay Python ints of
+ * arbitrary precision; anything with a fraction or exponent is a Python float.
+ *
+ * @example
+ * ```ts
+ * import { referenceNumberText } from "./exact_numbers.ts";
+ * console.log(referenceNumberText("2.0", 2)); // "2.0"
+ * console.log(referenceNumberText("7", 7)); // null
+ * ```
+ */
+export function referenceNumberText(source: string, value: number): string | null {
+  if (!/[.eE]/.test(source)) {
+    if (source.length < 16) return null; // exact as a double, same digits
+    const text = /^-0+$/.test(source) ? "0" : source;
+    return JSON.stringify(value) === text ? null : text;
+  }
+  // Out of the double range the reference's parser gives ±inf; JSON has no token for it, but
+  // `1e400` reads back as the same infinite float in Python (and in JS).
+  if (!Number.isFinite(value)) return value > 0 ? "1e400" : "-1e400";
+  const text = pythonFloatText(value);
+  return JSON.stringify(value) === text ? null : text;
+}
+
+/** What one parse found: the sparse tree of the document and the marked containers. */
+interface Found {
+  /** The document's node (null: no number worth keeping). */
+  readonly root: Node | null;
+  /** Every container holding (at any depth) a number worth keeping, with its node. */
+  readonly marks: WeakMap<object, Map<string, Node>>;
+  /** The first of those containers (bounded), to recognise shallow copies of them. */
+  readonly marked: object[];
+}
+
+/** Marked containers compared against the reply's unmarked ones at most (bounds the cost). */
+const MAX_COPY_CANDIDATES = 64;
+
+/**
+ * Parses `text` like `JSON.parse` and also returns the numbers worth keeping (`root` null when
+ * there is none). The slow path (a reviver) runs only when the text may hold one.
+ */
+function parseFinding(text: string): { value: unknown; found: Found | null } {
+  if (!MAYBE_ODD.test(text)) return { value: JSON.parse(text), found: null };
+  const marks = new WeakMap<object, Map<string, Node>>();
+  const marked: object[] = [];
+  let last: Node | undefined;
+  const value = JSON.parse(
+    text,
+    function (this: object, key: string, value: unknown, context?: { source?: string }) {
+      let node: Node | undefined;
+      if (typeof value === "number") {
+        const source = context?.source;
+        const keep = source === undefined ? null : referenceNumberText(source, value);
+        if (keep !== null) node = { value, text: keep };
+      } else if (value !== null && typeof value === "object") {
+        node = marks.get(value);
+      }
+      if (node !== undefined) {
+        let siblings = marks.get(this);
+        if (!siblings) {
+          marks.set(this, siblings = new Map());
+          if (marked.length < MAX_COPY_CANDIDATES) marked.push(this);
+        }
+        siblings.set(key, node);
+      }
+      last = node; // the last call is the root's
+      return value;
+    },
+  );
+  return { value, found: last === undefined ? null : { root: last, marks, marked } };
+}
+
+/**
+ * Parses `text` like `JSON.parse` and tells whether it holds numbers whose JS rendering
+ * differs from the reference's.
+ *
+ * @example
+ * ```ts
+ * import { parseWithNumberTexts } from "./exact_numbers.ts";
+ * const { value, exact } = parseWithNumberTexts('{"a": 2.0}');
+ * console.log(value, exact); // { a: 2 } true
+ * ```
+ */
+export function parseWithNumberTexts(text: string): { value: unknown; exact: boolean } {
+  const { value, found } = parseFinding(text);
+  return { value, exact: found !== null };
+}
+
+function child(node: Node | undefined, ...keys: string[]): Node | undefined {
+  for (const key of keys) node = node instanceof Map ? node.get(key) : undefined;
+  return node;
+}
+
+/**
+ * `value` with kept texts written in (`JSON.rawJSON`) wherever a number is the same as the one
+ * read at that place: the place given by `node` (the reply's mirror of the arguments), or any
+ * container that is the very object the parse produced or a shallow copy of it (a plugin that
+ * put `payload.args` into its metadata, state or violation details; the server copies the
+ * payload's top level). Copies only the containers along changed paths.
+ */
+function withTexts(value: unknown, node: Node | undefined, found: Found): unknown {
+  if (typeof value === "number") {
+    return node && !(node instanceof Map) && Object.is(value, node.value)
+      ? rawJSON(node.text)
+      : value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  const here = found.marks.get(value) ?? (node instanceof Map ? node : undefined) ??
+    copyOf(value, found);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      const out = withTexts(item, here?.get(String(i)), found);
+      if (out !== item) (copy ??= value.slice())[i] = out;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | null = null;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    const out = withTexts(item, here?.get(key), found);
+    if (out !== item) (copy ??= { ...record })[key] = out;
+  }
+  return copy ?? value;
+}
+
+/** The node of a marked container `value` is a shallow copy of (same keys, same values). */
+function copyOf(value: object, found: Found): Map<string, Node> | undefined {
+  const keys = Object.keys(value);
+  const record = value as Record<string, unknown>;
+  for (const candidate of found.marked) {
+    if (Array.isArray(candidate) !== Array.isArray(value)) continue;
+    const other = candidate as Record<string, unknown>;
+    const otherKeys = Object.keys(other);
+    if (otherKeys.length !== keys.length) continue;
+    if (keys.every((k) => Object.hasOwn(other, k) && Object.is(other[k], record[k]))) {
+      return found.marks.get(candidate);
+    }
+  }
+  return undefined;
+}
+
+/** A remembered call: the mirror of its reply, and what the parse found. */
+interface Call {
+  readonly reply: Node;
+  readonly found: Found;
+}
+
+/**
+ * The numbers of `invoke_hook` calls that `JSON.parse` would change, remembered per MCP session
+ * and request id from the moment a message is read until its tool handler writes the reply.
+ *
+ * @example
+ * ```ts
+ * import { ExactNumbers } from "./exact_numbers.ts";
+ * const numbers = new ExactNumbers();
+ * numbers.parse(
+ *   '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"invoke_hook",' +
+ *     '"arguments":{"payload":{"args":{"id":9007199254740993}},"context":{}}}}',
+ * );
+ * const reply = { result: { modified_payload: { args: { id: 9007199254740993 } } } };
+ * console.log(numbers.replyText(reply, 1)); // {"result":{"modified_payload":{"args":{"id":9007199254740993}}}}
+ * ```
+ */
+export class ExactNumbers {
+  readonly #calls = new Map<string, Call>();
+
+  /**
+   * Parses one JSON-RPC message (or batch) like `JSON.parse`, remembering the numbers of its
+   * `invoke_hook` calls (`sessionId` tells apart equal request ids of different sessions).
+   */
+  parse(text: string, sessionId?: string | null): unknown {
+    const { value, found } = parseFinding(text);
+    if (found === null) return value;
+    const batch = Array.isArray(value);
+    (batch ? value : [value]).forEach((message, i) => {
+      const args = child(found.root!, ...(batch ? [String(i)] : []), "params", "arguments");
+      const m = message as { id?: unknown; method?: unknown; params?: { name?: unknown } };
+      if (!args || m?.method !== "tools/call" || m.params?.name !== "invoke_hook") return;
+      if (typeof m.id !== "string" && typeof m.id !== "number") return;
+      // Where the reply repeats the arguments: the payload as the result's modified_payload,
+      // the context as the context.
+      const reply = new Map<string, Node>();
+      const payload = child(args, "payload");
+      if (payload) reply.set("result", new Map([["modified_payload", payload]]));
+      const context = child(args, "context");
+      if (context) reply.set("context", context);
+      const key = callKey(m.id, sessionId);
+      this.#calls.delete(key);
+      this.#calls.set(key, { reply, found });
+      if (this.#calls.size > MAX_REMEMBERED) {
+        this.#calls.delete(this.#calls.keys().next().value!);
+      }
+    });
+    return value;
+  }
+
+  /**
+   * The JSON text of the `invoke_hook` reply to request `id`: `JSON.stringify(reply)`, with the
+   * remembered texts of the call's numbers wherever the reply holds the same value at the same
+   * place (or inside the very objects that were read). Forgets the call.
+   */
+  replyText(reply: unknown, id: string | number, sessionId?: string | null): string {
+    if (this.#calls.size === 0) return JSON.stringify(reply);
+    const key = callKey(id, sessionId);
+    const call = this.#calls.get(key);
+    if (!call) return JSON.stringify(reply);
+    this.#calls.delete(key);
+    return JSON.stringify(withTexts(reply, call.reply, call.found));
+  }
+
+  /** How many calls are remembered (for tests). */
+  get size(): number {
+    return this.#calls.size;
+  }
+}
+
+function callKey(id: string | number, sessionId?: string | null): string {
+  return `${sessionId ?? ""}\n${typeof id}:${id}`;
+}

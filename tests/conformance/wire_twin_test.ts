@@ -1,0 +1,261 @@
+/**
+ * The wire-level twin of the differential suite (issue 11): seeded random payloads sent by the
+ * reference's gateway (cpex 0.1.4 `PluginManager`, `wire_gateway.py`) through OUR plugin server
+ * and through the REFERENCE's plugin server, on each transport (Unix socket, gRPC over TCP, MCP
+ * Streamable HTTP, MCP STDIO), with the same plugins on both sides (`wire_plugins.ts` and its
+ * Python twin `wire_plugins.py`: echo, modify, block, state, headers). What the gateway saw is
+ * compared field by field (result fields, violation, metadata, http_headers, local contexts,
+ * global state) as canonical Python JSON, so `2` and `2.0` differ.
+ *
+ * Every difference is divergent unless an explicit mask below names the README entry it
+ * cites. `CPEX_CONFORMANCE_N` (cases per transport, default 30) and `CPEX_CONFORMANCE_SEED`
+ * (default 11) scale and vary the run.
+ *
+ * Run: `deno test --allow-read --allow-write=/tmp --allow-env --allow-run --allow-net
+ * tests/conformance/wire_twin_test.ts`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ExternalPluginServer } from "../../mod.ts";
+import type { McpHttpServerHandle } from "../../src/external/mcp/http_server.ts";
+import { freePort, startPythonGrpcServer } from "../interop/grpc_helpers.ts";
+import { startPythonMcpHttpServer } from "../interop/mcp_helpers.ts";
+import {
+  PYTHON,
+  ROOT,
+  runPythonJson,
+  startPythonUnixServer,
+  uniqueSocketPath,
+} from "../interop/unix_helpers.ts";
+import { generateCases, specText, type WireCase } from "./wire_generator.ts";
+import { wirePlugins } from "./wire_plugins.ts";
+import { CONFORMANCE_DIR, WIRE_PY_CONFIG, WIRE_PY_ENV, WIRE_STDIO_CHILD } from "./wire_raw_mcp.ts";
+
+const GATEWAY = `${CONFORMANCE_DIR}wire_gateway.py`;
+const COUNT = Number(Deno.env.get("CPEX_CONFORMANCE_N") ?? 30);
+const SEED = Number(Deno.env.get("CPEX_CONFORMANCE_SEED") ?? 11);
+
+type Fields = Record<string, string>;
+interface GatewayOut {
+  plugin_count: number;
+  cases: Fields[][];
+}
+
+/** A gateway transport: its YAML key and, per side, the block and how to stop the server. */
+interface Side {
+  block: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+interface Transport {
+  name: string;
+  key: string;
+  ours(): Promise<Side>;
+  reference(): Promise<Side>;
+}
+
+async function ourServer(
+  serve: (server: ExternalPluginServer) => Promise<Record<string, unknown>>,
+): Promise<Side> {
+  const server = new ExternalPluginServer({ plugins: wirePlugins() });
+  try {
+    return { block: await serve(server), stop: () => server.close() };
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}
+
+const TRANSPORTS: Transport[] = [
+  {
+    name: "unix",
+    key: "unix_socket",
+    ours: () =>
+      ourServer(async (server) => {
+        const path = uniqueSocketPath("wt");
+        await server.serve({ transport: "unix", path, printReady: false, handleSignals: false });
+        return { path, timeout: 30, reconnect_attempts: 1 };
+      }),
+    async reference() {
+      const server = await startPythonUnixServer(WIRE_PY_CONFIG, uniqueSocketPath("wr"), {
+        env: WIRE_PY_ENV,
+      });
+      return {
+        block: { path: server.socketPath, timeout: 30, reconnect_attempts: 1 },
+        stop: () => server.stop(),
+      };
+    },
+  },
+  {
+    name: "grpc",
+    key: "grpc",
+    ours: () =>
+      ourServer(async (server) => {
+        const handle = await server.serve({
+          transport: "grpc",
+          host: "127.0.0.1",
+          port: 0,
+          printReady: false,
+          handleSignals: false,
+        });
+        return { target: `localhost:${handle.address.split(":").pop()}` };
+      }),
+    async reference() {
+      const port = freePort();
+      const server = await startPythonGrpcServer(WIRE_PY_CONFIG, { port }, { env: WIRE_PY_ENV });
+      return { block: { target: `localhost:${port}` }, stop: () => server.kill() };
+    },
+  },
+  {
+    name: "mcp-http",
+    key: "mcp",
+    ours: () =>
+      ourServer(async (server) => {
+        const handle = await server.serve({
+          transport: "http",
+          host: "127.0.0.1",
+          port: 0,
+          printReady: false,
+          handleSignals: false,
+        }) as McpHttpServerHandle;
+        const port = handle.address.split(":").pop();
+        return { proto: "STREAMABLEHTTP", url: `http://localhost:${port}/mcp` };
+      }),
+    async reference() {
+      const server = await startPythonMcpHttpServer(WIRE_PY_CONFIG, { env: WIRE_PY_ENV });
+      return { block: { proto: "STREAMABLEHTTP", url: server.url }, stop: () => server.stop() };
+    },
+  },
+  {
+    name: "mcp-stdio",
+    key: "mcp",
+    ours: () =>
+      Promise.resolve({
+        block: {
+          proto: "STDIO",
+          cmd: [Deno.execPath(), "run", "--no-prompt", WIRE_STDIO_CHILD],
+          cwd: ROOT.pathname,
+        },
+        stop: () => Promise.resolve(),
+      }),
+    reference: () =>
+      Promise.resolve({
+        block: {
+          proto: "STDIO",
+          cmd: [PYTHON, "-m", "cpex.framework.external.mcp.server.runtime"],
+          cwd: CONFORMANCE_DIR,
+          env: {
+            ...WIRE_PY_ENV,
+            PYTHONDONTWRITEBYTECODE: "1",
+            PLUGINS_TRANSPORT: "stdio",
+            PLUGINS_CONFIG_PATH: WIRE_PY_CONFIG,
+            PLUGINS_LOG_LEVEL: "ERROR",
+          },
+        },
+        stop: () => Promise.resolve(),
+      }),
+  },
+];
+
+/**
+ * A deliberate difference: when `applies` holds for a field that differs, the field is counted
+ * under the mask's name instead of as divergent. Each cites the README entry it documents.
+ */
+interface Mask {
+  name: string;
+  applies(transport: string, field: string, ours: string, reference: string): boolean;
+}
+
+const MASKS: Mask[] = [];
+
+/** Runs the gateway on `side` with `cases`. */
+async function runGateway(
+  transport: Transport,
+  side: Side,
+  cases: WireCase[],
+): Promise<GatewayOut> {
+  const spec = await Deno.makeTempFile({ prefix: "cpex-wire-spec-", suffix: ".json" });
+  try {
+    await Deno.writeTextFile(spec, specText(transport.key, side.block, cases));
+    const out = await runPythonJson([GATEWAY, spec], {
+      timeoutMs: 300_000,
+      env: { PYTHONPATH: CONFORMANCE_DIR },
+    }) as unknown as GatewayOut;
+    return out;
+  } finally {
+    await Deno.remove(spec).catch(() => {});
+  }
+}
+
+interface Tally {
+  calls: number;
+  fields: number;
+  agree: number;
+  masked: Record<string, number>;
+  divergent: string[];
+}
+
+function compare(transport: string, ours: GatewayOut, ref: GatewayOut, tally: Tally): void {
+  assert.equal(ours.plugin_count, ref.plugin_count, "plugin count");
+  assert.equal(ours.cases.length, ref.cases.length, "case count");
+  ours.cases.forEach((calls, i) => {
+    calls.forEach((mine, j) => {
+      tally.calls++;
+      const theirs = ref.cases[i][j];
+      const keys = new Set([...Object.keys(mine), ...Object.keys(theirs)]);
+      for (const field of keys) {
+        tally.fields++;
+        const a = mine[field];
+        const b = theirs[field];
+        if (a === b) {
+          tally.agree++;
+          continue;
+        }
+        const mask = MASKS.find((m) => m.applies(transport, field, a ?? "", b ?? ""));
+        if (mask) tally.masked[mask.name] = (tally.masked[mask.name] ?? 0) + 1;
+        else {
+          tally.divergent.push(
+            `${transport} case ${i} call ${j} ${field}:\n  ours: ${a?.slice(0, 600)}\n  ref:  ${
+              b?.slice(0, 600)
+            }`,
+          );
+        }
+      }
+    });
+  });
+}
+
+for (const transport of TRANSPORTS) {
+  Deno.test({
+    name:
+      `wire twin over ${transport.name}: the reference gateway sees the same from our server as from the reference server`,
+    sanitizeOps: true,
+    sanitizeResources: true,
+    async fn() {
+      const cases = generateCases(SEED, COUNT);
+      const ours = await transport.ours();
+      let reference: Side | null = null;
+      try {
+        reference = await transport.reference();
+        const [a, b] = await Promise.all([
+          runGateway(transport, ours, cases),
+          runGateway(transport, reference, cases),
+        ]);
+        const tally: Tally = { calls: 0, fields: 0, agree: 0, masked: {}, divergent: [] };
+        compare(transport.name, a, b, tally);
+        console.log(
+          `wire twin ${transport.name} (seed ${SEED}): ${COUNT} cases, ${tally.calls} calls, ` +
+            `${tally.fields} fields, ${tally.agree} agree, ` +
+            `${Object.values(tally.masked).reduce((x, y) => x + y, 0)} deliberate (by mask ${
+              JSON.stringify(tally.masked)
+            }), ${tally.divergent.length} divergent`,
+        );
+        assert.equal(a.plugin_count, 5, "every wire plugin loaded");
+        assert.deepEqual(tally.divergent.slice(0, 8), [], `${tally.divergent.length} divergent`);
+      } finally {
+        await reference?.stop();
+        await ours.stop();
+      }
+    },
+  });
+}
