@@ -4,7 +4,9 @@ Builds the reference's ``PluginManager`` (cpex 0.1.4 in .venv) with one ``kind: 
 per wire plugin (Echo, Modify, Block, State, Headers), all on one transport block pointing at a
 plugin server (ours or the reference's), runs every case of the spec through it and prints, per
 case, each field of what the gateway saw as canonical JSON text (``json.dumps`` with sorted keys,
-so ints stay ints and floats floats: ``2`` and ``2.0`` differ).
+so ints stay ints and floats floats: ``2`` and ``2.0`` differ): the manager's hook result and
+contexts, and the acting plugin's external client called directly (``direct_*``: the wire
+result as the reference's client reads it, before the manager folds it in).
 
 Usage: .venv/bin/python tests/conformance/wire_gateway.py <spec.json>
 
@@ -17,6 +19,7 @@ are exact ints).
 """
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -26,7 +29,7 @@ import tempfile
 from cpex.framework.errors import PluginError
 from cpex.framework.hooks.tools import ToolPostInvokePayload, ToolPreInvokePayload
 from cpex.framework.manager import PluginManager
-from cpex.framework.models import GlobalContext
+from cpex.framework.models import GlobalContext, PluginContext
 
 logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
 
@@ -85,6 +88,37 @@ def dump_case(result, contexts, gctx) -> dict:
     }
 
 
+def plain(value):
+    """A pydantic model (or anything else) as plain JSON-able data."""
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+async def direct_call(manager: PluginManager, call: dict, payload, case: dict, i: int) -> dict:
+    """The acting plugin's external client called directly: the wire result as the reference's
+    client reads it (before the manager folds it into the hook result)."""
+    plugin = manager.get_plugin(call["payload"]["name"].capitalize())
+    gctx = GlobalContext(
+        request_id=f"direct-{i}",
+        user=case.get("user"),
+        state=copy.deepcopy(case.get("global_state") or {}),
+        metadata=copy.deepcopy(case.get("global_metadata") or {}),
+    )
+    ctx = PluginContext(global_context=gctx)
+    try:
+        result = await plugin.invoke_hook(call["hook"], payload, ctx)
+    except PluginError as err:
+        return {"direct_error": canon(err.error.model_dump())}
+    except Exception as err:  # noqa: BLE001 - reported per call
+        return {"direct_exception": f"{type(err).__name__}: {err}"}
+    dumped = {k: plain(v) for k, v in result.model_dump().items() if k != "background_tasks"}
+    return {
+        "direct_http_headers": canon(dumped.pop("http_headers")),
+        "direct_retry_delay_ms": canon(dumped.pop("retry_delay_ms")),
+        "direct_result": canon(dumped),
+        "direct_context": canon({"state": ctx.state, "metadata": ctx.metadata, "global_state": gctx.state}),
+    }
+
+
 async def run(spec: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="cpex-wire-gw-") as tmp:
         manager = PluginManager(write_yaml(spec["transport"], spec["block"], tmp))
@@ -104,8 +138,9 @@ async def run(spec: dict) -> dict:
                     model = ToolPreInvokePayload if call["hook"] == "tool_pre_invoke" else ToolPostInvokePayload
                     try:
                         payload = model(**call["payload"])
+                        direct = await direct_call(manager, call, payload, case, i)
                         result, contexts = await manager.invoke_hook(call["hook"], payload, gctx, local_contexts=contexts)
-                        dumped.append(dump_case(result, contexts, gctx))
+                        dumped.append({**dump_case(result, contexts, gctx), **direct})
                     except PluginError as err:
                         dumped.append({"error": canon(err.error.model_dump())})
                     except Exception as err:  # noqa: BLE001 - reported per call

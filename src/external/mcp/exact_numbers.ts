@@ -94,6 +94,8 @@ interface Found {
   readonly marks: WeakMap<object, Map<string, Node>>;
   /** The first of those containers (bounded), to recognise shallow copies of them. */
   readonly marked: object[];
+  /** Integers past 2^53 by their double value, with their text (null: two texts collide). */
+  readonly bigInts: Map<number, string | null>;
 }
 
 /** Marked containers compared against the reply's unmarked ones at most (bounds the cost). */
@@ -107,6 +109,7 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
   if (!MAYBE_ODD.test(text)) return { value: JSON.parse(text), found: null };
   const marks = new WeakMap<object, Map<string, Node>>();
   const marked: object[] = [];
+  const bigInts = new Map<number, string | null>();
   let last: Node | undefined;
   const value = JSON.parse(
     text,
@@ -115,7 +118,13 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
       if (typeof value === "number") {
         const source = context?.source;
         const keep = source === undefined ? null : referenceNumberText(source, value);
-        if (keep !== null) node = { value, text: keep };
+        if (keep !== null) {
+          node = { value, text: keep };
+          if (!/[.eE]/.test(keep)) {
+            const seen = bigInts.get(value);
+            bigInts.set(value, seen === undefined || seen === keep ? keep : null);
+          }
+        }
       } else if (value !== null && typeof value === "object") {
         node = marks.get(value);
       }
@@ -131,7 +140,7 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
       return value;
     },
   );
-  return { value, found: last === undefined ? null : { root: last, marks, marked } };
+  return { value, found: last === undefined ? null : { root: last, marks, marked, bigInts } };
 }
 
 /**
@@ -160,13 +169,16 @@ function child(node: Node | undefined, ...keys: string[]): Node | undefined {
  * read at that place: the place given by `node` (the reply's mirror of the arguments), or any
  * container that is the very object the parse produced or a shallow copy of it (a plugin that
  * put `payload.args` into its metadata, state or violation details; the server copies the
- * payload's top level). Copies only the containers along changed paths.
+ * payload's top level); integers past 2^53 anywhere, by value. Copies only the containers along
+ * changed paths.
  */
 function withTexts(value: unknown, node: Node | undefined, found: Found): unknown {
   if (typeof value === "number") {
-    return node && !(node instanceof Map) && Object.is(value, node.value)
-      ? rawJSON(node.text)
-      : value;
+    if (node && !(node instanceof Map) && Object.is(value, node.value)) return rawJSON(node.text);
+    // A big integer copied on its own elsewhere: matched by value (an equal double computed by
+    // the plugin is all but impossible), so its digits are never corrupted.
+    const big = found.bigInts.get(value);
+    return big ? rawJSON(big) : value;
   }
   if (value === null || typeof value !== "object") return value;
   const here = found.marks.get(value) ?? (node instanceof Map ? node : undefined) ??
