@@ -6,7 +6,8 @@
  * sometimes followed by a post call sharing the contexts.
  *
  * The spec is written as JSON text in which every number keeps the text it was generated with
- * (`JSON.rawJSON`), so the Python gateway reads `2.0` as a float and big integers exactly.
+ * (`JSON.rawJSON`), so the Python gateway reads `2.0` as a float and big integers exactly; `NaN`
+ * is written as the bare token Python's `json` accepts.
  *
  * @module
  */
@@ -15,6 +16,9 @@
 export const BEHAVIOURS = ["echo", "modify", "block", "state", "headers"] as const;
 
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** Stands for NaN in the spec (JSON has no NaN; Python's `json` reads the bare token). */
+const NAN_MARK = '"__NaN__"';
 
 /**
  * A small fast seeded PRNG (mulberry32): the same seed gives the same cases everywhere.
@@ -83,6 +87,13 @@ const ODD_NUMBERS = [
   "3.141592653589793",
 ];
 
+/**
+ * Python reads these as inf / -inf (and the spec's NaN marker as nan): refused by both servers
+ * on the protobuf transports, null from the reference gateway's MCP client. Rare, because a
+ * case holding one ends in an error there.
+ */
+const NON_FINITE = ["1e400", "-1e400", NAN_MARK];
+
 const PIECES = [
   "a",
   "Z",
@@ -112,6 +123,7 @@ const PIECES = [
 /** A number text: an odd one, a small int, or a random double in its shortest form. */
 function numberText(r: Random): string {
   const roll = r.next();
+  if (roll < 0.005) return r.pick(NON_FINITE);
   if (roll < 0.45) return r.pick(ODD_NUMBERS);
   if (roll < 0.7) return String(r.int(2000) - 1000);
   if (roll < 0.85) return String((r.next() - 0.5) * 10 ** (r.int(40) - 20));
@@ -240,5 +252,5 @@ export function generateCases(seed: number, count: number): WireCase[] {
  * ```
  */
 export function specText(transport: string, block: unknown, cases: WireCase[]): string {
-  return JSON.stringify({ transport, block, cases });
+  return JSON.stringify({ transport, block, cases }).replaceAll(NAN_MARK, "NaN");
 }

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { ExternalPluginServer } from "../../mod.ts";
 import {
+  ExactNumbers,
   parseWithNumberTexts,
   pythonFloatText,
   referenceNumberText,
@@ -192,5 +193,36 @@ Deno.test({
     // A float inside a string only costs the slow path; nothing is kept.
     assert.equal(parseWithNumberTexts('{"a":"v1.0","b":3}').exact, false);
     assert.equal(parseWithNumberTexts('{"a":[{"b":2.0}]}').exact, true);
+  },
+});
+
+Deno.test({
+  name: "exact numbers: copies and big integers are kept; unanswered calls are forgotten (bounded)",
+  ...sanitize,
+  fn() {
+    const numbers = new ExactNumbers();
+    const message = (id: number) =>
+      invokeHookText(
+        id,
+        '{"hook_type":"tool_post_invoke","plugin_name":"p","payload":{"name":"t","result":' +
+          '{"a":2.0,"big":9007199254740993}},"context":{"state":{}}}',
+      );
+    const parsed = numbers.parse(message(1), "s1") as {
+      params: { arguments: { payload: { result: Record<string, unknown> } } };
+    };
+    const result = parsed.params.arguments.payload.result;
+    // A shallow copy of the read object, a bare big integer copied alone, a computed 2.
+    const reply = { result: { metadata: { copy: { ...result }, big: result.big, computed: 2 } } };
+    assert.equal(
+      numbers.replyText(reply, 1, "s1"),
+      '{"result":{"metadata":{"copy":{"a":2.0,"big":9007199254740993},' +
+        '"big":9007199254740993,"computed":2}}}',
+    );
+    assert.equal(numbers.size, 0, "a reply forgets its call");
+    // Another session's call with the same id is not this one.
+    numbers.parse(message(2), "s1");
+    assert.equal(numbers.replyText({ n: 2 }, 2, "s2"), '{"n":2}');
+    for (let id = 0; id < 1100; id++) numbers.parse(message(id), "s3");
+    assert.equal(numbers.size, 1024);
   },
 });

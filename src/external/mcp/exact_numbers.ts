@@ -29,8 +29,12 @@ const MAYBE_ODD = /\d[.eE]|\d{16}/;
 /** `JSON.rawJSON` (V8; not yet in TypeScript's lib): a number written with the given text. */
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 
-/** Entries remembered at most (calls whose reply never came are forgotten oldest first). */
+/**
+ * Calls remembered at most, and kept numbers over all of them: a call whose handler never runs
+ * (its params failed validation) is forgotten oldest first, so memory stays bounded.
+ */
 const MAX_REMEMBERED = 1024;
+const MAX_KEPT_NUMBERS = 1 << 20;
 
 /**
  * How pydantic (the reference's MCP server) writes a Python float: the shortest round-trip
@@ -92,8 +96,10 @@ interface Found {
   readonly root: Node | null;
   /** Every container holding (at any depth) a number worth keeping, with its node. */
   readonly marks: WeakMap<object, Map<string, Node>>;
-  /** The first of those containers (bounded), to recognise shallow copies of them. */
-  readonly marked: object[];
+  /** The first of those containers (bounded, held weakly), to recognise shallow copies. */
+  readonly marked: WeakRef<object>[];
+  /** How many numbers were kept. */
+  readonly kept: number;
   /** Integers past 2^53 by their double value, with their text (null: two texts collide). */
   readonly bigInts: Map<number, string | null>;
 }
@@ -108,7 +114,8 @@ const MAX_COPY_CANDIDATES = 64;
 function parseFinding(text: string): { value: unknown; found: Found | null } {
   if (!MAYBE_ODD.test(text)) return { value: JSON.parse(text), found: null };
   const marks = new WeakMap<object, Map<string, Node>>();
-  const marked: object[] = [];
+  const marked: WeakRef<object>[] = [];
+  let kept = 0;
   const bigInts = new Map<number, string | null>();
   let last: Node | undefined;
   const value = JSON.parse(
@@ -120,6 +127,7 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
         const keep = source === undefined ? null : referenceNumberText(source, value);
         if (keep !== null) {
           node = { value, text: keep };
+          kept++;
           if (!/[.eE]/.test(keep)) {
             const seen = bigInts.get(value);
             bigInts.set(value, seen === undefined || seen === keep ? keep : null);
@@ -132,7 +140,7 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
         let siblings = marks.get(this);
         if (!siblings) {
           marks.set(this, siblings = new Map());
-          if (marked.length < MAX_COPY_CANDIDATES) marked.push(this);
+          if (marked.length < MAX_COPY_CANDIDATES) marked.push(new WeakRef(this));
         }
         siblings.set(key, node);
       }
@@ -140,7 +148,7 @@ function parseFinding(text: string): { value: unknown; found: Found | null } {
       return value;
     },
   );
-  return { value, found: last === undefined ? null : { root: last, marks, marked, bigInts } };
+  return { value, found: last === undefined ? null : { root: last, marks, marked, bigInts, kept } };
 }
 
 /**
@@ -206,7 +214,9 @@ function withTexts(value: unknown, node: Node | undefined, found: Found): unknow
 function copyOf(value: object, found: Found): Map<string, Node> | undefined {
   const keys = Object.keys(value);
   const record = value as Record<string, unknown>;
-  for (const candidate of found.marked) {
+  for (const ref of found.marked) {
+    const candidate = ref.deref();
+    if (candidate === undefined) continue;
     if (Array.isArray(candidate) !== Array.isArray(value)) continue;
     const other = candidate as Record<string, unknown>;
     const otherKeys = Object.keys(other);
@@ -242,6 +252,7 @@ interface Call {
  */
 export class ExactNumbers {
   readonly #calls = new Map<string, Call>();
+  #kept = 0;
 
   /**
    * Parses one JSON-RPC message (or batch) like `JSON.parse`, remembering the numbers of its
@@ -264,11 +275,13 @@ export class ExactNumbers {
       const context = child(args, "context");
       if (context) reply.set("context", context);
       const key = callKey(m.id, sessionId);
-      this.#calls.delete(key);
+      this.#forget(key);
       this.#calls.set(key, { reply, found });
-      if (this.#calls.size > MAX_REMEMBERED) {
-        this.#calls.delete(this.#calls.keys().next().value!);
-      }
+      this.#kept += found.kept;
+      while (
+        this.#calls.size > MAX_REMEMBERED ||
+        (this.#kept > MAX_KEPT_NUMBERS && this.#calls.size > 1)
+      ) this.#forget(this.#calls.keys().next().value!);
     });
     return value;
   }
@@ -283,8 +296,15 @@ export class ExactNumbers {
     const key = callKey(id, sessionId);
     const call = this.#calls.get(key);
     if (!call) return JSON.stringify(reply);
-    this.#calls.delete(key);
+    this.#forget(key);
     return JSON.stringify(withTexts(reply, call.reply, call.found));
+  }
+
+  #forget(key: string): void {
+    const call = this.#calls.get(key);
+    if (!call) return;
+    this.#calls.delete(key);
+    this.#kept -= call.found.kept;
   }
 
   /** How many calls are remembered (for tests). */
