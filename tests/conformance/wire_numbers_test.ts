@@ -190,9 +190,11 @@ Deno.test({
     assert.equal(referenceNumberText("1e400", Infinity), "1e400");
     // No float and no long integer anywhere: the plain JSON.parse path.
     assert.equal(parseWithNumberTexts('{"a":[1,-2,"x"],"b":{"c":null}}').exact, false);
-    // A float inside a string only costs the slow path; nothing is kept.
-    assert.equal(parseWithNumberTexts('{"a":"v1.0","b":3}').exact, false);
+    // Floats inside strings (escaped quotes too) do not count; the JSON-RPC "2.0" neither.
+    assert.equal(parseWithNumberTexts('{"jsonrpc":"2.0","a":"v1.0 \\"2.0\\"","b":3}').exact, false);
     assert.equal(parseWithNumberTexts('{"a":[{"b":2.0}]}').exact, true);
+    assert.equal(parseWithNumberTexts('{"a":"\\\\","b":-0.0}').exact, true);
+    assert.equal(parseWithNumberTexts("[1e3]").exact, true);
   },
 });
 

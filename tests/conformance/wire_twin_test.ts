@@ -172,6 +172,10 @@ interface Mask {
   ): boolean;
 }
 
+/** What the wire plugins send (canonical Python JSON), see `wire_plugins.ts`. */
+const BLOCK_HEADERS = '{"X-Blocked": "yes"}';
+const RATE_HEADERS = '{"X-RateLimit-Remaining": "3", "X-Wire": "twin"}';
+
 /** Number tokens of a JSON text (outside strings) and the text with them cut out. */
 function numberTokens(text: string): { skeleton: string; numbers: string[] } {
   const numbers: string[] = [];
@@ -208,12 +212,13 @@ const MASKS: Mask[] = [
     // on a block (both sides), only these two fields, and only against the reference's null/0.
     // The manager's hook result (http_headers, retry_delay_ms) is compared unmasked.
     name: "blocking-result-extras",
-    applies(_transport, field, _ours, reference, call) {
+    applies(_transport, field, ours, reference, call) {
       const blocked = (f: Fields) =>
         (f.direct_result ?? "").startsWith('{"continue_processing": false');
       if (!blocked(call.ours) || !blocked(call.reference)) return false;
-      return (field === "direct_http_headers" && reference === "null") ||
-        (field === "direct_retry_delay_ms" && reference === "0");
+      // The exact shapes: the Block plugin's own headers and hint, against null and 0.
+      return (field === "direct_http_headers" && ours === BLOCK_HEADERS && reference === "null") ||
+        (field === "direct_retry_delay_ms" && ours === "250" && reference === "0");
     },
   },
   {
@@ -378,9 +383,19 @@ for (const transport of TRANSPORTS) {
             `${tally.headers} calls`,
         );
         assert.equal(a.plugin_count, 5, "every wire plugin loaded");
-        // Item 9: the headers plugin's http_headers reach the reference's client from both
-        // servers alike (the comparison above is not vacuous).
-        assert.ok(COUNT < 5 || tally.headers > 0, "no http_headers compared");
+        // Item 9, spelled out: an allowing plugin's http_headers reach the reference's client
+        // from both servers alike, and its manager's hook result carries none from either.
+        const allowed = a.cases.findIndex((calls, i) =>
+          cases[i].calls[0].payload.name === "headers" && calls[0].direct_result !== undefined &&
+          b.cases[i][0].direct_result !== undefined
+        );
+        if (COUNT >= 5) {
+          assert.ok(allowed >= 0, "no headers case without an error");
+          for (const side of [a, b]) {
+            assert.equal(side.cases[allowed][0].direct_http_headers, RATE_HEADERS);
+            assert.equal(side.cases[allowed][0].http_headers, "null");
+          }
+        }
         assert.deepEqual(
           tally.divergent.slice(0, Number(Deno.env.get("WIRE_SHOW") ?? 8)),
           [],

@@ -23,8 +23,39 @@ interface Leaf {
 /** The sparse mirror of a JSON value: only the paths leading to numbers worth keeping. */
 type Node = Leaf | Map<string, Node>;
 
-/** Text that may hold a float (`1.5`, `2e3`) or a long integer (16+ digits): the slow path. */
-const MAYBE_ODD = /\d[.eE]|\d{16}/;
+/**
+ * Whether JSON `text` holds a number token with a fraction or exponent, or of 16+ digits: the
+ * only ones JS may write differently. Strings are skipped with `indexOf` (their contents never
+ * count), so a plain body costs one fast pass.
+ */
+function mayHoldOddNumbers(text: string): boolean {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // '"': jump to the closing quote (one preceded by an even run of '\')
+      let end = i;
+      do {
+        end = text.indexOf('"', end + 1);
+        if (end === -1) return false;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      } while (true);
+      i = end;
+    } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) { // a number token starts
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 0x2e || d === 0x65 || d === 0x45) return true; // '.', 'e', 'E'
+        if (d < 0x30 || d > 0x39) break;
+        j++;
+      }
+      if (j - i >= 16) return true;
+      i = j - 1;
+    }
+  }
+  return false;
+}
 
 /** `JSON.rawJSON` (V8; not yet in TypeScript's lib): a number written with the given text. */
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
@@ -112,7 +143,7 @@ const MAX_COPY_CANDIDATES = 64;
  * there is none). The slow path (a reviver) runs only when the text may hold one.
  */
 function parseFinding(text: string): { value: unknown; found: Found | null } {
-  if (!MAYBE_ODD.test(text)) return { value: JSON.parse(text), found: null };
+  if (!mayHoldOddNumbers(text)) return { value: JSON.parse(text), found: null };
   const marks = new WeakMap<object, Map<string, Node>>();
   const marked: WeakRef<object>[] = [];
   let kept = 0;
