@@ -224,6 +224,15 @@ Deno.test({
     // Another session's call with the same id is not this one.
     numbers.parse(message(2), "s1");
     assert.equal(numbers.replyText({ n: 2 }, 2, "s2"), '{"n":2}');
+    // A batch: each call is remembered under its own id.
+    numbers.parse(`[${message(7)},${message(8)}]`, "s4");
+    const echo = { result: { modified_payload: { name: "t", result: { a: 2, big: 1 } } } };
+    for (const id of [7, 8]) {
+      assert.equal(
+        numbers.replyText(echo, id, "s4"),
+        '{"result":{"modified_payload":{"name":"t","result":{"a":2.0,"big":1}}}}',
+      );
+    }
     for (let id = 0; id < 1100; id++) numbers.parse(message(id), "s3");
     assert.equal(numbers.size, 1024);
   },
