@@ -11,7 +11,7 @@ result as the reference's client reads it, before the manager folds it in).
 Usage: .venv/bin/python tests/conformance/wire_gateway.py <spec.json>
 
 The spec: ``{"transport": "mcp"|"grpc"|"unix_socket", "block": {...}, "cases": [...]}``; a case
-is ``{"calls": [{"hook": "tool_pre_invoke"|"tool_post_invoke", "payload": {...}}, ...],
+is ``{"calls": [{"hook": <hook>, "plugin": <acting plugin>, "payload": {...}}, ...],
 "global_state": {...}, "global_metadata": {...}, "user": ...}``: its calls share one global
 context and pass the local contexts on (a post call sees what a pre call stored). The spec is
 read with ``json``, so number texts keep their Python types (``2.0`` is a float, big integers
@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 from cpex.framework.errors import PluginError
+from cpex.framework import PromptPrehookPayload, ResourcePostFetchPayload, ResourcePreFetchPayload
 from cpex.framework.hooks.tools import ToolPostInvokePayload, ToolPreInvokePayload
 from cpex.framework.manager import PluginManager
 from cpex.framework.models import GlobalContext, PluginContext
@@ -34,12 +35,21 @@ from cpex.framework.models import GlobalContext, PluginContext
 logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
 
 NAMES = [
-    ("Echo", ["tool_pre_invoke", "tool_post_invoke"]),
+    ("Echo", ["tool_pre_invoke", "tool_post_invoke", "prompt_pre_fetch", "resource_pre_fetch", "resource_post_fetch"]),
     ("Modify", ["tool_pre_invoke"]),
     ("Block", ["tool_pre_invoke"]),
     ("State", ["tool_pre_invoke"]),
     ("Headers", ["tool_pre_invoke"]),
 ]
+
+
+MODELS = {
+    "tool_pre_invoke": ToolPreInvokePayload,
+    "tool_post_invoke": ToolPostInvokePayload,
+    "prompt_pre_fetch": PromptPrehookPayload,
+    "resource_pre_fetch": ResourcePreFetchPayload,
+    "resource_post_fetch": ResourcePostFetchPayload,
+}
 
 
 def canon(value) -> str:
@@ -96,7 +106,7 @@ def plain(value):
 async def direct_call(manager: PluginManager, call: dict, payload, case: dict, i: int) -> dict:
     """The acting plugin's external client called directly: the wire result as the reference's
     client reads it (before the manager folds it into the hook result)."""
-    plugin = manager.get_plugin(call["payload"]["name"].capitalize())
+    plugin = manager.get_plugin(call["plugin"])
     gctx = GlobalContext(
         request_id=f"direct-{i}",
         user=case.get("user"),
@@ -114,6 +124,7 @@ async def direct_call(manager: PluginManager, call: dict, payload, case: dict, i
     return {
         "direct_http_headers": canon(dumped.pop("http_headers")),
         "direct_retry_delay_ms": canon(dumped.pop("retry_delay_ms")),
+        "direct_modified_payload": canon(dumped.pop("modified_payload")),
         "direct_result": canon(dumped),
         "direct_context": canon({"state": ctx.state, "metadata": ctx.metadata, "global_state": gctx.state}),
     }
@@ -135,7 +146,7 @@ async def run(spec: dict) -> dict:
                 contexts = None
                 dumped = []
                 for call in case["calls"]:
-                    model = ToolPreInvokePayload if call["hook"] == "tool_pre_invoke" else ToolPostInvokePayload
+                    model = MODELS[call["hook"]]
                     try:
                         payload = model(**call["payload"])
                         direct = await direct_call(manager, call, payload, case, i)

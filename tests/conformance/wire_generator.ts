@@ -183,12 +183,18 @@ function deep(r: Random, depth: number): unknown {
  * @example
  * ```ts
  * import type { WireCall } from "./wire_generator.ts";
- * const call: WireCall = { hook: "tool_pre_invoke", payload: { name: "echo", args: {} } };
+ * const call: WireCall = {
+ *   hook: "tool_pre_invoke",
+ *   plugin: "Echo",
+ *   payload: { name: "echo", args: {} },
+ * };
  * ```
  */
 export interface WireCall {
   /** The hook. */
-  hook: "tool_pre_invoke" | "tool_post_invoke";
+  hook: string;
+  /** The plugin that acts on it (the others allow and return nothing). */
+  plugin: string;
   /** Its payload (`name` picks the acting plugin). */
   payload: Record<string, unknown>;
 }
@@ -229,9 +235,39 @@ export function generateCases(seed: number, count: number): WireCase[] {
     const args = object(r, 1 + r.int(4));
     if (r.chance(0.2)) args[key(r) || "deep"] = deep(r, 5 + r.int(25));
     if (r.chance(0.3)) args.n = rawJSON(r.pick(ODD_NUMBERS));
-    const calls: WireCall[] = [{ hook: "tool_pre_invoke", payload: { name: behaviour, args } }];
-    if (r.chance(0.4)) {
-      calls.push({ hook: "tool_post_invoke", payload: { name: "echo", result: value(r, 3) } });
+    const plugin = behaviour[0].toUpperCase() + behaviour.slice(1);
+    const calls: WireCall[] = [
+      { hook: "tool_pre_invoke", plugin, payload: { name: behaviour, args } },
+    ];
+    const next = r.next();
+    if (next < 0.25) {
+      calls.push({
+        hook: "tool_post_invoke",
+        plugin: "Echo",
+        payload: { name: "echo", result: value(r, 3) },
+      });
+    } else if (next < 0.35) {
+      // Prompt arguments are strings (dict[str, str] in the reference).
+      const promptArgs = Object.fromEntries(
+        Array.from({ length: r.int(5) }, () => [key(r), stringValue(r, r.chance(0.05))]),
+      );
+      calls.push({
+        hook: "prompt_pre_fetch",
+        plugin: "Echo",
+        payload: { prompt_id: "echo", args: promptArgs },
+      });
+    } else if (next < 0.45) {
+      calls.push({
+        hook: "resource_pre_fetch",
+        plugin: "Echo",
+        payload: { uri: "echo", metadata: object(r, 2) },
+      });
+    } else if (next < 0.55) {
+      calls.push({
+        hook: "resource_post_fetch",
+        plugin: "Echo",
+        payload: { uri: "echo", content: value(r, 3) },
+      });
     }
     return {
       calls,

@@ -2,7 +2,7 @@
 (MCP, gRPC, Unix) in the wire-level conformance tests (wire_*_test.ts).
 
 Each plugin acts only on a payload whose ``name`` is its own name in lower case (``echo``,
-``modify``, ...), so one gateway with every plugin configured exercises one behaviour per call;
+``modify``, ...; the prompt and resource payloads by ``prompt_id`` / ``uri``), so one gateway with every plugin configured exercises one behaviour per call;
 on other payloads it allows and returns nothing. Loaded as ``kind: wire_plugins.<Class>`` with
 ``tests/conformance/`` on ``PYTHONPATH``.
 """
@@ -11,6 +11,12 @@ from cpex.framework import (
     Plugin,
     PluginContext,
     PluginViolation,
+    PromptPrehookPayload,
+    PromptPrehookResult,
+    ResourcePostFetchPayload,
+    ResourcePostFetchResult,
+    ResourcePreFetchPayload,
+    ResourcePreFetchResult,
     ToolPostInvokePayload,
     ToolPostInvokeResult,
     ToolPreInvokePayload,
@@ -34,6 +40,21 @@ class EchoPlugin(Plugin):
         if not mine(payload, "echo"):
             return ToolPostInvokeResult()
         return ToolPostInvokeResult(modified_payload=payload, metadata={"result": payload.result})
+
+    async def prompt_pre_fetch(self, payload: PromptPrehookPayload, context: PluginContext) -> PromptPrehookResult:
+        if payload.prompt_id != "echo":
+            return PromptPrehookResult()
+        return PromptPrehookResult(modified_payload=payload, metadata={"args": payload.args})
+
+    async def resource_pre_fetch(self, payload: ResourcePreFetchPayload, context: PluginContext) -> ResourcePreFetchResult:
+        if payload.uri != "echo":
+            return ResourcePreFetchResult()
+        return ResourcePreFetchResult(modified_payload=payload, metadata={"metadata": payload.metadata})
+
+    async def resource_post_fetch(self, payload: ResourcePostFetchPayload, context: PluginContext) -> ResourcePostFetchResult:
+        if payload.uri != "echo":
+            return ResourcePostFetchResult()
+        return ResourcePostFetchResult(modified_payload=payload, metadata={"content": payload.content})
 
 
 class ModifyPlugin(Plugin):

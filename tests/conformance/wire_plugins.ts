@@ -2,7 +2,7 @@
  * The TypeScript plugins OUR plugin servers host in the wire-level conformance tests
  * (`wire_*_test.ts`); `wire_plugins.py` holds their Python twins for the reference's servers.
  * Each acts only on a payload named after it in lower case (`echo`, `modify`, `block`,
- * `state`, `headers`), so one gateway with all of them configured exercises one behaviour per
+ * `state`, `headers`; prompt and resource payloads by `prompt_id` / `uri`), so one gateway with all of them configured exercises one behaviour per
  * call; on other payloads it allows and returns nothing.
  *
  * @module
@@ -12,6 +12,9 @@ import {
   type PluginConfigInput,
   type PluginContext,
   type PluginResult,
+  type PromptPrehookPayload,
+  type ResourcePostFetchPayload,
+  type ResourcePreFetchPayload,
   type ToolPostInvokePayload,
   type ToolPreInvokePayload,
 } from "../../mod.ts";
@@ -28,6 +31,24 @@ export class WireEcho extends Plugin {
   tool_post_invoke(payload: ToolPostInvokePayload): PluginResult {
     if (payload.name !== "echo") return {};
     return { modified_payload: payload, metadata: { result: payload.result ?? null } };
+  }
+
+  /** Echoes the payload. */
+  prompt_pre_fetch(payload: PromptPrehookPayload): PluginResult {
+    if (payload.prompt_id !== "echo") return {};
+    return { modified_payload: payload, metadata: { args: payload.args ?? null } };
+  }
+
+  /** Echoes the payload. */
+  resource_pre_fetch(payload: ResourcePreFetchPayload): PluginResult {
+    if (payload.uri !== "echo") return {};
+    return { modified_payload: payload, metadata: { metadata: payload.metadata ?? null } };
+  }
+
+  /** Echoes the payload. */
+  resource_post_fetch(payload: ResourcePostFetchPayload): PluginResult {
+    if (payload.uri !== "echo") return {};
+    return { modified_payload: payload, metadata: { content: payload.content ?? null } };
   }
 }
 
@@ -87,6 +108,15 @@ export class WireHeaders extends Plugin {
   }
 }
 
+/** The hooks of the echo plugin (every payload family the twin sends). */
+export const ECHO_HOOKS: string[] = [
+  "tool_pre_invoke",
+  "tool_post_invoke",
+  "prompt_pre_fetch",
+  "resource_pre_fetch",
+  "resource_post_fetch",
+];
+
 /** Names of the served plugins, in order (the gateway configures every one). */
 export const WIRE_PLUGIN_NAMES: readonly string[] = ["Echo", "Modify", "Block", "State", "Headers"];
 
@@ -104,7 +134,7 @@ export function wirePlugins(): Plugin[] {
   const pre = ["tool_pre_invoke"];
   const config = (name: string, hooks = pre): PluginConfigInput => ({ ...base, name, hooks });
   return [
-    new WireEcho(config("Echo", ["tool_pre_invoke", "tool_post_invoke"])),
+    new WireEcho(config("Echo", ECHO_HOOKS)),
     new WireModify(config("Modify")),
     new WireBlock(config("Block")),
     new WireState(config("State")),

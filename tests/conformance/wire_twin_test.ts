@@ -205,6 +205,16 @@ function numberTokens(text: string): { skeleton: string; numbers: string[] } {
   return { skeleton, numbers };
 }
 
+/** Fields where a passed-through number must keep its exact text (item 7): never masked. */
+const EXACT_FIELDS = new Set([
+  "modified_payload",
+  "direct_modified_payload",
+  "local_contexts",
+  "global_state",
+  "global_metadata",
+  "direct_context",
+]);
+
 const MASKS: Mask[] = [
   {
     // README, Compatibility, "Blocking results on the wire" (item 9, Q3): our server sends a
@@ -214,7 +224,7 @@ const MASKS: Mask[] = [
     name: "blocking-result-extras",
     applies(_transport, field, ours, reference, call) {
       const blocked = (f: Fields) =>
-        (f.direct_result ?? "").startsWith('{"continue_processing": false');
+        (f.direct_result ?? "").includes('"continue_processing": false');
       if (!blocked(call.ours) || !blocked(call.reference)) return false;
       // The exact shapes: the Block plugin's own headers and hint, against null and 0.
       return (field === "direct_http_headers" && ours === BLOCK_HEADERS && reference === "null") ||
@@ -248,7 +258,7 @@ const MASKS: Mask[] = [
     name: "blocking-result-extras",
     applies(_transport, field, _ours, reference, call) {
       const blocked = (f: Fields) =>
-        (f.direct_result ?? "").startsWith('{"continue_processing": false');
+        (f.direct_result ?? "").includes('"continue_processing": false');
       if (!blocked(call.ours) || !blocked(call.reference)) return false;
       return (field === "direct_http_headers" && reference === "null") ||
         (field === "direct_retry_delay_ms" && reference === "0");
@@ -274,8 +284,9 @@ const MASKS: Mask[] = [
     // as the int of the same value. Only that: every other token must be identical, and an int
     // the reference wrote must be ours too (a big integer is never masked).
     name: "mcp-copied-integral-float",
-    applies(transport, _field, ours, reference) {
-      if (!transport.startsWith("mcp")) return false;
+    applies(transport, field, ours, reference) {
+      // Never where the numbers must be exact: the payload and the contexts.
+      if (!transport.startsWith("mcp") || EXACT_FIELDS.has(field)) return false;
       const a = numberTokens(ours);
       const b = numberTokens(reference);
       if (a.skeleton !== b.skeleton || a.numbers.length !== b.numbers.length) return false;
