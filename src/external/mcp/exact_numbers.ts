@@ -6,9 +6,10 @@
  * this module remembers the source text of every number of an `invoke_hook` call's arguments
  * whose JS rendering would differ from the reference's (V8's `JSON.parse` source text access),
  * and when the reply holds the same value at the same place (`result.modified_payload` for the
- * `payload`, `context` for the `context`), writes the reference's text back (`JSON.rawJSON`).
+ * `payload`, `context` for the `context`), inside an object or list the plugin copied from its
+ * input, or (integers past 2^53) anywhere, writes the reference's text back (`JSON.rawJSON`).
  *
- * Most bodies hold no such number: one regular-expression scan decides, and they parse and
+ * Most bodies hold no such number: one pass that skips strings decides, and they parse and
  * serialize exactly as before.
  *
  * @module
