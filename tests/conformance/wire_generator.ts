@@ -234,6 +234,8 @@ export function generateCases(seed: number, count: number): WireCase[] {
     const behaviour = BEHAVIOURS[i % BEHAVIOURS.length];
     const args = object(r, 1 + r.int(4));
     if (r.chance(0.2)) args[key(r) || "deep"] = deep(r, 5 + r.int(25));
+    // Around the protobuf nesting limit (100 levels) of both servers' decoders.
+    if (r.chance(0.04)) args.deeper = deep(r, 85 + r.int(30));
     if (r.chance(0.3)) args.n = rawJSON(r.pick(ODD_NUMBERS));
     const plugin = behaviour[0].toUpperCase() + behaviour.slice(1);
     const calls: WireCall[] = [
