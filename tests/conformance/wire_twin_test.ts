@@ -5,7 +5,8 @@
  * Streamable HTTP, MCP STDIO), with the same plugins on both sides (`wire_plugins.ts` and its
  * Python twin `wire_plugins.py`: echo, modify, block, state, headers). What the gateway saw is
  * compared field by field (result fields, violation, metadata, http_headers, local contexts,
- * global state) as canonical Python JSON, so `2` and `2.0` differ.
+ * global state) as canonical Python JSON, so `2` and `2.0` differ; keys are sorted (README,
+ * Compatibility, "Key order").
  *
  * Every difference is divergent unless an explicit mask below names the README entry it
  * cites. `CPEX_CONFORMANCE_N` (cases per transport, default 60) and `CPEX_CONFORMANCE_SEED`
