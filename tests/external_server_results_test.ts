@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ExternalPluginServer } from "../mod.ts";
+import { ExternalPluginServer } from "../server.ts";
 import { ScriptedPlugin } from "./helpers/plugins.ts";
 
 const suppressedBlock = (mode: "transform" | "audit") =>

@@ -25,6 +25,7 @@ import { preflight } from "../permissions.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
 import { createMcpServer } from "./tools.ts";
+import { ExactNumbers } from "./exact_numbers.ts";
 
 /** The default request body limit (4 MiB, as the reference's MCP SDK). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -177,6 +178,8 @@ class McpHttpApp {
   readonly #portless: boolean;
   readonly #maxBody: number;
   readonly #json: boolean;
+  /** Exact texts of the numbers of invoke_hook calls (item 7), per session and request id. */
+  readonly #numbers = new ExactNumbers();
   #closing = false;
 
   constructor(
@@ -245,7 +248,7 @@ class McpHttpApp {
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(new TextDecoder().decode(body));
+      parsed = this.#numbers.parse(new TextDecoder().decode(body), sessionId);
     } catch {
       return jsonRpcError(400, -32700, "Parse error: Invalid JSON");
     }
@@ -290,7 +293,7 @@ class McpHttpApp {
 
   #newSession(): Session {
     this.#evict();
-    const mcp = createMcpServer(this.#server);
+    const mcp = createMcpServer(this.#server, this.#numbers);
     const sessions = this.sessions;
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID().replaceAll("-", ""),

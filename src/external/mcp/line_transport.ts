@@ -10,6 +10,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { ExactNumbers } from "./exact_numbers.ts";
 
 /** The longest line accepted (16 MiB, as the Unix socket frame limit). */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -33,6 +34,8 @@ export interface LineTransportOptions {
   maxLineBytes?: number;
   /** Called for each line that is not a JSON-RPC message (default: `onerror`). */
   onBadLine?: BadLineHandler;
+  /** Remembers the exact numbers of `invoke_hook` calls read (the server side, item 7). */
+  numbers?: ExactNumbers;
 }
 
 const NEWLINE = 0x0a;
@@ -53,6 +56,7 @@ export class LineTransport implements Transport {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #maxLine: number;
   readonly #onBadLine: BadLineHandler | undefined;
+  readonly #numbers: ExactNumbers | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #loop: Promise<void> | null = null;
   #closed = false;
@@ -70,6 +74,7 @@ export class LineTransport implements Transport {
     this.#writer = writable.getWriter();
     this.#maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.#onBadLine = options.onBadLine;
+    this.#numbers = options.numbers;
   }
 
   /** Starts reading. */
@@ -158,7 +163,7 @@ export class LineTransport implements Transport {
     if (text.trim() === "") return;
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = this.#numbers ? this.#numbers.parse(text) : JSON.parse(text);
     } catch {
       return this.#bad("parse", null);
     }

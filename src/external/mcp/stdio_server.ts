@@ -8,6 +8,7 @@
 import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { type BadLineHandler, LineTransport } from "./line_transport.ts";
 import { createMcpServer } from "./tools.ts";
+import { ExactNumbers } from "./exact_numbers.ts";
 
 /**
  * Options of {@linkcode serveMcpStdio}.
@@ -39,12 +40,13 @@ export async function serveMcpStdio(
   options: McpStdioServeOptions = {},
 ): Promise<ServerHandle> {
   await server.initialize();
+  const numbers = new ExactNumbers();
   const transport = new LineTransport(
     options.input ?? Deno.stdin.readable,
     options.output ?? Deno.stdout.writable,
-    { onBadLine: answerBadLine },
+    { onBadLine: answerBadLine, numbers },
   );
-  const mcp = createMcpServer(server);
+  const mcp = createMcpServer(server, numbers);
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
   const onSignal = () => void handle.close();

@@ -13,6 +13,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { ExternalPluginServer } from "../server.ts";
+import type { ExactNumbers } from "./exact_numbers.ts";
 
 /** Tool name of the all-configs query. */
 export const GET_PLUGIN_CONFIGS = "get_plugin_configs";
@@ -41,9 +42,13 @@ function text(value: unknown): { type: "text"; text: string } {
 
 /**
  * Builds an `McpServer` whose tools answer from `server` (one per MCP session: an SDK server
- * serves one transport at a time).
+ * serves one transport at a time). With `numbers` (filled by the transport as it reads), an
+ * `invoke_hook` reply keeps the exact text of the numbers the plugin passed through (item 7).
  */
-export function createMcpServer(server: ExternalPluginServer): McpServer {
+export function createMcpServer(
+  server: ExternalPluginServer,
+  numbers?: ExactNumbers,
+): McpServer {
   const mcp = new McpServer(
     { name: MCP_SERVER_NAME, version: MCP_SERVER_VERSION },
     { capabilities: { tools: {} }, instructions: MCP_SERVER_INSTRUCTIONS },
@@ -67,9 +72,13 @@ export function createMcpServer(server: ExternalPluginServer): McpServer {
       payload: objectArg,
       context: objectArg,
     },
-  }, async ({ hook_type, plugin_name, payload, context }): Promise<TextResult> => ({
-    content: [text(await server.invokeHook(hook_type, plugin_name, payload, context))],
-  }));
+  }, async ({ hook_type, plugin_name, payload, context }, extra): Promise<TextResult> => {
+    const reply = await server.invokeHook(hook_type, plugin_name, payload, context);
+    if (!numbers) return { content: [text(reply)] };
+    return {
+      content: [{ type: "text", text: numbers.replyText(reply, extra.requestId, extra.sessionId) }],
+    };
+  });
   answerBadParamsWithInvalidParams(mcp);
   return mcp;
 }
