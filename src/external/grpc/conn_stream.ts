@@ -48,7 +48,8 @@ export class DenoConnStream extends Duplex {
 
   /** Wraps `conn`; reading starts when the consumer asks for data. */
   constructor(conn: Deno.Conn) {
-    super({ allowHalfOpen: true });
+    // A peer's EOF ends our side too, so the stream closes and leaves the connection count.
+    super({ allowHalfOpen: false });
     this.#conn = conn;
     const remote = conn.remoteAddr as Partial<Deno.NetAddr>;
     const local = conn.localAddr as Partial<Deno.NetAddr>;
