@@ -15,7 +15,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 
-/** Bytes read per `read` call; a fresh buffer each time, handed to the reader without a copy. */
+/** Bytes read per `read` call, into one buffer per connection; what arrived is copied out. */
 const READ_CHUNK = 64 * 1024;
 
 /**
@@ -45,6 +45,7 @@ export class DenoConnStream extends Duplex {
   readonly #conn: Deno.Conn;
   #reading = false;
   #closed = false;
+  #buffer: Uint8Array | undefined;
 
   /** Wraps `conn`; reading starts when the consumer asks for data. */
   constructor(conn: Deno.Conn) {
@@ -68,15 +69,15 @@ export class DenoConnStream extends Duplex {
 
   async #pump(): Promise<void> {
     try {
+      const buffer = this.#buffer ??= new Uint8Array(READ_CHUNK);
       while (true) {
-        const buffer = new Uint8Array(READ_CHUNK);
         const n = await this.#conn.read(buffer);
         if (n === null) {
           this.#reading = false;
           this.push(null);
           return;
         }
-        if (!this.push(Buffer.from(buffer.buffer, 0, n))) {
+        if (!this.push(Buffer.from(buffer.subarray(0, n)))) {
           this.#reading = false;
           return;
         }
