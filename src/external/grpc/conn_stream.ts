@@ -26,7 +26,8 @@ const READ_CHUNK = 64 * 1024;
  * ```ts
  * import { DenoConnStream } from "./conn_stream.ts";
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const client = Deno.connect(listener.addr as Deno.NetAddr);
+ * const { port } = listener.addr as Deno.NetAddr;
+ * const client = Deno.connect({ hostname: "127.0.0.1", port });
  * const stream = new DenoConnStream(await listener.accept());
  * (await client).close();
  * stream.destroy();
