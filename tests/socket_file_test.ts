@@ -48,26 +48,40 @@ async function stop(server: Subprocess): Promise<{ code: number; stderr: string 
 for (const kind of KINDS) {
   Deno.test(`${kind}: under umask 000 with --allow-sys the socket is never seen more open than 0600`, async () => {
     const path = socketPath(kind);
-    const watcher = new Subprocess(["run", "--no-prompt", `--allow-read=${path}`, WATCHER, path]);
+    // Several start-ups under one watcher: the window, if any, is microseconds wide.
+    const startups = 12;
+    const done = `${path}.done`;
+    const watcher = new Subprocess([
+      "run",
+      "--no-prompt",
+      `--allow-read=${path},${done}`,
+      WATCHER,
+      path,
+      done,
+    ]);
     let server: Subprocess | undefined;
     try {
       await within(watcher.ready, "watcher READY", WAIT_MS);
-      server = new Subprocess(serverArgs(kind, path, ["--allow-sys"]), UMASK_000);
-      await within(server.ready, "server READY", WAIT_MS);
+      for (let i = 0; i < startups; i++) {
+        server = new Subprocess(serverArgs(kind, path, ["--allow-sys"]), UMASK_000);
+        await within(server.ready, "server READY", WAIT_MS);
+        const { code, stderr } = await stop(server);
+        assert.equal(code, 0, stderr);
+      }
+      await Deno.writeTextFile(done, "");
       const { stdout } = await watcher.finish();
       const modes: number[] = JSON.parse(stdout.split("\n").filter(Boolean).pop()!);
       assert.ok(modes.length > 0, "the watcher saw the socket");
       for (const mode of modes) {
         assert.equal(mode & ~0o600, 0, `mode 0${mode.toString(8)} seen during start-up`);
       }
-      const { code, stderr } = await stop(server);
-      assert.equal(code, 0, stderr);
     } finally {
       watcher.kill("SIGKILL");
       server?.kill("SIGKILL");
       await watcher.finish().catch(() => {});
       await server?.finish().catch(() => {});
       await Deno.remove(path).catch(() => {});
+      await Deno.remove(done).catch(() => {});
     }
   });
 
