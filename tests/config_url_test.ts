@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { checkUrl, ssrfProtectionEnabled } from "../src/config/url.ts";
+import { checkGrpcTarget, checkUrl, ssrfProtectionEnabled } from "../src/config/url.ts";
+import { grpcClientSchema } from "../src/config/transport_schema.ts";
 import { withEnv } from "./config_test_helpers.ts";
 
 const on = { ssrfProtection: true };
@@ -122,4 +123,64 @@ Deno.test("SSRF protection is on unless PLUGINS_SSRF_PROTECTION_ENABLED is false
       assert.equal(ssrfProtectionEnabled(), expected, value);
     });
   }
+});
+
+Deno.test("url in 100.64.0.0/10 (carrier-grade NAT, incl. the 100.100.100.200 metadata address) is refused in every IPv4 spelling", () => {
+  for (
+    const url of [
+      "http://100.100.100.200/latest/meta-data",
+      "http://100.64.0.1:8000/mcp",
+      "http://100.127.255.255/mcp",
+      "http://1684300000/mcp", // decimal: 100.100.96.224
+      "http://0x64646464/mcp", // hex
+      "http://0144.0144.0144.0310/mcp", // octal: 100.100.100.200
+    ]
+  ) assert.match(checkUrl(url, on) ?? "", /private or loopback IP address/, url);
+  for (const url of ["http://100.63.255.255/mcp", "http://100.128.0.0/mcp"]) {
+    assert.equal(checkUrl(url, on), undefined, url);
+  }
+  assert.equal(checkUrl("http://100.100.100.200/", off), undefined);
+});
+
+Deno.test("gRPC targets get the URL rules' ranges in every spelling; loopback and host names pass; nothing is resolved", () => {
+  const refused = [
+    "10.0.0.1:50051",
+    "172.16.0.1:50051",
+    "192.168.1.1:50051",
+    "169.254.169.254:80",
+    "100.100.100.200:50051",
+    "0x64646464:50051",
+    "1684300000:50051",
+    "0144.0144.0144.0310:50051",
+    "[::ffff:100.100.100.200]:50051",
+    "[::ffff:10.0.0.1]:50051",
+    "[fe80::1]:50051",
+    "[fd00::1]:50051",
+    "[fc00::1]:50051",
+  ];
+  for (const target of refused) {
+    assert.match(checkGrpcTarget(target, on) ?? "", /private, link-local or shared/, target);
+    assert.equal(checkGrpcTarget(target, off), undefined, target);
+  }
+  for (const target of ["0.0.0.0:50051", "0:50051", "[::]:50051"]) {
+    assert.match(checkGrpcTarget(target, off) ?? "", /unspecified IP address/, target);
+  }
+  for (
+    const target of [
+      "127.0.0.1:50051",
+      "[::1]:50051",
+      "[::ffff:127.0.0.1]:50051",
+      "localhost:50051",
+      "plugins.example.com:443",
+      "8.8.8.8:50051",
+      "[2001:db8::1]:50051",
+    ]
+  ) assert.equal(checkGrpcTarget(target, on), undefined, target);
+});
+
+Deno.test("a gRPC plugin config with a metadata-address target is refused by the schema", () => {
+  const refused = grpcClientSchema.safeParse({ target: "100.100.100.200:50051" });
+  assert.equal(refused.success, false);
+  assert.match(JSON.stringify(refused.error?.issues), /private, link-local or shared/);
+  assert.equal(grpcClientSchema.safeParse({ target: "127.0.0.1:50051" }).success, true);
 });

@@ -16,7 +16,7 @@ import type {
 } from "../types.ts";
 import { checkSocketPath, expandHome, isExecutable, pathKind } from "./fs_checks.ts";
 import { booleanField, choiceField, integerField, numberField, stringField } from "./scalars.ts";
-import { checkUrl } from "./url.ts";
+import { checkGrpcTarget, checkUrl } from "./url.ts";
 
 /**
  * The `server_settings` section: where the MCP plugin server listens.
@@ -246,7 +246,11 @@ const grpcTargetField = stringField({ nonBlank: true }).superRefine((target, ctx
       code: "custom",
       message: `expected host:port; got ${JSON.stringify(target)}`,
     });
+    return;
   }
+  // The URL rules' address ranges (issue 9 item 11); the reference checks no gRPC target.
+  const problem = checkGrpcTarget(target);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 /**

@@ -105,6 +105,12 @@ export interface ServeOptions {
   printReady?: boolean;
   /** Stop on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
+  /** Connections open at once (`grpc`: default 1024); more are closed on accept. */
+  maxConnections?: number;
+  /** Bound on a TLS handshake, HTTP/2 set-up and one request (`grpc`: default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** A connection without calls for this long is closed (`grpc`: default 300 s). */
+  idleTimeoutMs?: number;
 }
 
 /**

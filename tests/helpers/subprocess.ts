@@ -62,9 +62,14 @@ export class Subprocess {
   readonly stdout: Promise<string>;
   readonly stderr: Promise<string>;
 
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
+  /**
+   * Runs `deno ARGS`; with `wrapper` (e.g. `["prlimit", "--nofile=64"]`), runs
+   * `WRAPPER... deno ARGS` instead.
+   */
+  constructor(args: string[], wrapper: string[] = []) {
+    const [command, ...prefix] = wrapper.length ? wrapper : [Deno.execPath()];
+    const child = new Deno.Command(command, {
+      args: wrapper.length ? [...prefix, Deno.execPath(), ...args] : args,
       cwd: ROOT.pathname,
       clearEnv: true,
       env: childEnv(),

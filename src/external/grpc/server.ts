@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { announceReady, clearStaleSocket } from "../socket_file.ts";
+import { announceReady, bindPrivateSocket, type OwnedSocket } from "../socket_file.ts";
 import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
@@ -21,6 +21,13 @@ import type { TlsConfig } from "../../types.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
+import {
+  enforceStageDeadlines,
+  type GrpcConnectionLimits,
+  grpcServerOptions,
+  resolveGrpcLimits,
+} from "./limits.ts";
+import { acceptConnections } from "./listener.ts";
 import {
   fileReadPermissions,
   grpcBindPermissions,
@@ -35,6 +42,7 @@ import {
 } from "./service.ts";
 import { rejectUnverifiedPeers, serverCredentials } from "./tls.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
+import type { Duplex } from "node:stream";
 
 /** The reference's defaults. */
 export const DEFAULT_GRPC_HOST = "127.0.0.1";
@@ -61,6 +69,12 @@ export interface GrpcServeOptions {
   handleSignals?: boolean;
   /** Grace period of `close()` for in-flight calls, in ms (default 5000). */
   graceMs?: number;
+  /** Connections open at once (default 1024); more are closed on accept. */
+  maxConnections?: GrpcConnectionLimits["maxConnections"];
+  /** Bound on the TLS handshake, the HTTP/2 preface and SETTINGS, and a request (default 10 s). */
+  handshakeTimeoutMs?: GrpcConnectionLimits["handshakeTimeoutMs"];
+  /** A connection without calls for this long is closed (default 300 s). */
+  idleTimeoutMs?: GrpcConnectionLimits["idleTimeoutMs"];
 }
 
 /**
@@ -121,10 +135,28 @@ export function resolveGrpcServerSettings(
 
 function bindAddress(settings: GrpcServerSettings): string {
   if (settings.uds) return `unix://${settings.uds}`;
-  const host = settings.host.includes(":") && !settings.host.startsWith("[")
-    ? `[${settings.host}]`
-    : settings.host;
-  return `${host}:${settings.port}`;
+  return formatHostPort(settings.host, settings.port);
+}
+
+function formatHostPort(hostname: string, port: number): string {
+  const host = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+  return `${host}:${port}`;
+}
+
+/** Binds TCP, or the Unix socket (born 0600, issue 9 item 8), synchronously as Deno does. */
+async function listen(
+  settings: GrpcServerSettings,
+): Promise<{ listener: Deno.Listener; socket: OwnedSocket | null }> {
+  if (settings.uds) {
+    const path = settings.uds;
+    return await bindPrivateSocket(
+      path,
+      () => Deno.listen({ transport: "unix", path }),
+      (l) => l.close(),
+    );
+  }
+  const hostname = settings.host.replace(/^\[|\]$/g, "");
+  return { listener: Deno.listen({ hostname, port: settings.port }), socket: null };
 }
 
 function describe(error: unknown): string {
@@ -140,6 +172,7 @@ export async function serveGrpc(
   options: GrpcServeOptions = {},
 ): Promise<ServerHandle> {
   const settings = resolveGrpcServerSettings(server.config?.grpc_server_settings, options);
+  const limits = resolveGrpcLimits(options);
   const tls = settings.tls;
   grpcPreflight("gRPC plugin server", [
     ...grpcBindPermissions(
@@ -151,10 +184,10 @@ export async function serveGrpc(
   await server.initialize();
   const grpc = await loadGrpcJs();
   const creds = await serverCredentials(grpc, tls);
-  if (settings.uds) await clearStaleSocket(settings.uds);
 
-  const gserver = new grpc.Server();
+  const gserver = new grpc.Server(grpcServerOptions(limits));
   if (creds.rejectUnverifiedPeers) rejectUnverifiedPeers(gserver);
+  enforceStageDeadlines(gserver, creds.credentials, limits);
   const internal = (details: string) => ({ code: grpc.status.INTERNAL, details });
   gserver.addService(PLUGIN_SERVICE as unknown as GrpcJsModule.ServiceDefinition, {
     GetPluginConfig: (
@@ -204,28 +237,28 @@ export async function serveGrpc(
     },
   });
 
-  const port = await new Promise<number>((resolve, reject) => {
-    gserver.bindAsync(
-      bindAddress(settings),
-      creds.credentials,
-      (error, bound) => error ? reject(error) : resolve(bound),
-    );
-  }).catch((error) => {
+  // Our own accept loop (issue 9 item 3): grpc-js's bindAsync goes through Deno's node:net
+  // loop, which stops for good at the first EMFILE.
+  let bound: { listener: Deno.Listener; socket: OwnedSocket | null };
+  try {
+    bound = await listen(settings);
+  } catch (error) {
     gserver.forceShutdown();
+    // Socket-file refusals (live server, not a socket, umask) carry their own message.
+    if (settings.uds) throw error;
     throw new Error(`gRPC server cannot bind ${bindAddress(settings)}: ${describe(error)}`, {
       cause: error,
     });
-  });
-  if (settings.uds) {
-    try {
-      await Deno.chmod(settings.uds, 0o600);
-    } catch (error) {
-      gserver.forceShutdown();
-      throw error;
-    }
   }
-
-  const address = settings.uds ?? bindAddress({ ...settings, port });
+  const { listener, socket } = bound;
+  const injector = gserver.createConnectionInjector(creds.credentials);
+  const accepting = acceptConnections(
+    listener,
+    (stream) => injector.injectConnection(stream as unknown as Duplex),
+    limits.maxConnections,
+  );
+  const address = settings.uds ??
+    formatHostPort(settings.host, (listener.addr as Deno.NetAddr).port);
   const graceMs = options.graceMs ?? GRPC_SHUTDOWN_GRACE_MS;
   let closing: Promise<void> | null = null;
   let resolveFinished!: () => void;
@@ -236,6 +269,19 @@ export async function serveGrpc(
 
   const stop = async (): Promise<void> => {
     for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    accepting.stop();
+    const closeListener = () => {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    };
+    // A socket path that now names someone else's file is left alone (issue 9 item 9).
+    const closed = socket
+      ? await socket.release(closeListener, () => listener.unref())
+      : (closeListener(), true);
+    if (closed) await accepting.finished;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -245,7 +291,8 @@ export async function serveGrpc(
       gserver.tryShutdown(() => resolve());
     });
     clearTimeout(timer);
-    if (settings.uds) await Deno.remove(settings.uds).catch(() => {});
+    // Connections still in their TLS handshake are not grpc-js sessions yet.
+    accepting.destroyAll();
     resolveFinished();
   };
   const handle: ServerHandle = {

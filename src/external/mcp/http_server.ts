@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { announceReady, clearStaleSocket } from "../socket_file.ts";
+import { announceReady, bindPrivateSocket } from "../socket_file.ts";
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -344,20 +344,22 @@ async function serveWithDeno(
   };
   if (settings.uds) {
     const path = settings.uds;
-    await clearStaleSocket(path);
-    const server = Deno.serve({ path, onListen: () => {}, onError }, handler);
-    try {
-      await Deno.chmod(path, 0o600);
-    } catch (error) {
-      await server.shutdown();
-      throw error;
-    }
+    // Born 0600 or refused (issue 9 item 8); nothing is served before that check passed.
+    let checked = false;
+    const { listener: server, socket } = await bindPrivateSocket(
+      path,
+      () =>
+        Deno.serve(
+          { path, onListen: () => {}, onError },
+          (req) => checked ? handler(req) : new Response(null, { status: 503 }),
+        ),
+      (s) => s.shutdown(),
+    );
+    checked = true;
     return {
       address: path,
-      stop: async () => {
-        await server.shutdown();
-        await Deno.remove(path).catch(() => {});
-      },
+      // Removed on close only while still ours (issue 9 item 9).
+      stop: () => socket.release(() => server.shutdown(), () => server.unref()).then(() => {}),
     };
   }
   const server = Deno.serve({

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { announceReady, clearStaleSocket } from "../socket_file.ts";
+import { announceReady, bindPrivateSocket } from "../socket_file.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
 import { FrameReader, writeFrame } from "../frame.ts";
@@ -55,14 +55,12 @@ export async function serveUnix(
   const path = resolveSocketPath(options);
   preflight("unix socket plugin server", unixSocketPermissions(path));
   await server.initialize();
-  await clearStaleSocket(path);
-  const listener = Deno.listen({ transport: "unix", path });
-  try {
-    await Deno.chmod(path, 0o600);
-  } catch (error) {
-    listener.close();
-    throw error;
-  }
+  // Born 0600 or refused (issue 9 item 8); removed on close only while still ours (item 9).
+  const { listener, socket } = await bindPrivateSocket(
+    path,
+    () => Deno.listen({ transport: "unix", path }),
+    (l) => l.close(),
+  );
   const idleMs = options.idleTimeoutMs ?? UNIX_IDLE_TIMEOUT_MS;
   const connections = new Map<Deno.Conn, { last: number; busy: boolean; task: Promise<void> }>();
   let closing = false;
@@ -127,12 +125,12 @@ export async function serveUnix(
       closing = true;
       for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
       clearInterval(sweep);
-      closeQuietly(listener);
-      await acceptLoop;
+      if (await socket.release(() => closeQuietly(listener), () => listener.unref())) {
+        await acceptLoop;
+      }
       const tasks = [...connections.values()].map((s) => s.task);
       for (const conn of connections.keys()) closeQuietly(conn);
       await Promise.all(tasks);
-      await Deno.remove(path).catch(() => {});
       resolveFinished();
     },
   };
