@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { PluginError, type PluginResult } from "../mod.ts";
+import { executorOf } from "../src/manager/manager.ts";
 import {
   block,
   gctx,
@@ -527,7 +528,7 @@ Deno.test("a concurrent block keeps the effects of siblings that had already fin
     assert.deepEqual(result.executions.map((r) => r.plugin_name), ["blocker"]);
     assert.deepEqual(result.metadata, { writer: true });
     assert.deepEqual(global.state, { writer: 1 });
-    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+    assert.deepEqual([...executorOf(manager).runtimeDisabled], ["flaky"]);
   } finally {
     await manager.shutdown();
   }
@@ -557,7 +558,7 @@ Deno.test("a concurrent on_error=fail failure keeps the effects of siblings that
     const error = await rejection(manager.invokeHook(HOOK, toolPayload(), global));
     assert.ok(error instanceof PluginError);
     assert.deepEqual(global.state, { writer: 1 });
-    assert.deepEqual([...manager.executor.runtimeDisabled], ["flaky"]);
+    assert.deepEqual([...executorOf(manager).runtimeDisabled], ["flaky"]);
   } finally {
     await manager.shutdown();
   }
