@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ExecutionRecord, ExecutionStatus, PluginMode } from "../types.ts";
+import type { ExecutionRecord, ExecutionStatus, PluginMode, PluginViolation } from "../types.ts";
 
 const MAX_BYTES = 256;
 const ELLIPSIS = "…";
@@ -78,4 +78,22 @@ export function newRecord(
     error_code: null,
     config_keys: id.config_keys,
   };
+}
+
+/**
+ * A record's `duration_ns` for a call started at `started` (`performance.now()` time): at
+ * least 1, so a plugin that ran never shows 0.
+ */
+export function durationNs(started: number): number {
+  return Math.max(1, Math.round((performance.now() - started) * 1e6));
+}
+
+/** Copies a violation's code and (truncated) reason into `record`; null leaves it unchanged. */
+export function recordViolation(
+  record: ExecutionRecord,
+  violation: PluginViolation | null | undefined,
+): void {
+  if (!violation) return;
+  record.reason = truncateText(violation.reason);
+  record.error_code = violation.code;
 }

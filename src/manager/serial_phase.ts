@@ -1,0 +1,76 @@
+/**
+ * The serial phases: SEQUENTIAL, TRANSFORM and AUDIT plugins, one at a time in priority order,
+ * each seeing the payload as the plugins before it left it.
+ *
+ * @module
+ */
+import type { PluginResult } from "../types.ts";
+import { deny } from "./chain_end.ts";
+import { handleFailure } from "./failure.ts";
+import type { Invocation } from "./invocation.ts";
+import { blocks, stampViolation } from "./outcome.ts";
+import { durationNs, newRecord, recordViolation } from "./records.ts";
+import type { HookRef } from "./registry.ts";
+import type { HookResult } from "./result.ts";
+import { acceptModified, type Chained, checkResult, NONE } from "./result_checks.ts";
+import { endPluginSpan, failPluginSpan, startPluginSpan } from "./tracing.ts";
+
+/**
+ * Runs one serial plugin; returns the halt result when it blocks the chain, else null.
+ * `raise` throws the block instead (violationsAsExceptions).
+ */
+export async function runSerial(
+  inv: Invocation,
+  hookRef: HookRef,
+  raise: boolean,
+): Promise<HookResult | null> {
+  const ref = hookRef.ref;
+  const mode = ref.mode;
+  const context = inv.contextFor(hookRef);
+  const input = inv.current;
+  const span = inv.tracing ? startPluginSpan(inv, hookRef) : null;
+  const started = performance.now();
+  let result: PluginResult;
+  let accepted: Chained = NONE;
+  let halts: boolean;
+  try {
+    result = checkResult(await inv.call(hookRef, input, context), ref.name);
+    halts = blocks(result, mode);
+    const mp = result.modified_payload;
+    // A halting plugin's own modification is discarded (a suppressed TRANSFORM block keeps
+    // it); AUDIT never modifies.
+    if (mp !== undefined && mp !== null && !halts && mode !== "audit") {
+      accepted = acceptModified(inv, mp, input);
+    }
+  } catch (error) {
+    failPluginSpan(inv, span);
+    handleFailure(inv, hookRef, error, started, mode === "sequential");
+    return null;
+  }
+  const duration = durationNs(started);
+  endPluginSpan(inv, span, result);
+  inv.executed++;
+  inv.absorb(hookRef, context, result);
+  const record = newRecord(ref.identity, inv.hookName, "completed");
+  record.duration_ns = duration;
+  record.requested_allow = !halts;
+  record.effective_allow = !halts;
+  const extModified = result.modified_extensions != null;
+  record.extensions_modified = extModified;
+  if (accepted !== NONE) {
+    inv.chained = accepted;
+    inv.decisionPlugin = ref.name;
+    record.payload_modified = true;
+  }
+  // Like its payload, a halting plugin's own extensions are discarded.
+  if (extModified && !halts && mode !== "audit") inv.extensions = result.modified_extensions!;
+  const matched = halts || record.payload_modified || extModified;
+  record.matched = matched;
+  record.applied = mode === "audit" ? extModified : matched;
+  if (!halts) {
+    inv.records.push(record);
+    return null;
+  }
+  recordViolation(record, result.violation);
+  return deny(inv, record, stampViolation(result.violation, ref.name), raise);
+}
