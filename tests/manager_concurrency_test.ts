@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { executorOf } from "../src/manager/manager.ts";
 import { PluginError, type PluginResult } from "../mod.ts";
 import { executorOf } from "../src/manager/manager.ts";
 import {

@@ -343,7 +343,9 @@ Deno.test({
     });
     assert.equal(certless.plugin_count, undefined, JSON.stringify(certless));
     assert.ok(certless.init_error_type, "expected initialize to fail");
-    assert.match(String(certless.log), /CERTIFICATE_REQUIRED/);
+    // The alert reaches the client as an SSL error or, when the TLS 1.3 handshake already
+    // completed on its side, as a dropped connection (newer httpx builds report only that).
+    assert.match(String(certless.log), /CERTIFICATE_REQUIRED|ReadError|SSLError/);
     const rogue = await gateway("http", "allow", {
       serverTls,
       clientTls: {
