@@ -345,7 +345,10 @@ Deno.test({
     assert.ok(certless.init_error_type, "expected initialize to fail");
     // The alert reaches the client as an SSL error or, when the TLS 1.3 handshake already
     // completed on its side, as a dropped connection (newer httpx builds report only that).
-    assert.match(String(certless.log), /CERTIFICATE_REQUIRED|ReadError|SSLError/);
+    assert.match(
+      String(certless.log),
+      /CERTIFICATE_REQUIRED|ReadError|SSLError|RemoteProtocolError/,
+    );
     const rogue = await gateway("http", "allow", {
       serverTls,
       clientTls: {
@@ -357,7 +360,7 @@ Deno.test({
     assert.equal(rogue.plugin_count, undefined, JSON.stringify(rogue));
     assert.ok(rogue.init_error_type, "expected initialize to fail");
     // TLS 1.3: the server's rejection arrives after the client's handshake completed, so the
-    // reference client sees the connection drop (httpx ReadError) or an SSL alert.
-    assert.match(String(rogue.log), /ReadError|SSLError/);
+    // reference client sees the connection drop (httpx ReadError or RemoteProtocolError) or an SSL alert.
+    assert.match(String(rogue.log), /ReadError|SSLError|RemoteProtocolError/);
   },
 });
