@@ -62,9 +62,14 @@ export class Subprocess {
   readonly stdout: Promise<string>;
   readonly stderr: Promise<string>;
 
-  constructor(args: string[]) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args,
+  /**
+   * Runs `deno ARGS`; `wrapper` runs it through another program instead (e.g.
+   * `["prlimit", "--nofile=64"]`, which execs Deno in the same process).
+   */
+  constructor(args: string[], wrapper: string[] = []) {
+    const [command, ...before] = wrapper.length ? wrapper : [Deno.execPath()];
+    const child = new Deno.Command(command, {
+      args: wrapper.length ? [...before, Deno.execPath(), ...args] : args,
       cwd: ROOT.pathname,
       clearEnv: true,
       env: childEnv(),

@@ -17,6 +17,22 @@ import { dispatchFrame } from "./dispatch.ts";
 export const UNIX_IDLE_TIMEOUT_MS = 300_000;
 
 /**
+ * A frame whose first byte has arrived must be complete within this many ms (default 30 s), or
+ * its connection is closed: a slow sender cannot hold a connection by trickling bytes.
+ */
+export const UNIX_FRAME_TIMEOUT_MS = 30_000;
+
+/**
+ * Connections served at once by default; one more is closed as soon as it is accepted (see
+ * {@linkcode UnixServeOptions.maxConnections}).
+ */
+export const UNIX_MAX_CONNECTIONS = 1024;
+
+/** Bounds of the pause between failed accepts (out of descriptors): doubled from min to max. */
+const ACCEPT_BACKOFF_MIN_MS = 10;
+const ACCEPT_BACKOFF_MAX_MS = 1_000;
+
+/**
  * Options of {@linkcode serveUnix}.
  *
  * @example
@@ -34,8 +50,15 @@ export interface UnixServeOptions {
   printReady?: boolean;
   /** Stop on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
-  /** Idle timeout per connection in ms (default 300 s). */
+  /** Idle timeout per connection in ms: no request for this long closes it (default 300 s). */
   idleTimeoutMs?: number;
+  /** A started frame must be complete within this many ms, or its connection is closed (30 s). */
+  frameTimeoutMs?: number;
+  /**
+   * Connections served at once (default 1024). A connection beyond it is closed at once, so
+   * its client fails fast (and may retry) instead of waiting unseen in the listen backlog.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -85,7 +108,9 @@ export async function serveUnix(
     throw error;
   }
   const idleMs = options.idleTimeoutMs ?? UNIX_IDLE_TIMEOUT_MS;
-  const connections = new Map<Deno.Conn, { last: number; busy: boolean; task: Promise<void> }>();
+  const frameMs = options.frameTimeoutMs ?? UNIX_FRAME_TIMEOUT_MS;
+  const maxConnections = options.maxConnections ?? UNIX_MAX_CONNECTIONS;
+  const connections = new Map<Deno.Conn, ConnectionState>();
   let closing = false;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
@@ -94,18 +119,25 @@ export async function serveUnix(
     const now = Date.now();
     for (const [conn, state] of connections) {
       // Only connections waiting for a request are idle; a running hook is not.
-      if (!state.busy && now - state.last > idleMs) closeQuietly(conn);
+      if (state.busy) continue;
+      if (now - state.last > idleMs) closeQuietly(conn);
+      else if (!state.reader.partial) state.partialSince = 0;
+      else if (state.partialSince === 0 || state.partialFrame !== state.frames) {
+        // A frame has started since the last sweep: its clock starts now (item 3, slowloris).
+        state.partialSince = now;
+        state.partialFrame = state.frames;
+      } else if (now - state.partialSince > frameMs) closeQuietly(conn);
     }
-  }, Math.max(50, Math.min(idleMs / 2, 10_000)));
+  }, Math.max(25, Math.min(idleMs / 4, frameMs / 4, 5_000)));
 
-  const serveConnection = async (conn: Deno.Conn): Promise<void> => {
-    const state = connections.get(conn)!;
-    const reader = new FrameReader(conn);
+  const serveConnection = async (conn: Deno.Conn, state: ConnectionState): Promise<void> => {
+    const reader = state.reader;
     try {
       while (true) {
         const frame = await reader.read();
         if (frame === null) break;
         state.busy = true;
+        state.frames++;
         const reply = await dispatchFrame(server, frame);
         state.busy = false;
         state.last = Date.now();
@@ -120,19 +152,51 @@ export async function serveUnix(
     }
   };
 
+  // Waiting out a failed accept; close() cuts it short.
+  let backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      backoffTimer = setTimeout(resolve, ms);
+    });
+
   const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) {
-        if (closing) {
-          closeQuietly(conn);
-          continue;
+    let backoff = 0;
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closing || error instanceof Deno.errors.BadResource) return;
+        // Out of descriptors (EMFILE/ENFILE) or another passing failure: the listener is still
+        // good, so wait (bounded, doubling) and accept again. Item 3: this loop used to end
+        // here and the server never accepted again.
+        if (backoff === 0) {
+          console.error(
+            `Unix socket server ${path}: accept failed (${describe(error)}); retrying`,
+          );
         }
-        const state = { last: Date.now(), busy: false, task: Promise.resolve() };
-        connections.set(conn, state);
-        state.task = serveConnection(conn);
+        backoff = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MIN_MS, backoff * 2));
+        await pause(backoff);
+        continue;
       }
-    } catch {
-      // The listener was closed.
+      backoff = 0;
+      if (closing || connections.size >= maxConnections) {
+        closeQuietly(conn);
+        continue;
+      }
+      const state: ConnectionState = {
+        last: Date.now(),
+        busy: false,
+        reader: new FrameReader(conn),
+        frames: 0,
+        partialSince: 0,
+        partialFrame: 0,
+        task: Promise.resolve(),
+      };
+      connections.set(conn, state);
+      state.task = serveConnection(conn, state);
     }
   })();
 
@@ -148,6 +212,8 @@ export async function serveUnix(
       closing = true;
       for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
       clearInterval(sweep);
+      clearTimeout(backoffTimer);
+      wake?.();
       closeQuietly(listener);
       await acceptLoop;
       const tasks = [...connections.values()].map((s) => s.task);
@@ -161,6 +227,25 @@ export async function serveUnix(
     await announceReady();
   }
   return handle;
+}
+
+/** What the server tracks per connection. */
+interface ConnectionState {
+  /** When the last request was answered (or the connection accepted), in ms. */
+  last: number;
+  /** A request is being dispatched (never idle then). */
+  busy: boolean;
+  reader: FrameReader;
+  /** Requests read so far. */
+  frames: number;
+  /** When the sweep first saw the current frame started (0: none), and which frame it was. */
+  partialSince: number;
+  partialFrame: number;
+  task: Promise<void>;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function closeQuietly(closer: { close(): void }): void {
