@@ -8,10 +8,10 @@
 import { announceReady, clearStaleSocket } from "../socket_file.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
-import { FrameReader, writeFrame } from "../frame.ts";
+import { FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
 import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
-import { dispatchFrame } from "./dispatch.ts";
+import { dispatchFrame, replyTooLarge } from "./dispatch.ts";
 
 /** Idle connections are closed after this long without a request (the reference's 300 s). */
 export const UNIX_IDLE_TIMEOUT_MS = 300_000;
@@ -141,7 +141,11 @@ export async function serveUnix(
         const reply = await dispatchFrame(server, frame);
         state.busy = false;
         state.last = Date.now();
-        await writeFrame(conn, reply);
+        // A reply past the frame limit would close the connection unanswered (item 10).
+        await writeFrame(
+          conn,
+          reply.byteLength <= MAX_FRAME_LENGTH ? reply : replyTooLarge(reply.byteLength),
+        );
         state.last = Date.now();
       }
     } catch {
