@@ -16,7 +16,14 @@ import { ExternalPluginServer } from "../mod.ts";
 import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
 import { encodeFrame, FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../src/external/frame.ts";
 import { fromStruct, toStruct } from "../src/external/struct.ts";
-import { serveUnix, type UnixServeOptions } from "../src/external/unix/server.ts";
+import {
+  resolveUnixLimits,
+  serveUnix,
+  UNIX_FRAME_TIMEOUT_MS,
+  UNIX_IDLE_TIMEOUT_MS,
+  UNIX_MAX_CONNECTIONS,
+  type UnixServeOptions,
+} from "../src/external/unix/server.ts";
 import { ArgumentValidator } from "../examples/plugins/argument_validator.ts";
 import { Subprocess, within } from "./helpers/subprocess.ts";
 
@@ -292,4 +299,54 @@ Deno.test("connections beyond maxConnections are closed at once and a freed slot
       for (const conn of held) conn.close();
     }
   });
+});
+
+Deno.test("limits come from the options, else PLUGINS_UNIX_* variables; a bad value is refused before binding", async () => {
+  const names = [
+    "PLUGINS_UNIX_MAX_CONNECTIONS",
+    "PLUGINS_UNIX_IDLE_TIMEOUT",
+    "PLUGINS_UNIX_FRAME_TIMEOUT",
+  ];
+  const saved = names.map((name) => Deno.env.get(name));
+  try {
+    for (const name of names) Deno.env.delete(name);
+    assert.deepEqual(resolveUnixLimits({}), {
+      maxConnections: UNIX_MAX_CONNECTIONS,
+      idleMs: UNIX_IDLE_TIMEOUT_MS,
+      frameMs: UNIX_FRAME_TIMEOUT_MS,
+    });
+    assert.deepEqual([UNIX_MAX_CONNECTIONS, UNIX_IDLE_TIMEOUT_MS, UNIX_FRAME_TIMEOUT_MS], [
+      1024,
+      300_000,
+      30_000,
+    ]);
+    Deno.env.set("PLUGINS_UNIX_MAX_CONNECTIONS", "64");
+    Deno.env.set("PLUGINS_UNIX_IDLE_TIMEOUT", "60");
+    Deno.env.set("PLUGINS_UNIX_FRAME_TIMEOUT", "2.5");
+    assert.deepEqual(resolveUnixLimits({}), { maxConnections: 64, idleMs: 60_000, frameMs: 2_500 });
+    assert.equal(resolveUnixLimits({ maxConnections: 8 }).maxConnections, 8, "the option wins");
+    Deno.env.set("PLUGINS_UNIX_FRAME_TIMEOUT", "soon");
+    assert.throws(
+      () => resolveUnixLimits({}),
+      /PLUGINS_UNIX_FRAME_TIMEOUT must be a positive number, got 'soon'/,
+    );
+    Deno.env.delete("PLUGINS_UNIX_FRAME_TIMEOUT");
+    assert.throws(() => resolveUnixLimits({ maxConnections: 0 }), /maxConnections must be/);
+    const path = socketPath("badlimit");
+    const server = new ExternalPluginServer({ plugins: [] });
+    try {
+      await assert.rejects(
+        serveUnix(server, { path, printReady: false, handleSignals: false, idleTimeoutMs: -1 }),
+        /idleTimeoutMs must be a positive number, got '-1'/,
+      );
+      await assert.rejects(Deno.lstat(path), Deno.errors.NotFound, "nothing was bound");
+    } finally {
+      await server.close();
+    }
+  } finally {
+    names.forEach((name, i) => {
+      if (saved[i] === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, saved[i]!);
+    });
+  }
 });

@@ -80,6 +80,71 @@ export function resolveSocketPath(options: UnixServeOptions): string {
 }
 
 /**
+ * The connection limits in force: each option, else its environment variable
+ * (`PLUGINS_UNIX_MAX_CONNECTIONS`, `PLUGINS_UNIX_IDLE_TIMEOUT` and `PLUGINS_UNIX_FRAME_TIMEOUT`,
+ * the timeouts in seconds, read only where `--allow-env` grants them), else the default. A value
+ * that is not a positive number is an error naming it.
+ *
+ * @example
+ * ```ts
+ * import { resolveUnixLimits } from "./server.ts";
+ * console.log(resolveUnixLimits({ maxConnections: 8 }).maxConnections); // 8
+ * ```
+ */
+export function resolveUnixLimits(
+  options: UnixServeOptions,
+): { idleMs: number; frameMs: number; maxConnections: number } {
+  return {
+    idleMs: limit(
+      "idleTimeoutMs",
+      options.idleTimeoutMs,
+      "PLUGINS_UNIX_IDLE_TIMEOUT",
+      1000,
+      UNIX_IDLE_TIMEOUT_MS,
+    ),
+    frameMs: limit(
+      "frameTimeoutMs",
+      options.frameTimeoutMs,
+      "PLUGINS_UNIX_FRAME_TIMEOUT",
+      1000,
+      UNIX_FRAME_TIMEOUT_MS,
+    ),
+    maxConnections: Math.floor(limit(
+      "maxConnections",
+      options.maxConnections,
+      "PLUGINS_UNIX_MAX_CONNECTIONS",
+      1,
+      UNIX_MAX_CONNECTIONS,
+    )),
+  };
+}
+
+/** One limit: the option, else the variable (times `scale`), else `fallback`; must be > 0. */
+function limit(
+  name: string,
+  option: number | undefined,
+  variable: string,
+  scale: number,
+  fallback: number,
+): number {
+  let value = fallback;
+  let given: unknown = option;
+  if (option !== undefined) value = option;
+  else {
+    const raw = readEnv(variable)?.trim();
+    if (raw) {
+      value = Number(raw) * scale;
+      given = raw;
+      name = variable;
+    }
+  }
+  if (!(value >= 1 && Number.isFinite(value))) {
+    throw new RangeError(`${name} must be a positive number, got '${given}'`);
+  }
+  return value;
+}
+
+/**
  * Serves `server` on a Unix socket (mode 0600). Needs `--allow-read=PATH --allow-write=PATH
  * --allow-net=unix:PATH`; a missing flag fails before anything is bound.
  *
@@ -97,6 +162,7 @@ export async function serveUnix(
   options: UnixServeOptions = {},
 ): Promise<ServerHandle> {
   const path = resolveSocketPath(options);
+  const { idleMs, frameMs, maxConnections } = resolveUnixLimits(options);
   preflight("unix socket plugin server", unixSocketPermissions(path));
   await server.initialize();
   await clearStaleSocket(path);
@@ -107,9 +173,6 @@ export async function serveUnix(
     listener.close();
     throw error;
   }
-  const idleMs = options.idleTimeoutMs ?? UNIX_IDLE_TIMEOUT_MS;
-  const frameMs = options.frameTimeoutMs ?? UNIX_FRAME_TIMEOUT_MS;
-  const maxConnections = options.maxConnections ?? UNIX_MAX_CONNECTIONS;
   const connections = new Map<Deno.Conn, ConnectionState>();
   let closing = false;
   let resolveFinished!: () => void;
