@@ -806,6 +806,26 @@ Deno.test("a server that closes without a reply gets the request once, whatever 
   });
 });
 
+// Issue 9 item 10, both sides: the error echoing a 17 MiB message did not fit a frame, the server
+// closed the connection unanswered, and the gateway ran the failing plugin 4 times.
+Deno.test("a plugin error too large for a frame: the plugin runs once and the gateway gets it truncated", async () => {
+  const huge = new ScriptedPlugin({ name: "Gate", kind: "inline", hooks: HOOKS }, () => {
+    throw new Error("boom ".repeat(3.5 * 1024 * 1024));
+  });
+  await withPluginServer("huge-error", [huge], async (server) => {
+    const manager = await gateway(gatewayConfig(gatewayEntry(server.path)));
+    try {
+      const error = await rejection(invoke(manager, "big"));
+      assert.equal(huge.callCount, 1, "the plugin server ran the request exactly once");
+      assert.ok(error instanceof PluginError, String(error));
+      assert.match(error.message, /^Error\('boom boom .*\.\.\. \[\d+ more characters\]$/);
+      assert.ok(error.message.length < 16 * 1024, `a message of ${error.message.length} chars`);
+    } finally {
+      await stop(manager);
+    }
+  });
+});
+
 Deno.test("a garbage reply is a PluginError", async () => {
   const handler: RawHandler = (_req, peer) =>
     peer.reply(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]));
