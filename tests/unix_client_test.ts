@@ -24,6 +24,7 @@ import {
 } from "../mod.ts";
 import { UnixSocketExternalPlugin } from "../src/external/unix/client.ts";
 import { encodeMessage } from "../src/external/codec.ts";
+import { FrameReader, writeFrame } from "../src/external/frame.ts";
 import { toStruct } from "../src/external/struct.ts";
 import { gctx, rejection, ScriptedPlugin, sleep } from "./helpers/plugins.ts";
 import {
@@ -824,6 +825,53 @@ Deno.test("a plugin error too large for a frame: the plugin runs once and the ga
       await stop(manager);
     }
   });
+});
+
+// ...but a request the server never read is re-sent: a pooled connection the server closes (its
+// idle timeout) just as the request goes out fails with a reset, and the call must still work.
+Deno.test("a connection the server closes with the request unread is retried on a new one", async () => {
+  const path = socketPath("unread");
+  const listener = Deno.listen({ transport: "unix", path });
+  const plugin = new UnixSocketExternalPlugin(gatewayEntry(path));
+  let requests = 0;
+  const serving = (async () => {
+    const first = await listener.accept();
+    await sleep(100); // the request has arrived; close without reading it
+    first.close();
+    const second = await listener.accept();
+    const reader = new FrameReader(second);
+    try {
+      if (await reader.read()) requests++;
+      await writeFrame(
+        second,
+        encodeMessage("InvokeHookResponse", {
+          plugin_name: "Gate",
+          result: toStruct({ continue_processing: true, metadata: { second: true } }),
+        }),
+      );
+      await reader.read(); // until the client closes
+    } catch {
+      // The client went away.
+    } finally {
+      second.close();
+    }
+  })();
+  try {
+    const result = await within(
+      plugin.handleHook("tool_pre_invoke", pre("unread"), new PluginContext(gctx()), {
+        signal: new AbortController().signal,
+        extensions: null,
+      }),
+      "the retried call",
+    );
+    assert.deepEqual(result.metadata, { second: true });
+    assert.equal(requests, 1, "the second connection carried the request");
+  } finally {
+    await plugin.shutdown();
+    listener.close(); // a server still waiting for the retry stops accepting
+    await within(serving.catch(() => {}), "the scripted server");
+    await Deno.remove(path).catch(() => {});
+  }
 });
 
 Deno.test("a garbage reply is a PluginError", async () => {
