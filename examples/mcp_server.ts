@@ -49,6 +49,9 @@ try {
     : await server.serve({ transport, host: "127.0.0.1", port });
   await handle.finished;
   await server.close();
+  // A hook still running (one that ignores its abort signal) must not keep the process alive
+  // after its gateway went away.
+  Deno.exit(0);
 } catch (error) {
   await server.shutdown();
   console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));

@@ -290,3 +290,53 @@ Deno.test("writeFrame loops over partial writes", async () => {
   assert.deepEqual(new Uint8Array(written), encodeFrame(payload(10, 4)));
   await assert.rejects(writeFrame(sink, new Uint8Array(5), 4), FrameTooLargeError);
 });
+
+// Issue 9 item 4: a 4-byte prefix announcing 16 MiB made the reader allocate 16 MiB at once.
+Deno.test("an announced length reserves memory only as the frame's bytes arrive", async () => {
+  const header = encodeFrame(new Uint8Array(0)).fill(0);
+  new DataView(header.buffer).setUint32(0, MAX_FRAME_LENGTH);
+  const wire = concat(header, payload(5, 1));
+  const source = new ChunkedSource([wire]);
+  await assert.rejects(new FrameReader(source).read(), TruncatedFrameError);
+  assert.ok(
+    source.largestRequest <= 64 * 1024,
+    `the reader asked to read ${source.largestRequest} bytes at once for a frame of 5 bytes`,
+  );
+  // The stream path assembles the same way: a 16 MiB frame one 1 MiB chunk at a time is intact.
+  const big = payload(MAX_FRAME_LENGTH, 9);
+  const chunks = splitAt(
+    encodeFrame(big),
+    Array.from({ length: 16 }, (_, i) => 3 + i * 1024 * 1024),
+  );
+  for (const src of [ReadableStream.from(chunks), new ChunkedSource(chunks)]) {
+    const frame = await new FrameReader(src).read();
+    assert.ok(frame !== null);
+    assert.equal(frame.byteLength, MAX_FRAME_LENGTH);
+    assert.equal(frame.buffer.byteLength, MAX_FRAME_LENGTH, "the grown buffer ends exactly sized");
+    assert.ok(frame.every((b, i) => b === big[i]));
+  }
+});
+
+Deno.test("partial is true only while a started frame waits for its remaining bytes", async () => {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const w = writable.getWriter();
+  const reader = new FrameReader(readable);
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+  let pending = reader.read();
+  await tick();
+  assert.equal(reader.partial, false, "waiting for a first byte is not a started frame");
+  await w.write(fromHex("0000"));
+  await tick();
+  assert.equal(reader.partial, true, "half a length prefix");
+  await w.write(fromHex("000301"));
+  await tick();
+  assert.equal(reader.partial, true, "a prefix and part of the payload");
+  await w.write(fromHex("0203"));
+  assert.deepEqual(await pending, fromHex("010203"));
+  assert.equal(reader.partial, false);
+  pending = reader.read();
+  await w.close();
+  assert.equal(await pending, null);
+  assert.equal(reader.partial, false);
+  reader.releaseLock();
+});

@@ -322,6 +322,68 @@ Deno.test("garbage protobuf of valid length answers 'Unknown message type' and k
   });
 });
 
+// Issue 9 item 10: the error echoed a 6 MiB plugin name three times, the reply passed 16 MiB and
+// the connection was closed without an answer.
+Deno.test("an error reply echoing a 6 MiB plugin name is answered, truncated, on the same connection", async () => {
+  await withServer("hugename", {}, async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    const reader = new FrameReader(conn);
+    try {
+      const name = "N".repeat(6 * 1024 * 1024);
+      await writeFrame(conn, toolRequest(name, "ok"));
+      const reply = await within(reader.read(), "the error reply");
+      assert.ok(reply !== null, "the connection was closed without an answer");
+      assert.ok(reply.byteLength < 64 * 1024, `a reply of ${reply.byteLength} bytes`);
+      const decoded = decodeMessage("InvokeHookResponse", reply);
+      assert.match(
+        String(decoded.error?.message),
+        /^Unable to find tool_pre_invoke for plugin N{100}/,
+      );
+      assert.match(String(decoded.error?.message), /\.\.\. \[\d+ more characters\]$/);
+      assert.ok(decoded.plugin_name!.length < 512);
+      assert.ok(decoded.error!.plugin_name!.length < 512);
+      // Same connection, next request: answered normally.
+      await writeFrame(conn, toolRequest("ArgGuard", "ok"));
+      const next = decodeMessage("InvokeHookResponse", (await within(reader.read(), "next"))!);
+      assert.equal(fromStruct(next.result).continue_processing, true);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("a hook result past the 16 MiB frame limit is answered with a small REPLY_TOO_LARGE error", async () => {
+  const path = socketPath("huge-result");
+  const server = new ExternalPluginServer({
+    plugins: [
+      new ScriptedPlugin({ name: "Huge", hooks: ["tool_pre_invoke"] }, () => ({
+        modified_payload: { name: "echo", args: { text: "x".repeat(MAX_FRAME_LENGTH) } },
+      })),
+    ],
+  });
+  try {
+    const handle = await serveUnix(server, { path, printReady: false, handleSignals: false });
+    const conn = await Deno.connect({ transport: "unix", path });
+    const reader = new FrameReader(conn);
+    try {
+      await writeFrame(conn, toolRequest("Huge", "ok"));
+      const reply = await within(reader.read(), "the reply");
+      assert.ok(reply !== null, "the connection was closed without an answer");
+      const decoded = decodeMessage("InvokeHookResponse", reply);
+      assert.equal(decoded.error?.code, "REPLY_TOO_LARGE");
+      assert.match(String(decoded.error?.message), /^Reply of \d+ bytes exceeds the frame limit/);
+      await writeFrame(conn, new Uint8Array(0));
+      assert.ok((await within(reader.read(), "next reply")) !== null, "the connection was closed");
+    } finally {
+      conn.close();
+      await within(handle.close(), "handle.close()");
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(path).catch(() => {});
+  }
+});
+
 // wire.md §6.2: "a wire-type mismatch on a known field number is treated as an unknown field by
 // upb, not as an error". `08 02 50 61` is field 1 as a varint (2), then field 10 as a varint
 // (0x61): the reference parses both request types with empty fields and, the frame being longer

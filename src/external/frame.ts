@@ -21,6 +21,20 @@ const MIN_READ = 4 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /**
+ * A frame spanning reads is assembled in a buffer of at most this many bytes (or what has
+ * arrived, if more), doubled as its bytes come in: memory follows the bytes received, not the
+ * length announced. Frames up to this size get a buffer of exactly their size at once.
+ */
+export const FRAME_START_BYTES = 16 * 1024;
+
+/** A buffer holding `filled` bytes of `frame`, grown toward `length` (doubling, capped). */
+function grow(frame: Uint8Array, filled: number, length: number): Uint8Array<ArrayBuffer> {
+  const next = new Uint8Array(Math.min(length, frame.byteLength * 2));
+  next.set(frame.subarray(0, filled));
+  return next;
+}
+
+/**
  * Base class of the framing errors: the byte stream cannot be trusted any more and the
  * connection should be closed.
  */
@@ -139,8 +153,10 @@ export interface FrameReaderOptions {
  * {@linkcode ByteReader}. Handles partial reads, many frames per chunk and frames split
  * anywhere. A frame's payload is returned as a view that stays valid (the reader never
  * writes over returned bytes); small frames are views into the chunk they arrived in, a frame
- * spanning chunks is assembled in a buffer of exactly its size, which for a `ByteReader` is
- * read into directly.
+ * spanning chunks is assembled in a buffer that ends up exactly its size, which for a
+ * `ByteReader` is read into directly. The buffer grows as the bytes arrive: an announced
+ * length reserves at most {@linkcode FRAME_START_BYTES} (plus what has arrived) until its
+ * bytes come, so a 4-byte prefix cannot make the reader allocate 16 MiB (issue 9, item 4).
  *
  * `read()` resolves to `null` at a clean end of stream, and rejects with
  * {@linkcode FrameTooLargeError} (before allocating) or {@linkcode TruncatedFrameError}.
@@ -160,6 +176,8 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
   #header = new Uint8Array(HEADER);
   #eof = false;
   #busy = false;
+  /** True while a read waits for more bytes of a frame it has started (see `partial`). */
+  #partial = false;
 
   /** Reads frames from `source`; a stream is locked until {@linkcode FrameReader.releaseLock}. */
   constructor(
@@ -184,7 +202,17 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       return await this.#readFrame();
     } finally {
       this.#busy = false;
+      this.#partial = false;
     }
+  }
+
+  /**
+   * True while a pending `read()` has received part of a frame (of its length prefix or its
+   * payload) and waits for the rest; false while it waits for a frame's first byte. A server
+   * uses it to bound how long a started frame may take (slow senders, issue 9 item 3).
+   */
+  get partial(): boolean {
+    return this.#partial;
   }
 
   async #readFrame(): Promise<Uint8Array | null> {
@@ -199,6 +227,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       const header = this.#header;
       let got = 0;
       while (got < HEADER) {
+        this.#partial = got > 0;
         if (this.#pos === this.#buf.byteLength && !(await this.#pull())) {
           if (got === 0) return null;
           throw new TruncatedFrameError(true, HEADER, got);
@@ -221,15 +250,18 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       this.#pos = pos + length;
       return buf.subarray(pos, pos + length);
     }
-    const frame = new Uint8Array(length);
+    // Sized by what has arrived, not by what was announced (item 4); grown as bytes come.
+    let frame = new Uint8Array(Math.min(length, Math.max(available, FRAME_START_BYTES)));
     frame.set(buf.subarray(pos), 0);
     let filled = available;
     this.#buf = EMPTY;
     this.#pos = 0;
+    this.#partial = true;
     const source = this.#source;
     if (source !== null) {
       // Read the rest straight into the frame (never past its end).
       while (filled < length) {
+        if (filled === frame.byteLength) frame = grow(frame, filled, length);
         const n = this.#eof ? null : await source.read(frame.subarray(filled));
         if (n === null) {
           this.#eof = true;
@@ -243,6 +275,7 @@ export class FrameReader implements AsyncIterable<Uint8Array> {
       if (!(await this.#pull())) throw new TruncatedFrameError(false, length, filled);
       const chunk = this.#buf;
       const take = Math.min(length - filled, chunk.byteLength);
+      while (filled + take > frame.byteLength) frame = grow(frame, filled, length);
       frame.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), filled);
       this.#pos = take;
       filled += take;

@@ -16,6 +16,12 @@ import type { ExactNumbers } from "./exact_numbers.ts";
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /**
+ * How long, once the input has ended, answers to requests still running may take to go out
+ * before the transport closes anyway (default of {@linkcode LineTransportOptions.drainTimeoutMs}).
+ */
+export const DRAIN_TIMEOUT_MS = 1_000;
+
+/**
  * What a {@linkcode LineTransport} does with a line that is not a JSON-RPC message: `parse`
  * (not JSON), `invalid` (JSON but not JSON-RPC) or `too_long`. `id` is the request id when
  * one could be read.
@@ -36,6 +42,12 @@ export interface LineTransportOptions {
   onBadLine?: BadLineHandler;
   /** Remembers the exact numbers of `invoke_hook` calls read (the server side, item 7). */
   numbers?: ExactNumbers;
+  /**
+   * Once the input has ended, how long to wait for the answers of requests still running
+   * before closing (default {@linkcode DRAIN_TIMEOUT_MS}); cancelled requests are not waited
+   * for. A plugin server must not outlive its gateway (issue 9 item 6).
+   */
+  drainTimeoutMs?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -57,6 +69,7 @@ export class LineTransport implements Transport {
   readonly #maxLine: number;
   readonly #onBadLine: BadLineHandler | undefined;
   readonly #numbers: ExactNumbers | undefined;
+  readonly #drainMs: number;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #loop: Promise<void> | null = null;
   #closed = false;
@@ -75,6 +88,7 @@ export class LineTransport implements Transport {
     this.#maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.#onBadLine = options.onBadLine;
     this.#numbers = options.numbers;
+    this.#drainMs = options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
   }
 
   /** Starts reading. */
@@ -148,8 +162,14 @@ export class LineTransport implements Transport {
       reader.releaseLock();
     }
     if (!this.#closed && this.#unanswered.size) {
-      // Input ended with requests in flight: let their answers out before closing.
-      await new Promise<void>((resolve) => this.#drained = resolve);
+      // Input ended with requests in flight: let their answers out before closing, for a
+      // bounded time (closing then aborts the handlers still running).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        timer = setTimeout(resolve, this.#drainMs);
+      });
+      clearTimeout(timer);
     }
     if (!this.#closed) {
       this.#closed = true;
@@ -173,8 +193,19 @@ export class LineTransport implements Transport {
       return this.#bad("invalid", typeof id === "string" || typeof id === "number" ? id : null);
     }
     const message = parsed.data;
-    if ("method" in message && "id" in message) this.#unanswered.add(message.id);
+    if ("method" in message) {
+      if ("id" in message) this.#unanswered.add(message.id);
+      else if (message.method === "notifications/cancelled") this.#forget(message.params);
+    }
     this.onmessage?.(message);
+  }
+
+  /** A cancelled request gets no answer (the SDK sends none): stop waiting for one (item 6). */
+  #forget(params: unknown): void {
+    const id = (params as { requestId?: unknown } | undefined)?.requestId;
+    if ((typeof id === "string" || typeof id === "number") && this.#unanswered.delete(id)) {
+      if (this.#unanswered.size === 0) this.#drained?.();
+    }
   }
 
   #bad(kind: "parse" | "invalid" | "too_long", id: string | number | null): void {

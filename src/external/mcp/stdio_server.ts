@@ -20,6 +20,11 @@ export interface McpStdioServeOptions {
   input?: ReadableStream<Uint8Array>;
   /** Output stream (default `Deno.stdout.writable`). */
   output?: WritableStream<Uint8Array>;
+  /**
+   * Once stdin has ended, how long running calls may take to answer before the server stops
+   * anyway (default 1 s, `DRAIN_TIMEOUT_MS`); a cancelled call is not waited for.
+   */
+  drainTimeoutMs?: number;
 }
 
 /** JSON-RPC answers to lines that are not messages (the request id is unknown: `null`). */
@@ -33,7 +38,10 @@ const answerBadLine: BadLineHandler = (kind, id, transport) => {
 };
 
 /**
- * Serves `server` over stdin/stdout until stdin ends or the handle is closed.
+ * Serves `server` over stdin/stdout until stdin ends or the handle is closed. When stdin ends,
+ * calls still running get {@linkcode McpStdioServeOptions.drainTimeoutMs} to answer, then the
+ * server stops (its running handlers are aborted) and `finished` resolves: a plugin server
+ * never outlives its gateway.
  */
 export async function serveMcpStdio(
   server: ExternalPluginServer,
@@ -44,7 +52,7 @@ export async function serveMcpStdio(
   const transport = new LineTransport(
     options.input ?? Deno.stdin.readable,
     options.output ?? Deno.stdout.writable,
-    { onBadLine: answerBadLine, numbers },
+    { onBadLine: answerBadLine, numbers, drainTimeoutMs: options.drainTimeoutMs },
   );
   const mcp = createMcpServer(server, numbers);
   let resolveFinished!: () => void;

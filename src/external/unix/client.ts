@@ -173,7 +173,10 @@ export class UnixSocketExternalPlugin extends Plugin {
     return Promise.resolve();
   }
 
-  /** Sends one request; retries on connection failures (re-sending, as the reference). */
+  /**
+   * Sends one request; retries on connection failures, but only when the server cannot have run
+   * the request (issue 9 item 10; the reference re-sends whatever happened).
+   */
   async #call(request: Uint8Array, signal: AbortSignal, deadline: number): Promise<Uint8Array> {
     const frame = encodeFrame(request);
     let lastError: unknown;
@@ -199,6 +202,14 @@ export class UnixSocketExternalPlugin extends Plugin {
         if (!(error instanceof BrokenConnection)) throw error;
         // The server went away: every pooled connection is dead too.
         for (const idle of this.#idle.splice(0)) idle.close();
+        if (this.#closed) throw this.#error("Plugin was shut down", error.cause);
+        if (!error.retryable) {
+          throw this.#error(
+            `Connection lost after the request was sent (not re-sent: the server may have ` +
+              `run it): ${describe(error.cause)}`,
+            error.cause,
+          );
+        }
         lastError = error.cause;
         if (attempt < this.#attempts) await sleep(this.#delayMs * (attempt + 1));
       }
@@ -238,15 +249,21 @@ export class UnixSocketExternalPlugin extends Plugin {
       }
       : undefined;
     if (onAbort) signal!.addEventListener("abort", onAbort, { once: true });
+    let sent = false;
     try {
       let written = 0;
       while (written < out.length) written += await connection.conn.write(out.subarray(written));
+      sent = true;
       const frame = await connection.reader.read();
       if (frame === null) throw new Error("connection closed by the server");
       return frame;
     } catch (error) {
       if (connection.failure !== undefined) throw connection.failure;
-      throw new BrokenConnection(error);
+      // Safe to send again only when the server cannot have run the request: it was not fully
+      // written (a server dispatches whole frames only), or the server closed the connection
+      // with it unread, which the kernel reports as a reset (e.g. a pooled connection closed
+      // by the server's idle timeout just as the request went out).
+      throw new BrokenConnection(error, !sent || error instanceof Deno.errors.ConnectionReset);
     } finally {
       deadline?.settle();
       if (onAbort) signal!.removeEventListener("abort", onAbort);
@@ -285,9 +302,9 @@ export class UnixSocketExternalPlugin extends Plugin {
   }
 }
 
-/** An I/O failure on a connection: the request may be retried on a new one. */
+/** An I/O failure on a connection; `retryable` when the request cannot have been run. */
 class BrokenConnection extends Error {
-  constructor(cause: unknown) {
+  constructor(cause: unknown, readonly retryable: boolean) {
     super(describe(cause), { cause });
   }
 }

@@ -16,8 +16,50 @@ import {
   toStruct,
 } from "../struct.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
+import { MAX_FRAME_LENGTH } from "../frame.ts";
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Bounds on what an error reply echoes (issue 9 item 10): a request naming a plugin of
+ * megabytes got that name back three times (in `plugin_name`, the error's `plugin_name` and
+ * its message), past the 16 MiB frame limit, and the connection was closed without an answer.
+ */
+const MAX_ECHOED_NAME = 256;
+const MAX_ERROR_MESSAGE = 8 * 1024;
+/** Error details larger than this (as JSON) are replaced by a note saying so. */
+const MAX_ERROR_DETAILS = 64 * 1024;
+
+/** `text` cut to `max` characters, saying how much was cut. */
+function bounded(text: string, max: number): string {
+  return text.length <= max
+    ? text
+    : `${text.slice(0, max)}... [${text.length - max} more characters]`;
+}
+
+function boundedDetails(details: Record<string, unknown>): Record<string, unknown> {
+  let size: number;
+  try {
+    size = JSON.stringify(details)?.length ?? 0;
+  } catch {
+    return { truncated: true };
+  }
+  return size <= MAX_ERROR_DETAILS ? details : { truncated: true, size };
+}
+
+/**
+ * The reply sent instead of one that would exceed the frame limit: a small error the gateway
+ * reads as a failed call (the connection stays open).
+ */
+export function replyTooLarge(bytes: number): Uint8Array {
+  return encodeMessage("InvokeHookResponse", {
+    error: {
+      message: `Reply of ${bytes} bytes exceeds the frame limit of ${MAX_FRAME_LENGTH} bytes`,
+      code: "REPLY_TOO_LARGE",
+      mcp_error_code: INTERNAL_ERROR_CODE,
+    },
+  });
+}
 
 const UNKNOWN_MESSAGE: Uint8Array = encodeMessage("InvokeHookResponse", {
   error: { message: "Unknown message type", code: "UNKNOWN_MESSAGE" },
@@ -35,14 +77,16 @@ function tryDecode<N extends "InvokeHookRequest" | "GetPluginConfigRequest">(
 }
 
 function errorToProto(error: Record<string, unknown>): ProtoPluginError {
-  const out: ProtoPluginError = { message: String(error.message ?? "Unknown error") };
-  if (error.plugin_name) out.plugin_name = String(error.plugin_name);
-  if (error.code) out.code = String(error.code);
+  const out: ProtoPluginError = {
+    message: bounded(String(error.message ?? "Unknown error"), MAX_ERROR_MESSAGE),
+  };
+  if (error.plugin_name) out.plugin_name = bounded(String(error.plugin_name), MAX_ECHOED_NAME);
+  if (error.code) out.code = bounded(String(error.code), MAX_ECHOED_NAME);
   out.mcp_error_code = typeof error.mcp_error_code === "number"
     ? error.mcp_error_code
     : INTERNAL_ERROR_CODE;
   const details = error.details as Record<string, unknown> | undefined;
-  if (details && Object.keys(details).length) out.details = toStruct(details);
+  if (details && Object.keys(details).length) out.details = toStruct(boundedDetails(details));
   return out;
 }
 
@@ -139,7 +183,7 @@ async function invokeHook(
     if (!reply.error && !reply.context && isDefaultAllow(reply.result)) {
       return encodeAllowReply(pluginName);
     }
-    response = { plugin_name: pluginName };
+    response = { plugin_name: bounded(pluginName, MAX_ECHOED_NAME) };
     if (reply.error) {
       response.error = errorToProto(reply.error);
     } else {
@@ -152,9 +196,9 @@ async function invokeHook(
     }
   } catch (error) {
     response = {
-      plugin_name: pluginName,
+      plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
       error: {
-        message: error instanceof Error ? error.message : String(error),
+        message: bounded(error instanceof Error ? error.message : String(error), MAX_ERROR_MESSAGE),
         code: "INTERNAL_ERROR",
         mcp_error_code: INTERNAL_ERROR_CODE,
       },
