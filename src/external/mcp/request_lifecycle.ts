@@ -1,0 +1,190 @@
+/**
+ * The per-request lifecycle of one MCP session's POSTs around the SDK's
+ * `WebStandardStreamableHTTPServerTransport` in JSON-response mode (issue 9, items 1, 5, 7).
+ *
+ * The SDK (1.32.2, the newest 1.x; upstream issue modelcontextprotocol/typescript-sdk#2559,
+ * fix #2747 unreleased) leaves three gaps in that mode, which this class closes:
+ * - every answered POST leaves its stream-mapping entry behind, holding the parsed body
+ *   (about 2.2 KB per small call, the whole body for a large one): released after each POST;
+ * - a POST whose request the client cancels (`notifications/cancelled`, in the same or
+ *   another POST) is never answered: it is answered with a "request cancelled" error;
+ * - a POST whose client goes away keeps its handler and entries: the handler is told
+ *   (a `notifications/cancelled` on its behalf) and the POST is settled at once;
+ * - a POST still waiting when the session ends hangs: it is answered before the close.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+
+/** A JSON-RPC request id. */
+export type RequestId = string | number;
+
+/** JSON-RPC error code of a request answered because it was cancelled (as LSP's). */
+export const REQUEST_CANCELLED = -32800;
+
+/** The two SDK maps the JSON-mode leak lives in (plain JS properties of the transport). */
+interface SdkMaps {
+  _streamMapping: Map<string, { resolveJson?: unknown }>;
+  _requestToStreamMapping: Map<RequestId, string>;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is RequestId {
+  return typeof value === "string" || typeof value === "number";
+}
+
+/**
+ * The ids of the JSON-RPC requests in a parsed POST body (a message or a batch), or null when
+ * one id appears twice (the SDK would answer only one of them).
+ *
+ * @example
+ * ```ts
+ * import { requestIds } from "./request_lifecycle.ts";
+ * console.log(requestIds([{ jsonrpc: "2.0", id: 1, method: "ping" }])); // [1]
+ * ```
+ */
+export function requestIds(parsed: unknown): RequestId[] | null {
+  const ids: RequestId[] = [];
+  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (isRecord(message) && typeof message.method === "string" && isId(message.id)) {
+      if (ids.includes(message.id)) return null;
+      ids.push(message.id);
+    }
+  }
+  return ids;
+}
+
+/** The request ids that `notifications/cancelled` messages of a parsed body name. */
+function cancelledIds(parsed: unknown): RequestId[] {
+  const ids: RequestId[] = [];
+  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (
+      isRecord(message) && message.method === "notifications/cancelled" &&
+      isRecord(message.params) && isId(message.params.requestId)
+    ) ids.push(message.params.requestId);
+  }
+  return ids;
+}
+
+/**
+ * Runs one session's POSTs through its SDK transport and gives back what each one held.
+ *
+ * @example
+ * ```ts
+ * import type { RequestLifecycle } from "./request_lifecycle.ts";
+ * const busy = (l: RequestLifecycle) => l.inFlight > 0;
+ * ```
+ */
+export class RequestLifecycle {
+  readonly #transport: WebStandardStreamableHTTPServerTransport;
+  readonly #maps: SdkMaps | null;
+  readonly #inFlight = new Set<RequestId>();
+  readonly #waiting = new Set<(response: Response) => void>();
+
+  /** Wraps `transport` (JSON-response mode). */
+  constructor(transport: WebStandardStreamableHTTPServerTransport) {
+    this.#transport = transport;
+    const maps = transport as unknown as Partial<SdkMaps>;
+    // Only touched when the SDK still has the shape the leak was found in (pinned 1.32.2).
+    this.#maps = maps._streamMapping instanceof Map && maps._requestToStreamMapping instanceof Map
+      ? maps as SdkMaps
+      : null;
+  }
+
+  /** Requests of this session being handled. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** True when one of `ids` is already being handled (the SDK would drop one answer). */
+  conflicts(ids: readonly RequestId[]): boolean {
+    return ids.some((id) => this.#inFlight.has(id));
+  }
+
+  /**
+   * Hands a POST to the transport; settles it if `req` is aborted (the client went away) and
+   * answers requests the body cancels. `ids` are {@linkcode requestIds} of `parsed`.
+   */
+  async post(req: Request, parsed: unknown, ids: readonly RequestId[]): Promise<Response> {
+    for (const id of ids) this.#inFlight.add(id);
+    const onAbort = () => void this.#cancel(ids, "the client went away", true);
+    req.signal.addEventListener("abort", onAbort, { once: true });
+    const ended = Promise.withResolvers<Response>();
+    this.#waiting.add(ended.resolve);
+    try {
+      const response = await Promise.race([
+        this.#transport.handleRequest(req, { parsedBody: parsed }),
+        ended.promise,
+      ]);
+      // The SDK has passed the cancellation to the handler, which will not answer: we do.
+      const cancelled = cancelledIds(parsed).filter((id) => this.#inFlight.has(id));
+      if (cancelled.length) await this.#cancel(cancelled, "cancelled by the client", false);
+      return response;
+    } finally {
+      this.#waiting.delete(ended.resolve);
+      req.signal.removeEventListener("abort", onAbort);
+      for (const id of ids) this.#inFlight.delete(id);
+      this.#release();
+    }
+  }
+
+  /**
+   * The session has ended (DELETE, eviction, shutdown): handlers are told, and every waiting
+   * POST is answered 404 at once (the closed transport would never answer them).
+   */
+  end(): void {
+    for (const id of this.#inFlight) {
+      this.#transport.onmessage?.({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: id, reason: "the session ended" },
+      });
+    }
+    for (const resolve of this.#waiting) {
+      resolve(
+        Response.json({
+          jsonrpc: "2.0",
+          error: { code: -32001, message: "Session not found" },
+          id: null,
+        }, { status: 404 }),
+      );
+    }
+  }
+
+  /**
+   * Answers `ids` with a cancellation error through the transport, which completes their POST
+   * as if the handler had; `tellHandler` also aborts the handler the way a client cancel does.
+   */
+  async #cancel(ids: readonly RequestId[], reason: string, tellHandler: boolean): Promise<void> {
+    for (const id of ids) {
+      if (!this.#inFlight.has(id)) continue;
+      if (tellHandler) {
+        this.#transport.onmessage?.({
+          jsonrpc: "2.0",
+          method: "notifications/cancelled",
+          params: { requestId: id, reason },
+        });
+      }
+      await this.#transport.send({
+        jsonrpc: "2.0",
+        id,
+        error: { code: REQUEST_CANCELLED, message: `Request cancelled: ${reason}` },
+      }).catch(() => {}); // already answered
+    }
+  }
+
+  /** Drops JSON-mode stream entries no waiting request points at any more (the SDK leak). */
+  #release(): void {
+    if (!this.#maps) return;
+    const { _streamMapping: streams, _requestToStreamMapping: requests } = this.#maps;
+    if (streams.size === 0) return;
+    const live = new Set(requests.values());
+    for (const [streamId, stream] of streams) {
+      if (stream.resolveJson && !live.has(streamId)) streams.delete(streamId);
+    }
+  }
+}
