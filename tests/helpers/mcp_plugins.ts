@@ -105,3 +105,31 @@ export function testPlugins(): Plugin[] {
     new CrashPlugin({ ...base, name: "Crash" }),
   ];
 }
+
+/** Waits `args.ms` milliseconds (default 60 s), then allows (timeout and cancel tests). */
+export class SlowPlugin extends Plugin {
+  /** Sleeps, then allows. */
+  async tool_pre_invoke(payload: ToolPreInvokePayload): Promise<PluginResult> {
+    await new Promise((resolve) => setTimeout(resolve, Number(payload.args?.ms ?? 60_000)));
+    return {};
+  }
+}
+
+/**
+ * The test plugin set plus `Slow` (kept apart so the set's size stays what other tests expect).
+ *
+ * @example
+ * ```ts
+ * const plugins = testPluginsWithSlow();
+ * console.log(plugins.length); // 7
+ * ```
+ */
+export function testPluginsWithSlow(): Plugin[] {
+  const slow = new SlowPlugin({
+    name: "Slow",
+    kind: "test",
+    hooks: ["tool_pre_invoke"],
+    mode: "sequential",
+  });
+  return [...testPlugins(), slow];
+}

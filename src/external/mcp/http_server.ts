@@ -145,6 +145,9 @@ function jsonRpcError(status: number, code: number, message: string, headers?: H
   });
 }
 
+/** Bodies up to this size are read in one call (cheaper than a reader for small calls). */
+const SMALL_BODY = 64 * 1024;
+
 /** The Content-Length of `req`, or null without one. */
 function declaredLength(req: Request): number | null {
   const value = req.headers.get("content-length");
@@ -162,6 +165,7 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | null>
     return null;
   }
   if (!req.body) return new Uint8Array(0);
+  if (declared !== null && declared <= SMALL_BODY) return new Uint8Array(await req.arrayBuffer());
   const reader = req.body.getReader();
   const exact = declared !== null ? new Uint8Array(declared) : null;
   const chunks: Uint8Array[] = [];
