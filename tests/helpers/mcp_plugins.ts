@@ -108,9 +108,24 @@ export function testPlugins(): Plugin[] {
 
 /** Waits `args.ms` milliseconds (default 60 s), then allows (timeout and cancel tests). */
 export class SlowPlugin extends Plugin {
+  static readonly #sleeping = new Set<() => void>();
+
+  /** Ends every sleep now (tests call it before they finish: no timer outlives them). */
+  static wakeAll(): void {
+    for (const wake of SlowPlugin.#sleeping) wake();
+  }
+
   /** Sleeps, then allows. */
   async tool_pre_invoke(payload: ToolPreInvokePayload): Promise<PluginResult> {
-    await new Promise((resolve) => setTimeout(resolve, Number(payload.args?.ms ?? 60_000)));
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        SlowPlugin.#sleeping.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Number(payload.args?.ms ?? 60_000));
+      SlowPlugin.#sleeping.add(wake);
+    });
     return {};
   }
 }

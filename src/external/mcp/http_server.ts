@@ -411,6 +411,7 @@ class McpHttpApp {
     };
     // Connecting only wires callbacks and starts the transport (no I/O).
     void mcp.connect(transport);
+    lifecycle.attach(); // after connect: it wraps the callback connect installed
     return session;
   }
 

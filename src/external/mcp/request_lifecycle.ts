@@ -58,17 +58,15 @@ export function requestIds(parsed: unknown): RequestId[] | null {
   return ids;
 }
 
-/** The request ids that `notifications/cancelled` messages of a parsed body name. */
-function cancelledIds(parsed: unknown): RequestId[] {
-  const ids: RequestId[] = [];
-  for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-    if (
-      isRecord(message) && message.method === "notifications/cancelled" &&
+/** The request id a `notifications/cancelled` message names, if it is one. */
+function cancelledId(message: unknown): RequestId | null {
+  return isRecord(message) && message.method === "notifications/cancelled" &&
       isRecord(message.params) && isId(message.params.requestId)
-    ) ids.push(message.params.requestId);
-  }
-  return ids;
+    ? message.params.requestId
+    : null;
 }
+
+type Deliver = NonNullable<WebStandardStreamableHTTPServerTransport["onmessage"]>;
 
 /**
  * Runs one session's POSTs through its SDK transport and gives back what each one held.
@@ -84,6 +82,7 @@ export class RequestLifecycle {
   readonly #maps: SdkMaps | null;
   readonly #inFlight = new Set<RequestId>();
   readonly #waiting = new Set<(response: Response) => void>();
+  #deliver: Deliver | null = null;
 
   /** Wraps `transport` (JSON-response mode). */
   constructor(transport: WebStandardStreamableHTTPServerTransport) {
@@ -93,6 +92,24 @@ export class RequestLifecycle {
     this.#maps = maps._streamMapping instanceof Map && maps._requestToStreamMapping instanceof Map
       ? maps as SdkMaps
       : null;
+  }
+
+  /**
+   * Watches what the transport delivers to the SDK server (call after `connect`): a client's
+   * `notifications/cancelled` makes the handler stop without answering, so the cancelled
+   * request is answered here, whichever POST (or batch) it came in.
+   */
+  attach(): void {
+    const deliver = this.#transport.onmessage;
+    if (!deliver) return;
+    this.#deliver = deliver;
+    this.#transport.onmessage = (message, extra) => {
+      deliver(message, extra);
+      const id = cancelledId(message);
+      if (id !== null && this.#inFlight.has(id)) {
+        void this.#cancel([id], "cancelled by the client", false);
+      }
+    };
   }
 
   /** Requests of this session being handled. */
@@ -120,9 +137,6 @@ export class RequestLifecycle {
         this.#transport.handleRequest(req, { parsedBody: parsed }),
         ended.promise,
       ]);
-      // The SDK has passed the cancellation to the handler, which will not answer: we do.
-      const cancelled = cancelledIds(parsed).filter((id) => this.#inFlight.has(id));
-      if (cancelled.length) await this.#cancel(cancelled, "cancelled by the client", false);
       return response;
     } finally {
       this.#waiting.delete(ended.resolve);
@@ -138,7 +152,7 @@ export class RequestLifecycle {
    */
   end(): void {
     for (const id of this.#inFlight) {
-      this.#transport.onmessage?.({
+      this.#deliver?.({
         jsonrpc: "2.0",
         method: "notifications/cancelled",
         params: { requestId: id, reason: "the session ended" },
@@ -163,7 +177,7 @@ export class RequestLifecycle {
     for (const id of ids) {
       if (!this.#inFlight.has(id)) continue;
       if (tellHandler) {
-        this.#transport.onmessage?.({
+        this.#deliver?.({
           jsonrpc: "2.0",
           method: "notifications/cancelled",
           params: { requestId: id, reason },
