@@ -136,8 +136,8 @@ export class McpServerProcess {
   }
 
   /** Descriptors the child has open now. */
-  fds(): number {
-    return [...Deno.readDirSync(`/proc/${this.pid}/fd`)].length;
+  fds(): Promise<number> {
+    return openFds(this.pid);
   }
 
   /** Stops the child (SIGTERM, then SIGKILL after 10 s); returns its stderr. */
@@ -168,7 +168,16 @@ export class McpServerProcess {
   }
 }
 
+/**
+ * Descriptors process `pid` has open now, counted by `ls` (Deno refuses to read this
+ * process's own /proc entry without --allow-all).
+ */
+export async function openFds(pid: number): Promise<number> {
+  const out = await new Deno.Command("ls", { args: [`/proc/${pid}/fd`], stderr: "null" }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).length;
+}
+
 /** Descriptors this process has open now. */
-export function ownFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
+export function ownFds(): Promise<number> {
+  return openFds(Deno.pid);
 }

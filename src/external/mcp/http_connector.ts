@@ -35,6 +35,9 @@ export interface HttpConnectorOptions {
   tls?: TlsConfig | null;
 }
 
+/** Idle connections the gateway keeps per MCP server. */
+export const MAX_IDLE_CONNECTIONS = 16;
+
 /**
  * Builds the `fetch` the SDK transport uses: one `Deno.HttpClient` (a connection pool) with the
  * TLS files and the Unix socket route.
@@ -49,7 +52,11 @@ export interface HttpConnectorOptions {
 export async function createMcpFetch(
   options: HttpConnectorOptions,
 ): Promise<{ fetch: typeof fetch; client: Deno.HttpClient }> {
-  const init: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
+  // Idle pooled connections are bounded: a burst of calls must not keep a descriptor per
+  // call open on both ends afterwards (issue 9, item 5).
+  const init: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {
+    poolMaxIdlePerHost: MAX_IDLE_CONNECTIONS,
+  };
   if (options.uds) init.proxy = { transport: "unix", path: options.uds };
   const tls = options.uds ? null : options.tls;
   if (tls) {
