@@ -104,7 +104,9 @@ Deno.test("the gateway aborts the POST of a timed-out call even if the server ne
   const client = new Client({ name: "t", version: "1" });
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch }));
-    await assert.rejects(client.callTool({ name: "x", arguments: {} }, undefined, { timeout: 300 }));
+    await assert.rejects(
+      client.callTool({ name: "x", arguments: {} }, undefined, { timeout: 300 }),
+    );
     await within(aborted, "the server sees the POST aborted", 5_000);
   } finally {
     await client.close();

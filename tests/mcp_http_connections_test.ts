@@ -101,7 +101,9 @@ Deno.test("connections over the cap get 503 and are closed; the ones in the cap 
   const f = await startHttpFixture({ maxConnections: 4 });
   const conns: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < 4; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port: f.port }));
+    for (let i = 0; i < 4; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port: f.port }));
+    }
     await sleep(300); // accepted
     const extra = await Deno.connect({ hostname: "127.0.0.1", port: f.port });
     conns.push(extra);

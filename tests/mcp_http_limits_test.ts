@@ -31,7 +31,10 @@ Deno.test("POSTs over the in-flight cap get 503 at once; the others are served",
   const f = await startHttpFixture({ maxInFlight: 2 }, testPluginsWithSlow());
   try {
     const session = await openSession(f.url);
-    const slow = [post(f.url, session, slowCall(1, 1_500)), post(f.url, session, slowCall(2, 1_500))];
+    const slow = [
+      post(f.url, session, slowCall(1, 1_500)),
+      post(f.url, session, slowCall(2, 1_500)),
+    ];
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = performance.now();
     const refused = await within(

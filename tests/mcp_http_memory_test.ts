@@ -77,7 +77,9 @@ Deno.test("the MCP HTTP server's heap stays flat over 50,000 calls with a 64 MB 
     const headers = mcpHeaders(await openSession(server.origin));
     const body = (i: number) =>
       JSON.stringify(
-        i % 2 ? toolCall(i + 1, "invoke_hook", ARGS) : { jsonrpc: "2.0", id: i + 1, method: "ping" },
+        i % 2
+          ? toolCall(i + 1, "invoke_hook", ARGS)
+          : { jsonrpc: "2.0", id: i + 1, method: "ping" },
       );
     // Warm up (JIT, pools), then measure across the rest.
     assert.deepEqual(await load(server.port, 2_000, 16, headers, body), { 200: 2_000 });

@@ -66,7 +66,8 @@ export class McpServerProcess {
     const deno = [
       Deno.execPath(),
       "run",
-      "--allow-net=127.0.0.1", ...(Deno.env.get("H9PROF") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/h9/prof"] : []),
+      "--allow-net=127.0.0.1",
+      ...(Deno.env.get("H9PROF") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/h9/prof"] : []),
       `--v8-flags=${["--expose-gc", ...(child.v8Flags ?? [])].join(",")}`,
       CHILD,
       JSON.stringify(options),

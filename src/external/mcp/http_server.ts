@@ -31,7 +31,7 @@ import type { TlsConfig } from "../../types.ts";
 import { preflight } from "../permissions.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
-import { RequestLifecycle, requestIds } from "./request_lifecycle.ts";
+import { requestIds, RequestLifecycle } from "./request_lifecycle.ts";
 import { createMcpServer } from "./tools.ts";
 
 /** The default request body limit (4 MiB, as the reference's MCP SDK). */
