@@ -127,7 +127,10 @@ function isClosedError(error: unknown): boolean {
 interface Head {
   method: string;
   target: string;
-  headers: Headers;
+  /** Header pairs as received (the Request validates and copies them once). */
+  headers: [string, string][];
+  /** `expect` was `100-continue`. */
+  expectContinue: boolean;
   keepAlive: boolean;
   /** Content-Length, -1 for chunked, 0 without a body. */
   length: number;
@@ -145,24 +148,36 @@ function parseHead(text: string): Head {
   if (!target.startsWith("/") && !/^https?:\/\//i.test(target)) {
     throw new ProtocolError(400, "malformed request target");
   }
-  const headers = new Headers();
+  const headers: [string, string][] = [];
+  let connection = "";
+  let te: string | null = null;
+  let cl: string | null = null;
+  let expect = "";
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
     if (colon <= 0 || !TOKEN.test(name)) throw new ProtocolError(400, "malformed header line");
-    try {
-      headers.append(name, line.slice(colon + 1).trim());
-    } catch {
-      throw new ProtocolError(400, "malformed header value");
+    const value = line.slice(colon + 1).trim();
+    headers.push([name, value]);
+    switch (name.length > 17 ? "" : name.toLowerCase()) {
+      case "connection":
+        connection += value.toLowerCase() + ",";
+        break;
+      case "transfer-encoding":
+        te = te === null ? value : `${te}, ${value}`;
+        break;
+      case "content-length":
+        cl = cl === null ? value : `${cl}, ${value}`;
+        break;
+      case "expect":
+        expect = value.toLowerCase();
+        break;
     }
   }
-  const connection = (headers.get("connection") ?? "").toLowerCase();
   const keepAlive = version === "HTTP/1.1"
     ? !connection.includes("close")
     : connection.includes("keep-alive");
-  const te = headers.get("transfer-encoding");
-  const cl = headers.get("content-length");
   let length = 0;
   if (te !== null) {
     if (cl !== null) throw new ProtocolError(400, "both Content-Length and Transfer-Encoding");
@@ -180,7 +195,7 @@ function parseHead(text: string): Head {
   if (length !== 0 && (method === "GET" || method === "HEAD")) {
     throw new ProtocolError(400, `${method} with a body`);
   }
-  return { method, target, headers, keepAlive, length };
+  return { method, target, headers, keepAlive, length, expectContinue: expect === "100-continue" };
 }
 
 /** One accepted connection: reads requests one after another and writes their answers. */
@@ -312,19 +327,22 @@ class Connection {
   async #exchange(head: Head): Promise<boolean> {
     const abort = new AbortController();
     const body = this.#bodyStream(head);
-    let url: URL;
-    try {
-      url = new URL(head.target, this.#origin);
-    } catch {
-      throw new ProtocolError(400, "malformed request target");
-    }
     this.#arm(body.stream ? this.#limits.bodyTimeoutMs : null);
-    const request = new Request(url, {
-      method: head.method,
-      headers: head.headers,
-      body: body.bytes ?? body.stream,
-      signal: abort.signal,
-    });
+    let request: Request;
+    try {
+      request = new Request(
+        head.target.startsWith("/") ? this.#origin + head.target : head.target,
+        {
+          method: head.method,
+          headers: head.headers,
+          body: body.bytes ?? body.stream,
+          signal: abort.signal,
+        },
+      );
+    } catch {
+      await body.stream?.cancel().catch(() => {});
+      throw new ProtocolError(400, "malformed request target or header");
+    }
     // The client going away (end of stream while we work) aborts the request.
     let answered = false;
     const watch = (async () => {
@@ -376,7 +394,7 @@ class Connection {
     let finished = false;
     let remaining = head.length; // chunked: bytes left of the current chunk
     let chunked = head.length === -1 ? "size" as "size" | "data" | "crlf" | "trailer" : null;
-    let continued = head.headers.get("expect")?.toLowerCase() !== "100-continue";
+    let continued = !head.expectContinue;
     const take = (n: number): Uint8Array => {
       const out = this.#data.subarray(0, n);
       this.#data = this.#data.subarray(n);
