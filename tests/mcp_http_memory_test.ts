@@ -49,7 +49,13 @@ async function load(
           status = (await conn.post("/mcp", headers, body(i))).status;
         } catch {
           conn.close();
-          conn = await RawHttpConnection.open(port);
+          statuses[0] = (statuses[0] ?? 0) + 1;
+          try {
+            conn = await RawHttpConnection.open(port);
+          } catch {
+            return; // the server is gone: the caller's checks say so
+          }
+          continue;
         }
         statuses[status] = (statuses[status] ?? 0) + 1;
       }

@@ -551,6 +551,7 @@ export function serveHttp1(
     const now = performance.now();
     for (const c of open) if (c.deadline !== 0 && c.deadline <= now) c.close();
   }, Math.min(1000, Math.max(50, shortest / 10)));
+  let lastLogged = -Infinity; // one log line per 10 s of accept failures
   const loop = (async () => {
     let backoff = 0;
     while (!closed) {
@@ -561,7 +562,8 @@ export function serveHttp1(
         if (closed || isClosedError(error)) break;
         // Out of descriptors (EMFILE/ENFILE) or a transient accept error: wait, then accept
         // again; connections closing in the meantime free descriptors (item 3).
-        if (backoff === 0) {
+        if (performance.now() - lastLogged > 10_000) {
+          lastLogged = performance.now();
           console.error(`HTTP server: accept failed (${(error as Error).message}); backing off`);
         }
         backoff = Math.min(1000, Math.max(10, backoff * 2));
