@@ -236,7 +236,7 @@ Deno.test("http server gone for good: reconnect attempts run out as a PluginErro
   }
 });
 
-Deno.test("https with Deno.serve: a client trusting the CA gets through", async () => {
+Deno.test("https on Deno.listenTls: a client trusting the CA gets through", async () => {
   await using pki = await createTestPki();
   const f = await startHttpFixture({
     tls: { certfile: pki.serverCert, keyfile: pki.serverKey, ssl_cert_reqs: 0 },

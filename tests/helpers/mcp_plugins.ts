@@ -105,3 +105,46 @@ export function testPlugins(): Plugin[] {
     new CrashPlugin({ ...base, name: "Crash" }),
   ];
 }
+
+/** Waits `args.ms` milliseconds (default 60 s), then allows (timeout and cancel tests). */
+export class SlowPlugin extends Plugin {
+  static readonly #sleeping = new Set<() => void>();
+
+  /** Ends every sleep now (tests call it before they finish: no timer outlives them). */
+  static wakeAll(): void {
+    for (const wake of SlowPlugin.#sleeping) wake();
+  }
+
+  /** Sleeps, then allows. */
+  async tool_pre_invoke(payload: ToolPreInvokePayload): Promise<PluginResult> {
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        SlowPlugin.#sleeping.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Number(payload.args?.ms ?? 60_000));
+      SlowPlugin.#sleeping.add(wake);
+    });
+    return {};
+  }
+}
+
+/**
+ * The test plugin set plus `Slow` (kept apart so the set's size stays what other tests expect).
+ *
+ * @example
+ * ```ts
+ * const plugins = testPluginsWithSlow();
+ * console.log(plugins.length); // 7
+ * ```
+ */
+export function testPluginsWithSlow(): Plugin[] {
+  const slow = new SlowPlugin({
+    name: "Slow",
+    kind: "test",
+    hooks: ["tool_pre_invoke"],
+    mode: "sequential",
+  });
+  return [...testPlugins(), slow];
+}

@@ -29,6 +29,9 @@ export interface HttpConnectorOptions {
   tls?: TlsConfig | null;
 }
 
+/** Idle connections the gateway keeps per MCP server. */
+export const MAX_IDLE_CONNECTIONS = 16;
+
 /**
  * Builds the `fetch` the SDK transport uses: one `Deno.HttpClient` (a connection pool) with the
  * TLS files and the Unix socket route.
@@ -36,7 +39,11 @@ export interface HttpConnectorOptions {
 export async function createMcpFetch(
   options: HttpConnectorOptions,
 ): Promise<{ fetch: typeof fetch; client: Deno.HttpClient }> {
-  const init: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
+  // Idle pooled connections are bounded: a burst of calls must not keep a descriptor per
+  // call open on both ends afterwards (issue 9, item 5).
+  const init: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {
+    poolMaxIdlePerHost: MAX_IDLE_CONNECTIONS,
+  };
   if (options.uds) init.proxy = { transport: "unix", path: options.uds };
   const tls = options.uds ? null : options.tls;
   if (tls) {
@@ -57,8 +64,62 @@ export async function createMcpFetch(
     }
   }
   const client = Deno.createHttpClient(init);
-  const bound: typeof fetch = (input, requestInit) => fetch(input, { ...requestInit, client });
-  return { fetch: bound, client };
+  return { fetch: cancellableFetch(client), client };
+}
+
+/** A request id at the end of a JSON-RPC request as the SDK serializes it (`…,"id":7}`). */
+const TRAILING_ID = /"id":(\d{1,15})\}$/;
+const CANCELLED = '"method":"notifications/cancelled"';
+
+/**
+ * A `fetch` on `client` that aborts the POST of a request when the SDK cancels it: on a
+ * timeout or an aborted signal the SDK only sends `notifications/cancelled` and stops waiting,
+ * which left the POST (and its connection, on both ends) open until the answer came, if ever
+ * (issue 9, item 5).
+ */
+function cancellableFetch(client: Deno.HttpClient): typeof fetch {
+  const inFlight = new Map<number, AbortController>();
+  return async (input, requestInit) => {
+    const body = requestInit?.body;
+    if (requestInit?.method !== "POST" || typeof body !== "string") {
+      return await fetch(input, { ...requestInit, client });
+    }
+    if (body.includes(CANCELLED)) {
+      try {
+        const id = JSON.parse(body)?.params?.requestId;
+        if (typeof id === "number") inFlight.get(id)?.abort(new Error("request cancelled"));
+      } catch {
+        // Not ours to read.
+      }
+    }
+    const match = TRAILING_ID.exec(body);
+    if (!match) return await fetch(input, { ...requestInit, client });
+    const id = Number(match[1]);
+    const abort = new AbortController();
+    inFlight.set(id, abort);
+    const signal = requestInit.signal
+      ? AbortSignal.any([requestInit.signal, abort.signal])
+      : abort.signal;
+    const done = () => void (inFlight.get(id) === abort && inFlight.delete(id));
+    let response: Response;
+    try {
+      response = await fetch(input, { ...requestInit, signal, client });
+    } catch (error) {
+      done();
+      throw error;
+    }
+    // A JSON answer is complete once it starts (our server answers whole); an SSE answer may
+    // still be waiting for the result, so it stays cancellable until its stream ends.
+    if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) {
+      done();
+      return response;
+    }
+    const stream = response.body.pipeThrough(
+      new TransformStream({ flush: done, cancel: done }),
+      { signal },
+    );
+    return new Response(stream, response);
+  };
 }
 
 /**

@@ -4,13 +4,20 @@
  * reference's Host/Origin checks against DNS rebinding when bound to loopback or a Unix socket,
  * and a request body limit answered with 413 before the body is buffered.
  *
- * Plain HTTP, HTTPS and Unix sockets are served by `Deno.serve`. When client certificates are
+ * Each session's POSTs go through a {@linkcode RequestLifecycle}, which releases what the SDK
+ * keeps per request and answers cancelled or abandoned requests (issue 9, items 1, 5, 7). POSTs
+ * in flight are capped in number and in body bytes (item 2: excess gets 503).
+ *
+ * Plain HTTP, HTTPS and Unix sockets are served by our HTTP/1.1 server on `Deno.listen`
+ * (`http1_server.ts`), which survives descriptor exhaustion, caps connections and closes idle
+ * and slow ones (item 3); `Deno.serve` can do none of these. When client certificates are
  * requested (`ssl_cert_reqs` 1 or 2) or the key is encrypted, the server runs on `node:https`
- * instead, because `Deno.serve` cannot ask for client certificates (design decision 8).
+ * instead, because Deno's TLS listener cannot ask for client certificates (design decision 8).
  *
  * @module
  */
 import { announceReady, bindPrivateSocket } from "../socket_file.ts";
+import { DEFAULT_HTTP1_LIMITS, type Http1Limits, serveHttp1 } from "../http1_server.ts";
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -24,11 +31,16 @@ import type { TlsConfig } from "../../types.ts";
 import { preflight } from "../permissions.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
+import { requestIds, RequestLifecycle } from "./request_lifecycle.ts";
 import { createMcpServer } from "./tools.ts";
 import { ExactNumbers } from "./exact_numbers.ts";
 
 /** The default request body limit (4 MiB, as the reference's MCP SDK). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** POSTs handled at once by default (more get 503). */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+/** Request body bytes held by POSTs in flight by default (8 bodies of the maximum size). */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 /** The MCP endpoint path. */
 export const MCP_PATH = "/mcp";
 
@@ -53,6 +65,19 @@ export interface McpHttpServeOptions {
   maxBodyBytes?: number;
   /** Answer requests with JSON bodies instead of SSE streams (default true; both are MCP). */
   jsonResponse?: boolean;
+  /** POSTs handled at once; more are answered 503 at once (default 256). */
+  maxInFlight?: number;
+  /**
+   * Request body bytes POSTs in flight may hold together (default 32 MiB, at least
+   * `maxBodyBytes`); a POST that would pass it is answered 503 before its body is read.
+   */
+  maxInFlightBytes?: number;
+  /** Open connections at most; more get 503 and are closed (default 1,024). */
+  maxConnections?: number;
+  /** A request head must arrive within this many ms of its start (default 10,000). */
+  headersTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this many ms (default 30,000). */
+  idleTimeoutMs?: number;
 }
 
 const DEFAULT_SETTINGS: McpServerConfig = { host: "127.0.0.1", port: 8000, uds: null, tls: null };
@@ -109,35 +134,47 @@ function jsonRpcError(status: number, code: number, message: string, headers?: H
   });
 }
 
-/** Reads at most `limit` bytes of the body; null when it is larger. */
+/** Bodies up to this size are read in one call (cheaper than a reader for small calls). */
+const SMALL_BODY = 64 * 1024;
+
+/** The Content-Length of `req`, or null without one. */
+function declaredLength(req: Request): number | null {
+  const value = req.headers.get("content-length");
+  return value === null ? null : Number(value);
+}
+
+/**
+ * Reads at most `limit` bytes of the body; null when it is larger. With a Content-Length the
+ * body lands in one buffer of that size (one copy, item 2).
+ */
 async function readBody(req: Request, limit: number): Promise<Uint8Array | null> {
-  const declared = Number(req.headers.get("content-length"));
-  if (declared > limit) {
+  const declared = declaredLength(req);
+  if (declared !== null && !(declared <= limit)) {
     await req.body?.cancel().catch(() => {});
     return null;
   }
   if (!req.body) return new Uint8Array(0);
-  // With a Content-Length the HTTP layer bounds the body itself: one read (about 6x cheaper).
-  if (req.headers.has("content-length") && declared <= limit) {
-    return new Uint8Array(await req.arrayBuffer());
-  }
+  if (declared !== null && declared <= SMALL_BODY) return new Uint8Array(await req.arrayBuffer());
   const reader = req.body.getReader();
+  const exact = declared !== null ? new Uint8Array(declared) : null;
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      size += value.length;
-      if (size > limit) {
+      if (size + value.length > (exact ? exact.length : limit)) {
         await reader.cancel().catch(() => {});
         return null;
       }
-      chunks.push(value);
+      if (exact) exact.set(value, size);
+      else chunks.push(value);
+      size += value.length;
     }
   } finally {
     reader.releaseLock();
   }
+  if (exact) return size === exact.length ? exact : exact.subarray(0, size);
   const out = new Uint8Array(size);
   let offset = 0;
   for (const c of chunks) {
@@ -149,6 +186,7 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | null>
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
+  lifecycle: RequestLifecycle;
   close(): Promise<void>;
   /** `performance.now()` of the last request. */
   lastUsed: number;
@@ -180,19 +218,27 @@ class McpHttpApp {
   readonly #json: boolean;
   /** Exact texts of the numbers of invoke_hook calls (item 7), per session and request id. */
   readonly #numbers = new ExactNumbers();
+  readonly #maxInFlight: number;
+  readonly #maxInFlightBytes: number;
+  #inFlight = 0;
+  #inFlightBytes = 0;
   #closing = false;
 
   constructor(
     server: ExternalPluginServer,
     settings: McpServerConfig,
-    maxBody: number,
-    json: boolean,
+    options: McpHttpServeOptions,
   ) {
     this.#server = server;
     this.#portless = settings.uds !== null;
     this.#checkHost = this.#portless || LOOPBACK_HOSTS.has(settings.host);
-    this.#maxBody = maxBody;
-    this.#json = json;
+    this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#json = options.jsonResponse ?? true;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.#maxInFlightBytes = Math.max(
+      this.#maxBody,
+      options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES,
+    );
   }
 
   async handle(req: Request): Promise<Response> {
@@ -219,7 +265,7 @@ class McpHttpApp {
     }
     if (this.#closing) return jsonRpcError(503, -32000, "Server is shutting down");
     const sessionId = req.headers.get("mcp-session-id");
-    if (req.method === "POST") return await this.#post(req, sessionId);
+    if (req.method === "POST") return await this.#admitPost(req, sessionId);
     if (req.method === "GET" || req.method === "DELETE") {
       if (!sessionId) {
         return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
@@ -229,6 +275,32 @@ class McpHttpApp {
       return await session.transport.handleRequest(req);
     }
     return jsonRpcError(405, -32000, "Method not allowed.", { allow: "GET, POST, DELETE" });
+  }
+
+  /**
+   * Bounds POSTs in flight by number and by body bytes (a body without a Content-Length is
+   * charged at the limit): memory per request and in total stays bounded (item 2).
+   */
+  async #admitPost(req: Request, sessionId: string | null): Promise<Response> {
+    const declared = declaredLength(req);
+    const charge = declared !== null && declared <= this.#maxBody ? declared : this.#maxBody;
+    if (
+      this.#inFlight >= this.#maxInFlight ||
+      this.#inFlightBytes + charge > this.#maxInFlightBytes
+    ) {
+      await req.body?.cancel().catch(() => {});
+      return jsonRpcError(503, -32000, "Server busy: too many requests in flight, retry later", {
+        "retry-after": "1",
+      });
+    }
+    this.#inFlight++;
+    this.#inFlightBytes += charge;
+    try {
+      return await this.#post(req, sessionId);
+    } finally {
+      this.#inFlight--;
+      this.#inFlightBytes -= charge;
+    }
   }
 
   async #post(req: Request, sessionId: string | null): Promise<Response> {
@@ -252,10 +324,18 @@ class McpHttpApp {
     } catch {
       return jsonRpcError(400, -32700, "Parse error: Invalid JSON");
     }
+    body = null; // only the parsed form is kept from here on (item 2)
+    const ids = requestIds(parsed);
+    if (ids === null) {
+      return jsonRpcError(400, -32600, "Invalid Request: a request id appears twice in the batch");
+    }
     if (sessionId) {
       const session = this.#use(sessionId);
       if (!session) return jsonRpcError(404, -32001, "Session not found");
-      return await session.transport.handleRequest(req, { parsedBody: parsed });
+      if (session.lifecycle.conflicts(ids)) {
+        return jsonRpcError(409, -32600, "Invalid Request: a request with this id is in flight");
+      }
+      return await session.lifecycle.post(req, parsed, ids);
     }
     if (!isInitializeRequest(parsed)) {
       return jsonRpcError(
@@ -265,7 +345,7 @@ class McpHttpApp {
       );
     }
     const session = this.#newSession();
-    const response = await session.transport.handleRequest(req, { parsedBody: parsed });
+    const response = await session.lifecycle.post(req, parsed, ids);
     if (!session.transport.sessionId) await session.close(); // initialize was refused
     return response;
   }
@@ -300,11 +380,14 @@ class McpHttpApp {
       enableJsonResponse: this.#json,
       onsessioninitialized: (id) => void sessions.set(id, session),
     });
+    const lifecycle = new RequestLifecycle(transport);
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
+      lifecycle.end();
     };
     const session: Session = {
       transport,
+      lifecycle,
       lastUsed: performance.now(),
       close: async () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
@@ -313,6 +396,7 @@ class McpHttpApp {
     };
     // Connecting only wires callbacks and starts the transport (no I/O).
     void mcp.connect(transport);
+    lifecycle.attach(); // after connect: it wraps the callback connect installed
     return session;
   }
 
@@ -332,48 +416,62 @@ interface Listening {
   stop(): Promise<void>;
 }
 
-async function serveWithDeno(
+/** Our HTTP/1.1 front end on `Deno.listen` / `Deno.listenTls` (item 3). */
+async function serveWithListener(
   app: McpHttpApp,
   settings: McpServerConfig,
   tls: { cert: string; key: string } | null,
+  limits: Http1Limits,
 ): Promise<Listening> {
-  const handler = (req: Request) => app.handle(req);
-  const onError = (error: unknown) => {
-    console.error(`MCP server: ${error instanceof Error ? error.message : String(error)}`);
-    return jsonRpcError(500, -32603, "Internal error");
+  const handler = async (req: Request) => {
+    try {
+      return await app.handle(req);
+    } catch (error) {
+      console.error(`MCP server: ${error instanceof Error ? error.message : String(error)}`);
+      return jsonRpcError(500, -32603, "Internal error");
+    }
   };
   if (settings.uds) {
     const path = settings.uds;
     // Born 0600 or refused (issue 9 item 8); nothing is served before that check passed.
-    let checked = false;
-    const { listener: server, socket } = await bindPrivateSocket(
+    const { listener, socket } = await bindPrivateSocket(
       path,
-      () =>
-        Deno.serve(
-          { path, onListen: () => {}, onError },
-          (req) => checked ? handler(req) : new Response(null, { status: 503 }),
-        ),
-      (s) => s.shutdown(),
+      () => Deno.listen({ transport: "unix", path }),
+      (l) => l.close(),
     );
-    checked = true;
+    const server = serveHttp1(listener, handler, { origin: "http://localhost", limits });
     return {
       address: path,
       // Removed on close only while still ours (issue 9 item 9).
-      stop: () => socket.release(() => server.shutdown(), () => server.unref()).then(() => {}),
+      stop: async () => {
+        if (!await socket.release(() => server.close(), () => listener.unref())) {
+          await server.close({ keepListener: true });
+        }
+      },
     };
   }
-  const server = Deno.serve({
-    hostname: settings.host,
-    port: settings.port,
-    onListen: () => {},
-    onError,
-    ...(tls ?? {}),
-  }, handler);
-  const addr = server.addr;
+  const listener = tls
+    ? Deno.listenTls({
+      hostname: settings.host,
+      port: settings.port,
+      ...tls,
+      alpnProtocols: ["http/1.1"],
+    })
+    : Deno.listen({ hostname: settings.host, port: settings.port });
+  const addr = listener.addr;
+  const server = serveHttp1(listener, handler, {
+    origin: `${tls ? "https" : "http"}://localhost`,
+    limits,
+  });
   return {
     address: formatAddress(addr.hostname, addr.port),
-    stop: () => server.shutdown(),
+    stop: () => server.close(),
   };
+}
+
+/** The limits that are set (an explicit `undefined` keeps the default). */
+function definedLimits(limits: Partial<Http1Limits>): Partial<Http1Limits> {
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }
 
 function formatAddress(host: string, port: number): string {
@@ -385,6 +483,7 @@ async function serveWithNodeHttps(
   app: McpHttpApp,
   settings: McpServerConfig,
   tls: TlsConfig,
+  limits: Http1Limits,
 ): Promise<Listening> {
   const reqs = tls.ssl_cert_reqs ?? 2;
   const [cert, key, ca] = await Promise.all([
@@ -409,6 +508,11 @@ async function serveWithNodeHttps(
     });
   });
   server.on("tlsClientError", () => {}); // refused handshakes (no or untrusted certificate)
+  // The same bounds as our own front end, as far as node:https offers them (item 3).
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  server.requestTimeout = limits.headersTimeoutMs + limits.bodyTimeoutMs;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : settings.port;
   return {
@@ -520,15 +624,18 @@ export async function serveMcpHttp(
     );
   }
   preflight("MCP HTTP plugin server", httpServerPermissions({ ...settings, tls }));
-  const app = new McpHttpApp(
-    server,
-    settings,
-    options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    options.jsonResponse ?? true,
-  );
+  const app = new McpHttpApp(server, settings, options);
+  const limits: Http1Limits = {
+    ...DEFAULT_HTTP1_LIMITS,
+    ...definedLimits({
+      maxConnections: options.maxConnections,
+      headersTimeoutMs: options.headersTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+    }),
+  };
   const listening = tls && (reqs >= 1 || tls.keyfile_password)
-    ? await serveWithNodeHttps(app, settings, tls)
-    : await serveWithDeno(
+    ? await serveWithNodeHttps(app, settings, tls, limits)
+    : await serveWithListener(
       app,
       settings,
       tls
@@ -537,6 +644,7 @@ export async function serveMcpHttp(
           key: await Deno.readTextFile(tls.keyfile!),
         }
         : null,
+      limits,
     );
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
