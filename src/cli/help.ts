@@ -74,6 +74,8 @@ Options:
       --tls-ca FILE        grpc, mcp: CA bundle that verifies client certificates (mTLS)
       --client-auth MODE   grpc, mcp: none | optional | require client certificates
                            (default: require with --tls-ca, else none)
+      --allow-partial      Serve even if a plugin did not load or none did (by default
+                           serve refuses to start: a missing security plugin fails closed)
   -h, --help               Show this help
 
 Unset mcp and grpc listen settings come from the config's server_settings (mcp) or

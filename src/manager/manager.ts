@@ -28,17 +28,20 @@ import type { HookResult } from "./result.ts";
 
 /**
  * Where the manager reports problems that do not fail a call (plugins skipped at load,
- * failing shutdowns). Defaults to `console.warn` (stderr).
+ * failing shutdowns) and what `initialize()` loaded. Defaults to stderr (`console.warn` and
+ * `console.error`; never stdout, which an MCP STDIO server owns).
  *
  * @example
  * ```ts
  * import type { ManagerLogger } from "@cpex/core";
- * const quiet: ManagerLogger = { warn: () => {} };
+ * const quiet: ManagerLogger = { warn: () => {}, info: () => {} };
  * ```
  */
 export interface ManagerLogger {
   /** Reports a non-fatal problem. */
   warn(message: string): void;
+  /** Reports progress ("2 of 2 plugins loaded from ..."); falls back to `warn` when absent. */
+  info?(message: string): void;
 }
 
 /**
@@ -64,7 +67,10 @@ export interface PluginManagerOptions {
   observability?: ObservabilityProvider | null;
   /** Parallel calls per invocation for CONCURRENT and FIRE_AND_FORGET (10; 0 = unbounded). */
   executionPool?: number;
-  /** Fail `initialize()` when one plugin cannot be loaded (false: skip it with a warning). */
+  /**
+   * Fail `initialize()` when one plugin cannot be loaded (default true, unlike the reference's
+   * false: issue 12). False skips it with a warning.
+   */
   failOnPluginError?: boolean;
   /** Payload size limit in characters (1,000,000). */
   maxPayloadSize?: number;
@@ -90,7 +96,10 @@ export interface InvokeForPluginOptions {
   payloadAsJson?: boolean;
 }
 
-const consoleLogger: ManagerLogger = { warn: (m) => console.warn(m) };
+const consoleLogger: ManagerLogger = {
+  warn: (m) => console.warn(m),
+  info: (m) => console.error(m),
+};
 
 /**
  * The executor of `manager` (its timeout, policies and runtime-disabled set). Internal: not
@@ -177,8 +186,9 @@ export class PluginManager {
     executor.defaultHookPolicy = o.defaultHookPolicy ?? env.envValue("defaultHookPolicy") ??
       file.default_hook_policy ?? "allow";
     executor.maxPayloadSize = o.maxPayloadSize ?? file.max_payload_size ?? MAX_PAYLOAD_SIZE;
+    // Fail closed by default (issue 12): a security plugin that cannot load must not vanish.
     return o.failOnPluginError ?? env.envValue("failOnPluginError") ??
-      file.fail_on_plugin_error ?? false;
+      file.fail_on_plugin_error ?? true;
   }
 
   /** The loaded config, or null before `initialize()` (for a path) or without one. */
@@ -235,23 +245,34 @@ export class PluginManager {
       const failOnError = this.#applySettings();
       const config = this.#config;
       if (config) {
-        for (const pluginConfig of config.plugins) {
-          if (pluginConfig.mode === "disabled") continue;
+        const logger = this.#options.logger ?? consoleLogger;
+        const enabled = config.plugins.filter((p) => p.mode !== "disabled");
+        const from = typeof this.#source === "string" || this.#source instanceof URL
+          ? ` from ${this.#source}`
+          : "";
+        let loaded = 0;
+        for (const pluginConfig of enabled) {
           try {
             await this.#load(pluginConfig, base);
+            loaded++;
           } catch (error) {
             const detail = error instanceof Error ? error.message : String(error);
             if (failOnError) {
               await this.#clearRegistry();
+              report(
+                logger,
+                `0 of ${enabled.length} plugins loaded${from}: ${pluginConfig.name} failed`,
+              );
               throw new Error(`Plugin initialization failed: ${pluginConfig.name} - ${detail}`, {
                 cause: error,
               });
             }
-            (this.#options.logger ?? consoleLogger).warn(
+            logger.warn(
               `Skipping plugin ${pluginConfig.name} because fail_on_plugin_error is disabled: ${detail}`,
             );
           }
         }
+        report(logger, `${loaded} of ${enabled.length} plugins loaded${from}`);
       }
       this.#initialized = true;
     });
@@ -418,6 +439,11 @@ export class PluginManager {
     this.#lock = run.catch(() => {});
     return run;
   }
+}
+
+function report(logger: ManagerLogger, message: string): void {
+  if (logger.info) logger.info(message);
+  else logger.warn(message);
 }
 
 /** Initializes a plugin; on failure shuts it down (closing what it opened) and rethrows. */
