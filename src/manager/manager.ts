@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PluginContext, type PluginContextTable } from "../context.ts";
 import { PluginError } from "../errors.ts";
-import { type HookRegistry, hookRegistry } from "../hooks/registry.ts";
+import { checkPayload, type HookRegistry, hookRegistry } from "../hooks/registry.ts";
 import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
 import type { ObservabilityProvider } from "../observability.ts";
 import type { Plugin } from "../plugin.ts";
@@ -167,6 +167,7 @@ export class PluginManager {
       observability: options.observability,
       validatePayload: (hook, value) => validateModified(hooks, hook, value),
       isCrossType: (hook) => hooks.isCrossType(hook),
+      checkInput: (hook, value) => checkPayload(hooks, hook, value),
     });
     this.#applySettings();
   }
@@ -341,6 +342,11 @@ export class PluginManager {
    * handles the hook.
    *
    * Payloads are deep-frozen: plugins change them only by returning `modified_payload`.
+   *
+   * When plugins handle the hook and it is registered (built-in or custom), the payload is
+   * validated once against the hook's schema first; one that does not match (a string, `args`
+   * that is not an object, a numeric tool name) is rejected with `HookValidationError`, as the
+   * wire transports reject it (issue 12). Plugins still receive the payload as given.
    */
   invokeHook<H extends string>(
     hookName: H,
