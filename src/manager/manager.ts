@@ -24,6 +24,9 @@ import type {
 import { type InvokeOptions, MAX_PAYLOAD_SIZE, PluginExecutor } from "./executor.ts";
 import { loadPlugin, type PluginClass } from "./loader.ts";
 import { PluginRegistry } from "./registry.ts";
+import { resolveSpecifier, splitModuleKind } from "./specifier.ts";
+import { manifestPathFor, readManifest, withDefaultConfig } from "../config/manifest.ts";
+import { copyPluginConfig } from "../config/explicit_keys.ts";
 import type { HookResult } from "./result.ts";
 
 /**
@@ -279,7 +282,8 @@ export class PluginManager {
     });
   }
 
-  async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
+  async #load(entry: PluginConfig, base: URL | undefined): Promise<void> {
+    const config = await this.#withManifest(entry, base);
     const plugin = await loadPlugin(config, {
       base,
       kinds: this.#options.pluginKinds,
@@ -296,6 +300,22 @@ export class PluginManager {
       throw error;
     }
     this.#order.push(trusted.name);
+  }
+
+  /**
+   * The entry with the `default_config` of the `plugin-manifest.yaml` beside its module (when
+   * there is one, readable) under its `config` (issue 12).
+   */
+  async #withManifest(entry: PluginConfig, base: URL | undefined): Promise<PluginConfig> {
+    if (entry.kind === "external" || this.#options.pluginKinds?.[entry.kind]) return entry;
+    const parts = splitModuleKind(entry.kind);
+    const path = parts && manifestPathFor(resolveSpecifier(parts.specifier, base));
+    if (!path) return entry;
+    const merged = withDefaultConfig(entry.config, await readManifest(path));
+    if (merged === entry.config) return entry;
+    const copy = copyPluginConfig(entry);
+    copy.config = merged;
+    return copy;
   }
 
   /**
