@@ -6,7 +6,7 @@
  */
 import { copyPluginConfig } from "../config/explicit_keys.ts";
 import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
-import { Plugin } from "../plugin.ts";
+import type { Plugin } from "../plugin.ts";
 import type { PluginConfig } from "../types.ts";
 import { isPluginClass, resolveSpecifier, splitModuleKind } from "./specifier.ts";
 
