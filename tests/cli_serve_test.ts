@@ -314,3 +314,19 @@ Deno.test("serve refuses a config with no plugin unless --allow-partial", async 
     assert.equal(result.code, 0, result.stderr);
   }
 });
+
+Deno.test("serve without read permission for a plugin module exits 1 naming the plugin (fail closed)", async () => {
+  const path = socketPath("noread");
+  const result = await runCli(["serve", "-c", CONFIG, "-t", "unix", "--path", path], {
+    permissions: [
+      `--allow-read=${CONFIG},${path}`,
+      `--allow-write=${path}`,
+      `--allow-net=unix:${path}`,
+    ],
+  });
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /Plugin initialization failed: DenyList - .*deny_list\.ts/);
+  assert.match(result.stderr, /--allow-read/);
+  assert.equal(await exists(path), false);
+});
