@@ -347,6 +347,7 @@ Deno.test("check: an unset env variable is a warning where harmless and an error
     permissions: [`--allow-read=${CHECK},${PLAN_PLUGINS}`, ...env],
   });
   assert.equal(harmless.code, 0, harmless.stderr);
+  assert.doesNotMatch(harmless.stdout, /IN_A_COMMENT/);
   assert.match(
     harmless.stdout,
     /line 6: \{\{ env\.CPEX_CHECK_UNSET_OWNER \}\}: CPEX_CHECK_UNSET_OWNER is not set/,

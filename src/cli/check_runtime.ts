@@ -170,8 +170,10 @@ export function documentOf(substituted: string): unknown {
  */
 export function unsetEnv(text: string): Finding[] {
   const out: Finding[] = [];
+  const lines = text.split("\n");
   for (const ref of envReferences(text)) {
-    if (ref.hasDefault) continue;
+    // A reference in a comment line changes nothing.
+    if (ref.hasDefault || lines[ref.line - 1]?.trimStart().startsWith("#")) continue;
     const state = Deno.permissions.querySync({ name: "env", variable: ref.name }).state;
     if (state !== "granted") {
       out.push({
