@@ -205,14 +205,17 @@ both("a plugin the server lists but could not load gets the 'Unable to find' err
   });
 });
 
-both("with failOnPluginError false an unknown plugin is skipped, as the reference gateway does", async (t) => {
-  await withGateway(t, [{ name: "Nope", hooks: ["tool_pre_invoke"] }], (manager) => {
-    // get_plugin_config answered {} -> "Unable to retrieve configuration" -> skipped.
-    assert.equal(manager.pluginCount, 0);
-    assert.equal(manager.getPlugin("Nope") ?? null, null);
-    return Promise.resolve();
-  }, { failOnPluginError: false });
-});
+both(
+  "with failOnPluginError false an unknown plugin is skipped, as the reference gateway does",
+  async (t) => {
+    await withGateway(t, [{ name: "Nope", hooks: ["tool_pre_invoke"] }], (manager) => {
+      // get_plugin_config answered {} -> "Unable to retrieve configuration" -> skipped.
+      assert.equal(manager.pluginCount, 0);
+      assert.equal(manager.getPlugin("Nope") ?? null, null);
+      return Promise.resolve();
+    }, { failOnPluginError: false });
+  },
+);
 
 both("an unknown plugin fails initialize by default (fail closed, issue 12)", async (t) => {
   await assert.rejects(
