@@ -9,6 +9,7 @@
 import {
   type GlobalContext,
   type HookPayloadPolicy,
+  HookRegistry,
   Plugin,
   PluginManager,
   type PluginMode,
@@ -51,8 +52,9 @@ async function managerWith(
   count: number,
   mode: PluginMode,
   hookPolicies?: Record<string, HookPayloadPolicy>,
+  hookRegistry?: HookRegistry,
 ): Promise<PluginManager> {
-  const manager = new PluginManager(undefined, { hookPolicies });
+  const manager = new PluginManager(undefined, { hookPolicies, hookRegistry });
   await manager.initialize();
   for (let i = 0; i < count; i++) {
     await manager.registerPlugin(
@@ -66,6 +68,22 @@ function managerCase(name: string, manager: PluginManager): BenchCase {
   return {
     name,
     run: () => manager.invokeHook("tool_pre_invoke", PAYLOAD, GLOBAL_CONTEXT),
+    close: () => manager.shutdown(),
+  };
+}
+
+/**
+ * Like {@linkcode managerCase} with a new payload object per call (a real gateway never sends
+ * the same one twice), so nothing can be skipped for an already-checked, frozen object.
+ */
+function freshCase(name: string, manager: PluginManager): BenchCase {
+  return {
+    name,
+    run: () =>
+      manager.invokeHook("tool_pre_invoke", {
+        name: "web_search",
+        args: { query: "deno plugin frameworks", limit: 5 },
+      }, GLOBAL_CONTEXT),
     close: () => manager.shutdown(),
   };
 }
@@ -96,6 +114,13 @@ export async function buildCases(): Promise<BenchCase[]> {
       await managerWith(5, "sequential", {
         tool_pre_invoke: { writable_fields: new Set(["args"]) },
       }),
+    ),
+    // The cost of validating the input payload once per invokeHook (issue 12): the same
+    // manager with the built-in registry (validated) and with an empty one (not validated).
+    freshCase("5 sequential, fresh payload, validated", await managerWith(5, "sequential")),
+    freshCase(
+      "5 sequential, fresh payload, unvalidated",
+      await managerWith(5, "sequential", undefined, new HookRegistry()),
     ),
   ];
 }

@@ -17,7 +17,10 @@
  *    and resource calls through all the plugins and prints the table and the throughput.
  * 4. Stops the gateway first (its plugin manager closes every connection), then the servers
  *    (SIGTERM, SIGKILL after 3 s), and removes the run directory with any socket left in it.
- *    Ctrl-C (SIGINT) or SIGTERM at any point does the same and exits with 130.
+ *    Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) at any point does the same and
+ *    exits with 130. Killed outright (SIGKILL), the demo cleans nothing up itself, but its
+ *    children notice that their stdin pipe closed and stop (`demo/parent_watch.ts`): no
+ *    server and no socket outlives the demo (issue 12). Only the empty run directory remains.
  *
  * Nothing listens or connects beyond loopback. The gateway runs in its own process too: so it
  * can be granted exactly this run's socket path and ports (Deno's `--allow-net=unix:PATH` takes
@@ -55,17 +58,29 @@ const GATEWAY_GRACE_MS = 5_000;
 const ROOT = new URL("..", import.meta.url);
 const EXAMPLES_DIR = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 
+/** The signals that stop the demo cleanly (SIGHUP: the terminal was closed). */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Prints a line; never throws. After SIGHUP the terminal is gone and writing to it fails, but
+ * the cleanup must still run to the end.
+ */
+function say(text: string): void {
+  try {
+    console.log(text);
+  } catch { /* no terminal any more */ }
+}
+
 /** Runs the demo; resolves with the exit code (130 when interrupted). */
 async function main(): Promise<number> {
   const interrupt = new AbortController();
   const onSignal = () => {
     if (!interrupt.signal.aborted) {
-      console.log("\ndemo: interrupted, stopping the gateway and the servers ...");
+      say("\ndemo: interrupted, stopping the gateway and the servers ...");
       interrupt.abort(new Error("interrupted"));
     }
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
 
   await Deno.mkdir(DEMO_DIR, { recursive: true, mode: 0o700 });
   const runDir = await Deno.makeTempDir({ dir: DEMO_DIR, prefix: "run-" }); // mode 0700
@@ -77,11 +92,9 @@ async function main(): Promise<number> {
   let code = 1;
   try {
     const short = abbreviate(addresses.socket);
-    console.log(
-      `demo: socket ${addresses.socket} ($SOCK), ports ${grpcPort} (gRPC) and ${mcpPort} ` +
-        `(MCP) on 127.0.0.1; $GRPC_ENV = the ${GRPC_ENV_VARS.length} GRPC_* variables grpc-js ` +
-        "reads at import",
-    );
+    say(`demo: socket $SOCK = ${addresses.socket}`);
+    say(`demo: ports ${grpcPort} (gRPC) and ${mcpPort} (MCP) on 127.0.0.1`);
+    say(`demo: $GRPC_ENV = the ${GRPC_ENV_VARS.length} GRPC_* variables grpc-js reads at import`);
     const specs = serverSpecs(addresses);
     const gatewayRun = gatewaySpec(addresses, EXAMPLES_DIR);
     const installMs = await installDependencies(
@@ -90,28 +103,24 @@ async function main(): Promise<number> {
       interrupt.signal,
     );
     if (installMs > 1_000) {
-      console.log(`demo: npm dependencies installed in ${(installMs / 1000).toFixed(1)} s`);
+      say(`demo: npm dependencies installed in ${(installMs / 1000).toFixed(1)} s`);
     }
-    console.log("demo: starting 3 external plugin servers, each with its own permissions:");
+    say("demo: starting 3 external plugin servers, each with its own permissions:");
     const started = performance.now();
     for (const spec of specs) {
       servers.push(DemoProcess.start(spec, { cwd: ROOT }));
     }
     for (const server of servers) {
       const { label, flags, script, args } = server.spec;
-      console.log(
-        `  ${label.padEnd(8)}  pid ${String(server.pid).padEnd(7)}  ` +
-          short(`${flags.join(" ")} ${script} ${args.join(" ")}`),
-      );
+      say(`  ${label.padEnd(8)}  pid ${server.pid}  ${short(`${script} ${args.join(" ")}`)}`);
+      say(wrap(short(flags.join(" ")), 14));
     }
     await Promise.all(servers.map((s) => s.waitForReady(READY_TIMEOUT_MS, interrupt.signal)));
-    console.log(`demo: all servers READY in ${Math.round(performance.now() - started)} ms`);
+    say(`demo: all servers READY in ${Math.round(performance.now() - started)} ms`);
 
     gateway = DemoProcess.start(gatewayRun, { cwd: ROOT, inheritOutput: true });
-    console.log(
-      `demo: gateway   pid ${String(gateway.pid).padEnd(7)}  ` +
-        short(`${gatewayRun.flags.join(" ")} ${gatewayRun.script}`) + "\n",
-    );
+    say(`demo: gateway   pid ${gateway.pid}  ${gatewayRun.script}`);
+    say(wrap(short(gatewayRun.flags.join(" ")), 14) + "\n");
     const aborted = new Promise<"aborted">((resolve) => {
       if (interrupt.signal.aborted) resolve("aborted");
       interrupt.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
@@ -122,13 +131,15 @@ async function main(): Promise<number> {
     if (interrupt.signal.aborted) {
       code = 130;
     } else {
-      console.error(`demo: ${error instanceof Error ? error.message : error}`);
+      try {
+        console.error(`demo: ${error instanceof Error ? error.message : error}`);
+      } catch { /* no terminal any more */ }
     }
   } finally {
     await cleanUp(gateway, servers, runDir, addresses.socket);
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
   }
+  if (code === 0) say(NEXT_STEPS);
   return interrupt.signal.aborted ? 130 : code;
 }
 
@@ -152,17 +163,47 @@ async function cleanUp(
   const socketLeft = await exists(socket);
   await Deno.remove(runDir, { recursive: true }).catch(() => {});
   const dirLeft = await exists(runDir);
-  console.log(
-    `\ndemo: cleanup: ${report.join(", ")}; socket ${socket} ` +
-      (socketLeft ? "was left behind and removed" : "removed by its server") +
-      `; ${dirLeft ? "could NOT remove" : "removed"} ${runDir}`,
+  say(`\ndemo: cleanup: ${report.join(",\n               ")}`);
+  say(
+    `demo: socket ${socketLeft ? "was left behind and removed" : "removed by its server"}; ` +
+      `${dirLeft ? "could NOT remove" : "removed"} ${runDir}`,
   );
+}
+
+/** The last words: where to go from here (issue 12). */
+const NEXT_STEPS = `
+Try your own plugin:
+  1. Copy examples/plugins/pii_masker.ts (an in-process plugin) to examples/plugins/mine.ts
+     and change its hook method.
+  2. Add it to examples/gateway_all.yaml under plugins:
+       - name: Mine
+         kind: ./plugins/mine.ts#Mine
+         hooks: [tool_pre_invoke]
+  3. Run deno task demo again.
+Or start a project of your own: deno run -A cli.ts init my-plugin --core .`;
+
+/** Wraps a space-separated list of flags to lines of at most 100 columns, indented. */
+function wrap(text: string, indent: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > 100) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
 }
 
 /** Shortens command lines for display: the socket path and the grpc-js variables by name. */
 function abbreviate(socket: string): (text: string) => string {
   const grpcEnv = GRPC_ENV_VARS.join(",");
-  return (text) => text.replaceAll(socket, "$SOCK").replaceAll(grpcEnv, "$GRPC_ENV");
+  return (text) =>
+    text.replaceAll(socket, "$SOCK").replaceAll(grpcEnv, "$GRPC_ENV").replaceAll(
+      `${EXAMPLES_DIR}/`,
+      "examples/",
+    );
 }
 
 function describeExit(status: Deno.CommandStatus, killed: boolean): string {

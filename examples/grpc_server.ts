@@ -35,6 +35,7 @@
  */
 import { ExternalPluginServer, type ServeOptions } from "../server.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
+import { parentWatchFlag, whenParentExits } from "./demo/parent_watch.ts";
 
 /** Parses `HOST:PORT` or `unix:PATH` into serve() options; nothing given: settings decide. */
 function addressOptions(arg: string | undefined): Pick<ServeOptions, "host" | "port" | "uds"> {
@@ -48,7 +49,9 @@ function addressOptions(arg: string | undefined): Pick<ServeOptions, "host" | "p
   return { host: arg.slice(0, colon).replace(/^\[|\]$/g, ""), port };
 }
 
-const { plugins, args } = hostedPlugins(Deno.args);
+// Started by the demo: stop when the demo is gone, however it ended (issue 12).
+const { argv, watch } = parentWatchFlag(Deno.args);
+const { plugins, args } = hostedPlugins(argv);
 
 const server = new ExternalPluginServer({
   plugins,
@@ -58,8 +61,10 @@ try {
   // Checks the permissions, loads grpc-js, binds, prints READY, and installs the SIGINT/SIGTERM
   // handlers that stop the server (removing the socket file of a Unix socket).
   const handle = await server.serve({ transport: "grpc", ...addressOptions(args[0]) });
+  if (watch) whenParentExits(() => handle.close());
   await handle.finished;
   await server.close();
+  if (watch) Deno.exit(0); // the pending stdin read would keep the process alive
 } catch (error) {
   await server.shutdown();
   // e.g. "PermissionPreflightError: ... run with --allow-net=127.0.0.1:50051"

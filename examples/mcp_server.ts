@@ -33,8 +33,11 @@
 import { ExternalPluginServer, type TransportName } from "../server.ts";
 import { readEnv } from "../src/config/env.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
+import { parentWatchFlag, whenParentExits } from "./demo/parent_watch.ts";
 
-const { plugins, args } = hostedPlugins(Deno.args);
+// Started by the demo: stop when the demo is gone, however it ended (issue 12).
+const { argv, watch } = parentWatchFlag(Deno.args);
+const { plugins, args } = hostedPlugins(argv);
 const transport = (args[0] ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase() ??
   (Deno.stdin.isTerminal() ? "http" : "stdio")) as TransportName;
 const port = Number(args[1] ?? 8000);
@@ -47,10 +50,11 @@ try {
   const handle = transport === "stdio"
     ? await server.serve({ transport })
     : await server.serve({ transport, host: "127.0.0.1", port });
+  if (watch) whenParentExits(() => handle.close());
   await handle.finished;
   await server.close();
-  // A hook still running (one that ignores its abort signal) must not keep the process alive
-  // after its gateway went away.
+  // A hook still running (one that ignores its abort signal) or the pending stdin read of the
+  // parent watch must not keep the process alive after its gateway went away.
   Deno.exit(0);
 } catch (error) {
   await server.shutdown();

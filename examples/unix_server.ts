@@ -32,11 +32,14 @@
 import { ExternalPluginServer } from "../server.ts";
 import { readEnv } from "../src/config/env.ts";
 import { hostedPlugins } from "./plugins/catalog.ts";
+import { parentWatchFlag, whenParentExits } from "./demo/parent_watch.ts";
 
 /** Where the example listens when neither an argument nor the environment says otherwise. */
 const DEFAULT_PATH = "/tmp/cpex-example.sock";
 
-const { plugins, args } = hostedPlugins(Deno.args);
+// Started by the demo: stop when the demo is gone, however it ended (issue 12).
+const { argv, watch } = parentWatchFlag(Deno.args);
+const { plugins, args } = hostedPlugins(argv);
 const path = args[0] ?? readEnv("PLUGINS_UNIX_SOCKET_PATH") ?? DEFAULT_PATH;
 
 const server = new ExternalPluginServer({
@@ -47,8 +50,10 @@ try {
   // Checks the three permissions, binds (mode 0600), prints READY, and installs the
   // SIGINT/SIGTERM handlers that close the listener and remove the socket file.
   const handle = await server.serve({ transport: "unix", path });
+  if (watch) whenParentExits(() => handle.close());
   await handle.finished;
   await server.close();
+  if (watch) Deno.exit(0); // the pending stdin read would keep the process alive
 } catch (error) {
   await server.shutdown();
   // e.g. "PermissionPreflightError: ... run with --allow-net=unix:/tmp/cpex-example.sock"

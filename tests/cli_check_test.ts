@@ -11,8 +11,13 @@ import { REPO, runCli } from "./helpers/cli.ts";
 const FIXTURES = "tests/fixtures/configs";
 const PLAN = "tests/fixtures/cli/plan_order.yaml";
 
+/** The plugin module `plan_order.yaml` names: check imports it to check the export. */
+const PLAN_PLUGINS = "tests/fixtures/cli/plugins.ts";
+
 function check(file: string, ...extra: string[]) {
-  return runCli(["check", file, ...extra], { permissions: [`--allow-read=${file}`] });
+  return runCli(["check", file, ...extra], {
+    permissions: [`--allow-read=${file},${PLAN_PLUGINS}`],
+  });
 }
 
 interface JsonEntry {
@@ -114,7 +119,7 @@ Deno.test("check shows transports, timeouts and the conditions that apply to eac
 
 Deno.test("check takes PLUGINS_PLUGIN_TIMEOUT over plugin_settings when it may read it", async () => {
   const r = await runCli(["check", PLAN, "--json"], {
-    permissions: [`--allow-read=${PLAN}`, "--allow-env=PLUGINS_PLUGIN_TIMEOUT"],
+    permissions: [`--allow-read=${PLAN},${PLAN_PLUGINS}`, "--allow-env=PLUGINS_PLUGIN_TIMEOUT"],
     env: { PLUGINS_PLUGIN_TIMEOUT: "3" },
   });
   assert.equal(r.code, 0, r.stderr);
@@ -162,13 +167,11 @@ Deno.test("check prints the plan as a table per hook", async () => {
 Deno.test("check accepts every valid fixture config with exit code 0", async () => {
   for (
     const name of [
-      "valid_multiple_plugins",
       "valid_external_grpc_and_unix",
       "valid_external_mcp",
       "valid_external_stdio",
       "valid_no_plugin",
       "valid_server_settings",
-      "legacy_modes",
       "empty",
     ]
   ) {
@@ -265,4 +268,124 @@ Deno.test("check's module graph holds no transport: it loads and connects nothin
     specifiers.filter((s) => s.startsWith("npm:")).map((s) => s.replace(/@[^@/]+$/, "")).sort(),
     ["npm:/yaml", "npm:/zod"],
   );
+});
+
+// --- what breaks at runtime (issue 12) ----------------------------------------------------------
+
+const CHECK = "tests/fixtures/cli/check";
+
+/** `check` with read access to the fixture directory (configs and plugin modules). */
+function checkDir(file: string, ...extra: string[]) {
+  return runCli(["check", `${CHECK}/${file}`, ...extra], {
+    permissions: [`--allow-read=${CHECK},${PLAN_PLUGINS}`],
+  });
+}
+
+Deno.test("check: a duplicate plugin name is an error", async () => {
+  const r = await checkDir("duplicate.yaml");
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(
+    r.stderr,
+    /^ {2}plugins\[1\]\.name: duplicate plugin name 'twin' \(also plugins\[0\]\)/m,
+  );
+});
+
+Deno.test("check: a missing module, a non-Plugin export, a missing export and a bare kind are errors", async () => {
+  const r = await checkDir("modules.yaml");
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /^ {2}plugins\[0\]\.kind: module file not found: .*does_not_exist\.ts$/m);
+  assert.match(
+    r.stderr,
+    /^ {2}plugins\[1\]\.kind: 'NotAPlugin' exported by .* is not a Plugin class/m,
+  );
+  assert.match(r.stderr, /^ {2}plugins\[2\]\.kind: .*plugins\.ts has no export 'Nope'/m);
+  assert.match(
+    r.stderr,
+    /^ {2}plugins\[3\]\.kind: 'plugins\.deny_filter\.DenyListPlugin' is neither 'external', a module specifier/m,
+  );
+  // A disabled plugin is never loaded, so its kind is not judged.
+  assert.doesNotMatch(r.stderr, /plugins\[4\]/);
+});
+
+Deno.test("check: the reference's Python class paths are bare kinds (errors), the plan still shown as JSON", async () => {
+  for (const name of ["valid_multiple_plugins", "legacy_modes"]) {
+    const r = await check(`${FIXTURES}/${name}.yaml`, "--json");
+    assert.equal(r.code, 1, name);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.valid, false);
+    assert.ok(
+      out.errors.every((e: { message: string }) => /is neither 'external'/.test(e.message)),
+    );
+    assert.equal(out.plugin_count > 0, true);
+  }
+});
+
+Deno.test("check: misspelt hook names and keys are warnings with a suggestion", async () => {
+  const r = await checkDir("misspelt.yaml");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /plugins\[0\]\.hooks\[0\]: 'tool_pre_invok' is not a known hook; did you mean `tool_pre_invoke`\?/,
+  );
+  assert.match(
+    r.stdout,
+    /plugins\[0\]\.prority: unknown key 'prority' is ignored; did you mean `priority`\?/,
+  );
+  assert.match(
+    r.stdout,
+    /plugins\[1\]\.hook: unknown key 'hook' is ignored; did you mean `hooks`\?/,
+  );
+  assert.match(
+    r.stdout,
+    /plugin_settings\.plugin_timout: unknown key 'plugin_timout' is ignored; did you mean `plugin_timeout`\?/,
+  );
+});
+
+Deno.test("check: an unset env variable is a warning where harmless and an error where it breaks the config", async () => {
+  const env = ["--allow-env=CPEX_CHECK_UNSET_OWNER,CPEX_CHECK_UNSET_PRIORITY"];
+  const harmless = await runCli(["check", `${CHECK}/env_unset.yaml`], {
+    permissions: [`--allow-read=${CHECK},${PLAN_PLUGINS}`, ...env],
+  });
+  assert.equal(harmless.code, 0, harmless.stderr);
+  assert.doesNotMatch(harmless.stdout, /IN_A_COMMENT/);
+  assert.match(
+    harmless.stdout,
+    /line 6: \{\{ env\.CPEX_CHECK_UNSET_OWNER \}\}: CPEX_CHECK_UNSET_OWNER is not set/,
+  );
+  const breaking = await runCli(["check", `${CHECK}/env_invalid.yaml`], {
+    permissions: [`--allow-read=${CHECK},${PLAN_PLUGINS}`, ...env],
+  });
+  assert.equal(breaking.code, 1);
+  assert.match(breaking.stderr, /plugins\[0\]\.priority: /);
+  assert.match(
+    breaking.stderr,
+    /^ {2}line 6: \{\{ env\.CPEX_CHECK_UNSET_PRIORITY \}\}: CPEX_CHECK_UNSET_PRIORITY is not set/m,
+  );
+  // Without --allow-env the variable cannot be read: the message names the flag.
+  const noEnv = await checkDir("env_unset.yaml");
+  assert.match(noEnv.stdout, /cannot be read without --allow-env=CPEX_CHECK_UNSET_OWNER/);
+});
+
+Deno.test("check: without read permission for a plugin module it reports a permission problem", async () => {
+  const r = await runCli(["check", `${CHECK}/duplicate.yaml`], {
+    permissions: [`--allow-read=${CHECK}/duplicate.yaml`],
+  });
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.stderr, /invalid config/);
+  assert.match(
+    r.stderr,
+    /^error: PermissionPreflightError: The check command needs Deno permissions that were not granted; run with --allow-read=.*plugins\.ts/m,
+  );
+});
+
+Deno.test("check validates a plugin-manifest.yaml beside a plugin module", async () => {
+  const r = await checkDir("manifest.yaml");
+  assert.equal(r.code, 1, r.stdout);
+  assert.doesNotMatch(r.stderr, /plugins\[0\]/);
+  assert.match(
+    r.stderr,
+    /^ {2}plugins\[1\]\.kind: .*manifest_bad\/plugin-manifest\.yaml: invalid plugin manifest: /m,
+  );
+  assert.match(r.stderr, /available_hooks/);
+  assert.match(r.stderr, /default_config/);
 });

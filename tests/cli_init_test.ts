@@ -40,7 +40,14 @@ Deno.test("init --core scaffolds a project whose own tests pass against this che
     assert.equal(r.code, 0, r.stderr);
     const project = `${dir}/tool-guard`;
     assert.match(r.stdout, new RegExp(`^Created ${project}/ with plugin ToolGuard:`));
-    for (const file of ["deno.json", "src/plugin.ts", "plugins.yaml", "tests/plugin_test.ts"]) {
+    const files = [
+      "deno.json",
+      "src/plugin.ts",
+      "src/plugin-manifest.yaml",
+      "plugins.yaml",
+      "tests/plugin_test.ts",
+    ];
+    for (const file of files) {
       assert.ok((await Deno.stat(`${project}/${file}`)).isFile, file);
     }
     const config = await readJson(`${project}/deno.json`);
@@ -59,15 +66,10 @@ Deno.test("init --core scaffolds a project whose own tests pass against this che
     assert.equal(fmt.code, 0, fmt.stderr);
     const lint = await run(project, ["lint"]);
     assert.equal(lint.code, 0, lint.stderr);
-    const check = await run(project, [
-      "run",
-      "--no-prompt",
-      "--allow-read=plugins.yaml",
-      CLI,
-      "check",
-      "plugins.yaml",
-    ]);
+    // The generated check task: it imports the plugin module and validates its manifest.
+    const check = await run(project, ["task", "check"]);
     assert.equal(check.code, 0, check.stderr);
+    assert.doesNotMatch(check.stdout, /warnings:/);
     assert.match(
       check.stdout,
       /1 +ToolGuard +sequential +10 +fail +30s +in-process \.\/src\/plugin\.ts#ToolGuard/,
@@ -185,6 +187,82 @@ Deno.test("init --core refuses a directory that is not a @cpex/core checkout", a
     const entries = [];
     for await (const e of Deno.readDir(dir)) entries.push(e.name);
     assert.deepEqual(entries, ["deno.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("init takes the socket path and ports as options, and its README's MCP URL is localhost", async () => {
+  const dir = await tempDir("addr");
+  try {
+    const sock = `${dir}/custom.sock`;
+    const r = await runCli(
+      ["init", "addr", "--dir", dir, "--socket", sock, "--grpc-port", "6123", "--mcp-port", "9123"],
+      { permissions: initPermissions(dir) },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const project = `${dir}/addr`;
+    const tasks = (await readJson(`${project}/deno.json`)).tasks as Record<string, string>;
+    assert.match(tasks["serve:unix"], new RegExp(`--allow-net=unix:${sock} `));
+    assert.match(tasks["serve:unix"], new RegExp(`--path ${sock}$`));
+    assert.match(tasks["serve:grpc"], /--allow-net=127\.0\.0\.1:6123 .* --port 6123$/);
+    assert.match(tasks["serve:mcp"], /--allow-net=127\.0\.0\.1:9123 .* --port 9123$/);
+    const yaml = await Deno.readTextFile(`${project}/plugins.yaml`);
+    assert.match(yaml, new RegExp(`path: ${sock}`));
+    const readme = await Deno.readTextFile(`${project}/README.md`);
+    assert.match(readme, /url: "http:\/\/localhost:9123\/mcp"/);
+    assert.doesNotMatch(readme, /url: "http:\/\/127\.0\.0\.1/);
+    assert.match(readme, new RegExp(`unix_socket: \\{ path: ${sock} \\}`));
+    assert.match(readme, /grpc: \{ target: "127\.0\.0\.1:6123" \}/);
+    assert.match(r.stdout, new RegExp(`serve it on ${sock} `));
+    const bad = await runCli(["init", "x", "--dir", dir, "--mcp-port", "http"], {
+      permissions: initPermissions(dir),
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--mcp-port must be an integer in 1\.\.65535, got 'http'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("init writes the plugin manifest and prints the --core fallback for jsr:@cpex/core", async () => {
+  const dir = await tempDir("manifest");
+  try {
+    const r = await runCli(["init", "mani", "--dir", dir], { permissions: initPermissions(dir) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /If jsr:@cpex\/core cannot be resolved/);
+    // Run from this checkout, it names it.
+    assert.ok(r.stdout.includes(`cpex init mani --core ${CORE} --dir ${dir}`), r.stdout);
+    const manifest = await Deno.readTextFile(`${dir}/mani/src/plugin-manifest.yaml`);
+    for (const key of ["description", "author", "version", "tags", "available_hooks"]) {
+      assert.match(manifest, new RegExp(`^${key}: `, "m"), key);
+    }
+    assert.match(manifest, /^default_config:\n {2}blocked_tools: \[\]\n {2}redact_args: /m);
+    const linked = await runCli(["init", "linked", "--dir", dir, "--core", CORE], {
+      permissions: initPermissions(dir),
+    });
+    assert.doesNotMatch(linked.stdout, /cannot be resolved/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("init without the permissions it needs says which flags to add, before writing", async () => {
+  const dir = await tempDir("noperm");
+  try {
+    const r = await runCli(["init", "guard", "--dir", dir], {
+      permissions: [`--allow-read=${dir}`],
+    });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^error: PermissionPreflightError: The init command needs Deno permissions that were ` +
+          `not granted; run with --allow-write=${dir}$`,
+        "m",
+      ),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

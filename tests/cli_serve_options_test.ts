@@ -20,8 +20,10 @@ Deno.test("serve passes on only the settings the command line gives", () => {
   assert.deepEqual(plan("-c", "p.yaml", "-t", "grpc"), {
     config: "p.yaml",
     transport: "grpc",
+    allowPartial: false,
     options: { transport: "grpc" },
   });
+  assert.equal(plan("-c", "p.yaml", "-t", "unix", "--allow-partial").allowPartial, true);
   assert.deepEqual(plan("-c", "p.yaml", "-t", "http", "-p", "0").options, {
     transport: "http",
     port: 0,

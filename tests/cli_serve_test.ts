@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { parseConfig, PluginManager } from "../mod.ts";
 import { GRPC_ENV_VARS } from "../src/external/grpc/permissions.ts";
-import { spawnCli } from "./helpers/cli.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
 
 const CONFIG = "tests/fixtures/cli/serve_plugins.yaml";
 const PLUGIN_MODULE = "examples/plugins/deny_list.ts";
@@ -234,4 +234,99 @@ Deno.test("serve over grpc binds --host/--port with grpc-js's env names only", a
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /cpex serve: stopped/);
   }
+});
+
+// --- fail closed (issue 12) -------------------------------------------------------------------
+
+const PARTIAL = "tests/fixtures/cli/serve_partial.yaml";
+const MISSING = "tests/fixtures/cli/serve_missing.yaml";
+const EMPTY = "tests/fixtures/cli/serve_empty.yaml";
+const MISSING_MODULE = "tests/fixtures/cli/does_not_exist.ts";
+
+function partialPermissions(config: string, path: string): string[] {
+  return [
+    `--allow-read=${[config, PLUGIN_MODULE, MISSING_MODULE, path].join(",")}`,
+    `--allow-write=${path}`,
+    `--allow-net=unix:${path}`,
+  ];
+}
+
+Deno.test("serve with a plugin that cannot load exits 1 before READY, naming it (default)", async () => {
+  const path = socketPath("missing");
+  const result = await runCli(["serve", "-c", MISSING, "-t", "unix", "--path", path], {
+    permissions: partialPermissions(MISSING, path),
+  });
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /Plugin initialization failed: Missing - /);
+  assert.match(result.stderr, /0 of 2 plugins loaded from .*serve_missing\.yaml: Missing failed/);
+  assert.equal(await exists(path), false);
+});
+
+Deno.test("serve refuses a partial load (fail_on_plugin_error: false) unless --allow-partial", async () => {
+  const path = socketPath("partial");
+  const refused = await runCli(["serve", "-c", PARTIAL, "-t", "unix", "--path", path], {
+    permissions: partialPermissions(PARTIAL, path),
+  });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.equal(refused.stdout, "");
+  assert.match(refused.stderr, /Skipping plugin Missing/);
+  assert.match(
+    refused.stderr,
+    /refusing to serve: 1 of 2 plugins loaded from .*serve_partial\.yaml \(not loaded: Missing\); pass --allow-partial/,
+  );
+  assert.equal(await exists(path), false);
+
+  const server = spawnCli(
+    ["serve", "-c", PARTIAL, "-t", "unix", "--path", path, "--allow-partial"],
+    { permissions: partialPermissions(PARTIAL, path) },
+  );
+  try {
+    await server.waitFor("stdout", "READY\n");
+    await server.waitFor("stderr", `1 plugin from ${PARTIAL} on unix ${path}`);
+  } finally {
+    const result = await server.kill("SIGTERM");
+    assert.equal(result.code, 0, result.stderr);
+  }
+});
+
+Deno.test("serve refuses a config with no plugin unless --allow-partial", async () => {
+  const path = socketPath("empty");
+  const permissions = [
+    `--allow-read=${EMPTY},${path}`,
+    `--allow-write=${path}`,
+    `--allow-net=unix:${path}`,
+  ];
+  const refused = await runCli(["serve", "-c", EMPTY, "-t", "unix", "--path", path], {
+    permissions,
+  });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.equal(refused.stdout, "");
+  assert.match(refused.stderr, /refusing to serve: no plugin loaded from .*serve_empty\.yaml/);
+
+  const server = spawnCli(["serve", "-c", EMPTY, "-t", "unix", "--path", path, "--allow-partial"], {
+    permissions,
+  });
+  try {
+    await server.waitFor("stdout", "READY\n");
+  } finally {
+    const result = await server.kill("SIGTERM");
+    assert.equal(result.code, 0, result.stderr);
+  }
+});
+
+Deno.test("serve without read permission for a plugin module exits 1 naming the plugin (fail closed)", async () => {
+  const path = socketPath("noread");
+  const result = await runCli(["serve", "-c", CONFIG, "-t", "unix", "--path", path], {
+    permissions: [
+      `--allow-read=${CONFIG},${path}`,
+      `--allow-write=${path}`,
+      `--allow-net=unix:${path}`,
+    ],
+  });
+  assert.equal(result.code, 1, result.stderr);
+  assert.equal(result.stdout, "");
+  assert.match(result.stderr, /Plugin initialization failed: DenyList - .*deny_list\.ts/);
+  assert.match(result.stderr, /--allow-read/);
+  assert.equal(await exists(path), false);
 });

@@ -20,13 +20,13 @@ const ALL_UNSET: Record<string, undefined> = Object.fromEntries(
 const clean = <T>(vars: Record<string, string | undefined>, fn: () => T) =>
   withEnv({ ...ALL_UNSET, ...vars }, fn);
 
-Deno.test("settings defaults match the reference", async () => {
+Deno.test("settings defaults match the reference, except fail_on_plugin_error (fail closed)", async () => {
   await clean({}, () => {
     const s = readSettings();
     assert.equal(s.enabled, false);
     assert.equal(s.configFile, "plugins/config.yaml");
     assert.equal(s.pluginTimeout, 30);
-    assert.equal(s.failOnPluginError, false);
+    assert.equal(s.failOnPluginError, true); // the reference: false (issue 12)
     assert.equal(s.executionPool, 10);
     assert.equal(s.defaultHookPolicy, "allow");
     assert.equal(s.ssrfProtectionEnabled, true);

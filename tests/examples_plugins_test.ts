@@ -450,7 +450,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** No socket, no run directory, and none of the demo's processes left. */
 async function assertCleanedUp(trace: DemoTrace, out: string): Promise<void> {
-  assert.match(out, /^demo: cleanup: .*removed \/tmp\/cpex-demo\/run-/m);
+  assert.match(out, /^demo: socket .*; removed \/tmp\/cpex-demo\/run-/m);
   assert.equal(await exists(trace.socket), false, `socket ${trace.socket} left behind`);
   assert.equal(await exists(trace.runDir), false, `run directory ${trace.runDir} left behind`);
   if (Deno.build.os !== "linux") return;
@@ -484,11 +484,15 @@ Deno.test("the demo runs servers on three transports with its task's flags and c
   const trace = traceOf(out);
   assert.equal(trace.pids.length, 4, "three servers and the gateway");
 
-  // The table: one row per call with its decision, the deciding plugin and its transport.
+  // The table: one row per call with its decision, then the deciding plugin and its transport
+  // on an indented line (so the table fits 100 columns: issue 12).
   const row = (label: string, decision: string, plugin: string, transport: string) =>
     assert.match(
       out,
-      new RegExp(`^ *\\d+ +${label} +\\w+ +${decision} +${plugin} +${transport} `, "m"),
+      new RegExp(
+        `^ *\\d+ +${label} +\\w+ +${decision} +[\\d.]+\n +by ${plugin} \\(${transport}\\)`,
+        "m",
+      ),
       `row '${label}'`,
     );
   row("over-long search query", "block", "ArgumentValidator", "unix");
@@ -511,7 +515,13 @@ Deno.test("the demo runs servers on three transports with its task's flags and c
   }
   assert.match(
     out,
-    /gateway \(pid \d+\) exited 0, unix server \(pid \d+\) exited 0, grpc server \(pid \d+\) exited 0, mcp-http server \(pid \d+\) exited 0/,
+    /gateway \(pid \d+\) exited 0,\s+unix server \(pid \d+\) exited 0,\s+grpc server \(pid \d+\) exited 0,\s+mcp-http server \(pid \d+\) exited 0/,
+  );
+  // Issue 12: every line fits 100 columns, and the demo ends telling what to edit next.
+  for (const line of out.split("\n")) assert.ok([...line].length <= 100, `too wide: ${line}`);
+  assert.match(
+    out,
+    /Try your own plugin:\n.*examples\/plugins\/[\s\S]*examples\/gateway_all\.yaml/,
   );
   await assertCleanedUp(trace, out);
 });
@@ -545,7 +555,7 @@ Deno.test("the demo stops the gateway, the servers and removes the socket on SIG
   // The gateway stops first (it shuts its plugin manager down), then every server.
   assert.match(
     out,
-    /cleanup: gateway \(pid \d+\) exited 130, unix server .* grpc server .* mcp-http server/,
+    /cleanup: gateway \(pid \d+\) exited 130,\s+unix server [\s\S]* grpc server [\s\S]* mcp-http server/,
   );
   await assertCleanedUp(traceOf(out), out);
 });

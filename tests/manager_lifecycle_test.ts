@@ -369,7 +369,7 @@ Deno.test("registering a second plugin with the same name is rejected", async ()
   }
 });
 
-Deno.test("a duplicate name in a config is skipped with a warning by default", async () => {
+Deno.test("a duplicate name in a config is skipped with a warning when fail_on_plugin_error is false", async () => {
   const config = inlineConfig([
     { name: "dup", kind: echoKind(), hooks: ["tool_pre_invoke"], config: { n: 1 } },
     { name: "dup", kind: echoKind(), hooks: ["tool_pre_invoke"], config: { n: 2 } },
@@ -382,7 +382,7 @@ Deno.test("a duplicate name in a config is skipped with a warning by default", a
       assert.match(log.messages[0], /Skipping plugin dup because fail_on_plugin_error is disabled/);
       assert.match(log.messages[0], /already registered/);
       return Promise.resolve();
-    }));
+    }, { failOnPluginError: false }));
 });
 
 Deno.test("a plugin without a handler for a listed hook is rejected with a clear PluginError", async () => {
@@ -413,7 +413,27 @@ Deno.test("a plugin without a handler for a listed hook is rejected with a clear
 
 // --- fail_on_plugin_error (C63, Q18) --------------------------------------------------------------
 
-Deno.test("by default a plugin that fails to load is skipped with a warning and the rest load", async () => {
+Deno.test("by default a plugin that fails to load fails initialize, naming it and the cause (issue 12)", async () => {
+  resetLog();
+  await withEnv(CLEAN_ENV, async () => {
+    const { manager, log } = newManager(fixture("broken_plugin.yaml"));
+    await assert.rejects(manager.initialize(), (error: unknown) => {
+      const message = (error as Error).message;
+      assert.match(message, /^Plugin initialization failed: missing-module - /);
+      assert.match(message, /does_not_exist\.ts/);
+      return true;
+    });
+    assert.equal(manager.initialized, false);
+    assert.equal(manager.pluginCount, 0);
+    // The plugin loaded before the failure was shut down again.
+    assert.deepEqual(lifecycleLog, ["construct:good-1", "initialize:good-1", "shutdown:good-1"]);
+    assert.deepEqual(log.infos, [
+      `0 of 3 plugins loaded from ${fixture("broken_plugin.yaml")}: missing-module failed`,
+    ]);
+  });
+});
+
+Deno.test("fail_on_plugin_error: false skips a plugin that fails to load, and says N of M loaded", async () => {
   await withEnv(CLEAN_ENV, () =>
     withManager(fixture("broken_plugin.yaml"), (manager, log) => {
       assert.equal(manager.initialized, true);
@@ -426,8 +446,22 @@ Deno.test("by default a plugin that fails to load is skipped with a warning and 
         log.messages[0],
         /^Skipping plugin missing-module because fail_on_plugin_error is disabled/,
       );
+      assert.deepEqual(log.infos, [
+        `2 of 3 plugins loaded from ${fixture("broken_plugin.yaml")}`,
+      ]);
       return Promise.resolve();
-    }));
+    }, { failOnPluginError: false }));
+});
+
+Deno.test("a manager whose logger has no info method gets the load report as a warning", async () => {
+  const messages: string[] = [];
+  const config = inlineConfig([{ name: "ok", kind: echoKind(), hooks: ["tool_pre_invoke"] }]);
+  await withEnv(CLEAN_ENV, async () => {
+    const manager = new PluginManager(config, { logger: { warn: (m) => messages.push(m) } });
+    await manager.initialize();
+    await manager.shutdown();
+  });
+  assert.deepEqual(messages, ["1 of 1 plugins loaded"]);
 });
 
 Deno.test("failOnPluginError makes initialize fail naming the plugin, and nothing stays loaded", async () => {
@@ -561,8 +595,13 @@ Deno.test("without any setting the plugin timeout defaults to 30 seconds", async
 
 // --- external plugins ------------------------------------------------------------------------------
 
-Deno.test("kind: external whose server is unreachable is skipped or fails, naming the plugin", async () => {
+Deno.test("kind: external whose server is unreachable fails initialize, or is skipped when allowed", async () => {
   await withEnv(CLEAN_ENV, async () => {
+    const strict = newManager(fixture("external_unreachable.yaml")).manager;
+    await assert.rejects(
+      strict.initialize(),
+      /Plugin initialization failed: remote-unix - Failed to connect to /,
+    );
     await withManager(fixture("external_unreachable.yaml"), (manager, log) => {
       assert.equal(manager.pluginCount, 0);
       assert.match(log.messages[0], /Skipping plugin remote-unix/);
@@ -571,7 +610,7 @@ Deno.test("kind: external whose server is unreachable is skipped or fails, namin
         /Failed to connect to \/tmp\/cpex-lifecycle-nobody-listens\.sock/,
       );
       return Promise.resolve();
-    });
+    }, { failOnPluginError: false });
     const { manager } = newManager(fixture("external_unreachable.yaml"), {
       failOnPluginError: true,
     });

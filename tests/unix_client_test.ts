@@ -68,7 +68,7 @@ async function gateway(
   warnings: string[] = [],
 ): Promise<PluginManager> {
   const manager = new PluginManager(config, {
-    logger: { warn: (m: string) => warnings.push(m) },
+    logger: { warn: (m: string) => warnings.push(m), info: () => {} },
     ...options,
   });
   await within(manager.initialize(), "gateway initialize");

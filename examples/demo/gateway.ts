@@ -17,8 +17,9 @@ import {
   type PluginContextTable,
   PluginManager,
 } from "../../mod.ts";
-import { describeResult, paint, printTable, type Row, transports } from "./report.ts";
+import { describeResult, paint, printTable, type Row, transports, wrapWords } from "./report.ts";
 import { STEPS } from "./script.ts";
+import { parentWatchFlag, whenParentExits } from "./parent_watch.ts";
 
 const CONFIG = new URL("../gateway_all.yaml", import.meta.url);
 /** Sequential calls per transport in the throughput measurement (after 100 warm-up calls). */
@@ -50,15 +51,21 @@ const checkInterrupt = (): void => {
 
 async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", () => interrupted = true);
-  const manager = new PluginManager(CONFIG);
+  // Started by the demo: stop when the demo is gone, however it ended (issue 12).
+  if (parentWatchFlag(Deno.args).watch) whenParentExits(() => interrupted = true);
+  // The load report ("6 of 6 plugins loaded") is the line printed below, with the timing.
+  const manager = new PluginManager(CONFIG, {
+    logger: { warn: (m) => console.error(m), info: () => {} },
+  });
   try {
     const started = performance.now();
     await manager.initialize();
     const byPlugin = transports(manager);
     console.log(
-      `gateway: loaded ${manager.pluginCount} plugins from examples/gateway_all.yaml in ` +
-        `${Math.round(performance.now() - started)} ms (connections to the three servers included)`,
+      `gateway: loaded ${manager.pluginCount} of ${manager.config?.plugins.length} plugins ` +
+        `from examples/gateway_all.yaml in ${Math.round(performance.now() - started)} ms`,
     );
+    console.log("gateway: (the time includes connecting to the three servers)");
     printPlugins(manager, byPlugin);
     checkInterrupt();
     await runScript(manager, byPlugin); // a first pass warms connections and the JIT up
@@ -67,7 +74,7 @@ async function main(): Promise<number> {
     const rows = passes[0].map((row, i) => ({ ...row, ms: median(passes.map((p) => p[i].ms)) }));
     console.log(
       paint(1, "\nScripted calls") +
-        ` (ms: the whole hook chain, median of ${MEASURED_PASSES} passes after a warm-up pass):`,
+        ` (ms: the whole hook chain, median of ${MEASURED_PASSES} passes after a warm-up):`,
     );
     printTable(rows);
     await measureThroughput(manager, byPlugin);
@@ -102,7 +109,12 @@ function printPlugins(manager: PluginManager, byPlugin: Map<string, string>): vo
   const line = (cells: string[]) =>
     "  " + cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i])).join("  ");
   console.log(paint(1, line(titles)));
-  for (const row of rows) console.log(line(row));
+  // The hooks wrap under their column, so the table fits 100 columns (issue 12).
+  const indent = 2 + widths.slice(0, -1).reduce((sum, w) => sum + w + 2, 0);
+  for (const row of rows) {
+    const hooks = wrapWords(row[row.length - 1], indent).slice(indent);
+    console.log(line([...row.slice(0, -1), hooks]));
+  }
 }
 
 async function runScript(manager: PluginManager, byPlugin: Map<string, string>): Promise<Row[]> {
@@ -155,7 +167,7 @@ async function measureThroughput(
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   console.log(
     paint(1, "\nThroughput") +
-      ": sequential calls through each transport's plugin alone (invokeHookForPlugin), " +
+      ": sequential calls through each transport's plugin alone (invokeHookForPlugin),\n" +
       "then through the whole chain (invokeHook):",
   );
   // The first plugin of each transport that has a hook with a clean payload.
@@ -200,9 +212,9 @@ async function measureThroughput(
       `${"tool_pre_invoke".padEnd(18)}  ${fmt(FULL_CHAIN_CALLS).padStart(6)} calls  ` +
       `${paint(1, fmt(perSecond).padStart(7))} calls/s  ${
         (1e6 / perSecond).toFixed(1).padStart(6)
-      } ` +
-      `µs/call  (${via})`,
+      } µs/call`,
   );
+  console.log(`  ${"".padEnd(10)}  (${via})`);
 }
 
 if (import.meta.main) {

@@ -5,9 +5,14 @@
  *
  * Children are started `detached` (a session of their own), so a Ctrl-C in the terminal reaches
  * only the demo, which then stops them in a safe order: the gateway first, the servers last.
+ * Each child also gets a pipe on its stdin and `--exit-with-parent` (`parent_watch.ts`): if
+ * the demo dies without cleaning up (SIGKILL), the pipe closes and the child stops itself, so
+ * no server outlives the demo (issue 12).
  *
  * @module
  */
+
+import { EXIT_WITH_PARENT } from "./parent_watch.ts";
 
 /**
  * What to run: a script under `deno run` with the given flags and arguments.
@@ -84,19 +89,28 @@ export class DemoProcess {
   }
 
   /**
-   * Starts `deno run --no-prompt <flags> <script> <args>` with the running Deno executable (so
-   * it works the same under `npx deno`), in `cwd`, detached, stdin closed.
+   * Starts `deno run --quiet --no-prompt <flags> <script> <args> --exit-with-parent` with the
+   * running Deno executable (so it works the same under `npx deno`), in `cwd`, detached, with a
+   * stdin pipe the demo holds open and never writes to.
    */
   static start(
     spec: ProcessSpec,
     options: { cwd: string | URL; inheritOutput?: boolean },
   ): DemoProcess {
-    const args = ["run", "--no-prompt", ...spec.flags, spec.script, ...spec.args];
+    const args = [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...spec.flags,
+      spec.script,
+      ...spec.args,
+      EXIT_WITH_PARENT,
+    ];
     const child = new Deno.Command(Deno.execPath(), {
       args,
       cwd: options.cwd,
       env: spec.env,
-      stdin: "null",
+      stdin: "piped",
       stdout: options.inheritOutput ? "inherit" : "piped",
       stderr: options.inheritOutput ? "inherit" : "piped",
       detached: true,
@@ -191,7 +205,7 @@ export class DemoProcess {
       }
     }
     const status = await this.exited;
-    await Promise.allSettled([this.#drain(), this.#stderrDone]);
+    await Promise.allSettled([this.#drain(), this.#stderrDone, this.child.stdin.close()]);
     return { status, killed };
   }
 

@@ -178,16 +178,14 @@ const DECISION_COLOR: Record<string, number> = { allow: 32, block: 31, modify: 3
  * ```
  */
 export function printTable(rows: Row[]): void {
+  // One line per call (it fits 100 columns: issue 12), then who decided, what changed and the
+  // notes on an indented line wrapped at 100 columns.
   const columns: Array<[keyof Row, string, "left" | "right"]> = [
     ["n", "#", "right"],
     ["label", "call", "left"],
     ["hook", "hook", "left"],
     ["decision", "decision", "left"],
-    ["plugin", "plugin", "left"],
-    ["transport", "transport", "left"],
-    ["fields", "modified fields", "left"],
     ["ms", "ms", "right"],
-    ["notes", "notes", "left"],
   ];
   const widths = columns.map(([key, title]) =>
     Math.max(title.length, ...rows.map((row) => row[key].length))
@@ -195,16 +193,36 @@ export function printTable(rows: Row[]): void {
   const line = (cells: string[], paintDecision = false): string =>
     cells.map((cell, i) => {
       const [key, , align] = columns[i];
-      const padded = i === columns.length - 1
-        ? cell
-        : align === "right"
-        ? cell.padStart(widths[i])
-        : cell.padEnd(widths[i]);
+      const padded = align === "right" ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
       return paintDecision && key === "decision"
         ? paint(DECISION_COLOR[cell.trim()], padded)
         : padded;
     }).join("  ").trimEnd();
   console.log(paint(1, line(columns.map(([, title]) => title))));
-  console.log(widths.map((w, i) => "-".repeat(i === columns.length - 1 ? 5 : w)).join("  "));
-  for (const row of rows) console.log(line(columns.map(([key]) => row[key]), true));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) {
+    console.log(line(columns.map(([key]) => row[key]), true));
+    const detail = [
+      row.plugin !== "-" ? `by ${row.plugin} (${row.transport})` : "",
+      row.fields !== "-" ? `modified ${row.fields}` : "",
+      row.notes,
+    ].filter(Boolean).join("; ");
+    if (detail) console.log(wrapWords(detail, 6, 100));
+  }
+}
+
+/**
+ * Wraps `text` at spaces to lines of at most `width` columns, each indented by `indent`.
+ */
+export function wrapWords(text: string, indent: number, width = 100): string {
+  const lines: string[] = [];
+  let current = "";
+  for (const word of text.split(" ")) {
+    if (current && indent + current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = word;
+    } else current = current ? `${current} ${word}` : word;
+  }
+  if (current) lines.push(current);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
 }

@@ -1,17 +1,29 @@
 /**
  * `cpex check FILE [--json]`: validates a config file and prints its effective plan (see
- * `plan.ts`), or every problem with its YAML path and exit code 1. Pure config analysis: no
- * plugin is loaded and no transport module is imported.
+ * `plan.ts`), or every problem with its YAML path and exit code 1. Beyond the schema it checks
+ * what would break at runtime (`check_runtime.ts`): plugin modules are imported to check their
+ * export, but no plugin is constructed and no transport module is imported.
  *
  * @module
  */
-import { loadConfig } from "../config/load.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadConfig, substituteEnv } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
 import { readSettings } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
 import { getHookRegistry } from "../hooks/registry.ts";
 import { type CommandSpec, parseArgs } from "./args.ts";
 import { describeError, type Output } from "./output.ts";
 import { buildPlan, type ConfigPlan, type PlanEntry, type PlanTransport } from "./plan.ts";
+import {
+  documentOf,
+  type Finding,
+  keyWarnings,
+  runtimeFindings,
+  unsetEnv,
+} from "./check_runtime.ts";
+import { preflight } from "./preflight.ts";
 
 /**
  * The options of `check`.
@@ -153,25 +165,66 @@ export async function checkCommand(args: readonly string[], output: Output): Pro
   const parsed = parseArgs(args, CHECK_SPEC);
   const file = parsed.positionals[0];
   const json = parsed.options.json === true;
-  let plan: ConfigPlan;
+  // A permission problem is said to be one, not an invalid config (issue 12).
+  preflight("check command", [{
+    descriptor: { name: "read", path: file },
+    flag: `--allow-read=${file}`,
+  }]);
+  const text = await Deno.readTextFile(file).catch(() => null);
+  const unset = text === null ? [] : unsetEnv(text);
+  let config: Config;
   try {
-    const config = await loadConfig(file);
-    const pluginTimeout = readSettings().envValue("pluginTimeout");
-    // The CLI is an entry point: it plans against the default (built-in) hooks.
-    const hooks = getHookRegistry();
-    plan = buildPlan(config, file, hooks, pluginTimeout === undefined ? {} : { pluginTimeout });
+    config = await loadConfig(file);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    // An unset variable is likely why the config is invalid: name it among the errors.
+    const issues = [...error.issues, ...unset];
+    const invalid = new ConfigError(error.file, issues);
     if (json) {
       output.stdout(
-        JSON.stringify({ file: error.file, valid: false, errors: error.issues }, null, 2) + "\n",
+        JSON.stringify({ file: error.file, valid: false, errors: issues }, null, 2) + "\n",
       );
     } else {
-      output.stderr(`error: ${describeError(error)}\n`);
+      output.stderr(`error: ${describeError(invalid)}\n`);
+    }
+    return 1;
+  }
+  const pluginTimeout = readSettings().envValue("pluginTimeout");
+  // The CLI is an entry point: it plans against the default (built-in) hooks.
+  const hooks = getHookRegistry();
+  const plan: ConfigPlan = buildPlan(
+    config,
+    file,
+    hooks,
+    pluginTimeout === undefined ? {} : { pluginTimeout },
+  );
+  const found = await runtimeFindings(config, pathToFileURL(resolve(file)), hooks);
+  const document = text === null ? null : documentOf(safeSubstitute(text, file));
+  const warnings: Finding[] = [...found.warnings, ...keyWarnings(document), ...unset];
+  plan.warnings.push(...warnings.map((w) => `${w.path}: ${w.message}`));
+  if (found.errors.length) {
+    if (json) {
+      output.stdout(
+        JSON.stringify({ valid: false, errors: found.errors, ...plan }, null, 2) + "\n",
+      );
+    } else {
+      const lines = plan.warnings.map((w) => `  - ${w}`);
+      output.stderr(
+        `error: ${describeError(new ConfigError(file, found.errors))}\n` +
+          (lines.length ? `warnings:\n${lines.join("\n")}\n` : ""),
+      );
     }
     return 1;
   }
   if (json) output.stdout(JSON.stringify({ valid: true, ...plan }, null, 2) + "\n");
   else output.stdout(renderPlan(plan));
   return 0;
+}
+
+function safeSubstitute(text: string, file: string): string {
+  try {
+    return substituteEnv(text, file);
+  } catch {
+    return "";
+  }
 }

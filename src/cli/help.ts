@@ -74,6 +74,8 @@ Options:
       --tls-ca FILE        grpc, mcp: CA bundle that verifies client certificates (mTLS)
       --client-auth MODE   grpc, mcp: none | optional | require client certificates
                            (default: require with --tls-ca, else none)
+      --allow-partial      Serve even if a plugin did not load or none did (by default
+                           serve refuses to start: a missing security plugin fails closed)
   -h, --help               Show this help
 
 Unset mcp and grpc listen settings come from the config's server_settings (mcp) or
@@ -111,9 +113,14 @@ Validate a config file and print its effective plan: for each hook, the plugins 
 they run (phases sequential, transform, audit, concurrent, fire_and_forget; by priority within
 a phase, ties in file order) with mode, priority, on_error, timeout, conditions and transport
 (in-process kind, or the external plugin's unix socket, gRPC target or MCP url/command).
-Nothing is loaded, started or connected.
+Plugin modules are imported to check their export; no plugin is started or connected.
 
 An invalid file prints each problem with its YAML path (e.g. plugins[1].mode) and exits 1.
+So does what would break at runtime: a duplicate plugin name, a kind that is neither
+'external' nor 'module.ts#Export', a missing module file or export, an export that is not a
+Plugin class, an invalid plugin-manifest.yaml beside a module, an unset {{ env.NAME }} that
+makes the config invalid. Warnings (exit 0) name misspelt hooks and keys with a suggestion
+("did you mean \`tool_pre_invoke\`?") and unset variables elsewhere.
 
 Options:
   --json       Print the plan (or the errors) as JSON on stdout
@@ -125,7 +132,9 @@ own, else PLUGINS_PLUGIN_TIMEOUT (with --allow-env), else plugin_settings.plugin
 30 s. External mcp and grpc plugins take the values their YAML entry does not set from their
 plugin server when the gateway connects; those are marked "(server may override)".
 
-Permissions: --allow-read=FILE (plus the files the config names: TLS files, STDIO scripts).
+Permissions: --allow-read=FILE plus the plugin modules it names and what they import (e.g.
+--allow-read=plugins.yaml,src); --allow-env=NAME for each {{ env.NAME }}. A missing one is
+reported as a permission problem, with the flag to add.
 
 Example:
   ${PROGRAM} check plugins.yaml
@@ -134,13 +143,16 @@ Example:
 );
 
 const INIT = page(
-  `Usage: ${PROGRAM} init NAME [--dir DIR] [--core PATH]`,
+  `Usage: ${PROGRAM} init NAME [--dir DIR] [--core PATH] [--socket PATH] [--grpc-port N] ` +
+    `[--mcp-port N]`,
   `
 Create an external plugin project in DIR/NAME (DIR defaults to the current directory):
 
   deno.json         imports @cpex/core; tasks test, check, serve:unix, serve:grpc, serve:mcp,
                     serve:stdio, each with only the permissions it needs
   src/plugin.ts     the plugin class, with a tool_pre_invoke hook that blocks listed tools
+  src/plugin-manifest.yaml  its manifest: description, author, version, tags,
+                    available_hooks, default_config (fills keys the config leaves out)
   plugins.yaml      the plugin server's config
   tests/            a unit test of the plugin and an in-process PluginManager test
   README.md         how to run it and how a gateway points at it
@@ -149,10 +161,13 @@ NAME must start with a letter and contain only letters, digits, '-' and '_'. An 
 non-empty DIR/NAME is never overwritten.
 
 Options:
-  --dir DIR     Create the project under DIR
-  --core PATH   Use the @cpex/core checkout at PATH (linked through deno.json "links")
-                instead of jsr:@cpex/core
-  -h, --help    Show this help
+  --dir DIR         Create the project under DIR
+  --core PATH       Use the @cpex/core checkout at PATH (linked through deno.json "links")
+                    instead of jsr:@cpex/core (use it when jsr:@cpex/core cannot be resolved)
+  --socket PATH     serve:unix socket (absolute; default /tmp/NAME.sock)
+  --grpc-port N     serve:grpc port (default 50051)
+  --mcp-port N      serve:mcp port (default 8000)
+  -h, --help        Show this help
 
 Permissions: --allow-read=DIR --allow-write=DIR (plus --allow-read=PATH with --core).
 

@@ -1,6 +1,7 @@
 /**
- * `cpex init NAME [--dir DIR] [--core PATH]`: creates an external plugin project in DIR/NAME
- * from `templates.ts`. Never overwrites: an existing non-empty directory is refused.
+ * `cpex init NAME [--dir DIR] [--core PATH] [--socket PATH] [--grpc-port N] [--mcp-port N]`:
+ * creates an external plugin project in DIR/NAME from `templates.ts`. Never overwrites: an
+ * existing non-empty directory is refused.
  *
  * `@cpex/core` is imported as `jsr:@cpex/core@^VERSION`; with `--core PATH` the project links
  * that local checkout instead (deno.json `links`, so the checkout's own imports apply and no
@@ -9,8 +10,10 @@
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type CommandSpec, parseArgs, UsageError } from "./args.ts";
 import type { Output } from "./output.ts";
+import { preflight } from "./preflight.ts";
 import { classNameOf, projectFiles, socketPathOf } from "./templates.ts";
 import { VERSION } from "./version.ts";
 
@@ -19,11 +22,35 @@ import { VERSION } from "./version.ts";
  */
 export const INIT_SPEC: CommandSpec = {
   name: "init",
-  options: { dir: { type: "string" }, core: { type: "string" } },
+  options: {
+    dir: { type: "string" },
+    core: { type: "string" },
+    socket: { type: "string" },
+    "grpc-port": { type: "string" },
+    "mcp-port": { type: "string" },
+  },
   positionals: { min: 1, max: 1, names: "NAME" },
 };
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+function port(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new UsageError(`--${flag} must be an integer in 1..65535, got '${raw}'`, "init");
+  }
+  return value;
+}
+
+/**
+ * The checkout this CLI runs from, when it runs from a local one (a `file:` module): what to
+ * pass to `--core` when `jsr:@cpex/core` cannot be resolved.
+ */
+function runningCheckout(): string | null {
+  const root = new URL("../../", import.meta.url);
+  return root.protocol === "file:" ? fileURLToPath(root).replace(/\/$/, "") : null;
+}
 
 /** True when `path` does not exist or is an empty directory; throws for a non-directory. */
 async function isFreeDirectory(path: string): Promise<boolean> {
@@ -80,6 +107,22 @@ export async function initCommand(args: readonly string[], output: Output): Prom
   }
   const parent = resolve((parsed.options.dir as string | undefined) ?? ".");
   const target = join(parent, name);
+  const socketPath = parsed.options.socket as string | undefined;
+  if (socketPath !== undefined && !socketPath.startsWith("/")) {
+    throw new UsageError(`--socket must be an absolute path, got '${socketPath}'`, "init");
+  }
+  const grpcPort = port("grpc-port", parsed.options["grpc-port"] as string | undefined);
+  const mcpPort = port("mcp-port", parsed.options["mcp-port"] as string | undefined);
+  // Said up front, in the words `serve` uses, rather than as a failure half-way (issue 12).
+  const core = parsed.options.core as string | undefined;
+  preflight("init command", [
+    { descriptor: { name: "read", path: parent }, flag: `--allow-read=${parent}` },
+    { descriptor: { name: "write", path: parent }, flag: `--allow-write=${parent}` },
+    ...(core === undefined ? [] : [{
+      descriptor: { name: "read" as const, path: resolve(core) },
+      flag: `--allow-read=${core}`,
+    }]),
+  ]);
   let coreSpecifier = `jsr:@cpex/core@^${VERSION}`;
   let coreLink: string | null = null;
   if (parsed.options.core !== undefined) {
@@ -92,12 +135,28 @@ export async function initCommand(args: readonly string[], output: Output): Prom
     output.stderr(`error: refusing to overwrite ${target}: it exists and is not empty\n`);
     return 1;
   }
-  const files = projectFiles({ name, className: classNameOf(name), coreSpecifier, coreLink });
+  const files = projectFiles({
+    name,
+    className: classNameOf(name),
+    coreSpecifier,
+    coreLink,
+    socketPath,
+    grpcPort,
+    mcpPort,
+  });
   for (const [path, text] of Object.entries(files)) {
     const file = join(target, path);
     await Deno.mkdir(dirname(file), { recursive: true });
     await Deno.writeTextFile(file, text, { createNew: true });
   }
+  const checkout = runningCheckout();
+  const fallback = coreLink ? [] : [
+    `If jsr:@cpex/core cannot be resolved (not published yet, or offline), create the project`,
+    `from a @cpex/core checkout instead:`,
+    `  cpex init ${name} --core ${checkout ?? "/path/to/cpex-core"}` +
+    `${parsed.options.dir !== undefined ? ` --dir ${parsed.options.dir}` : ""}`,
+    "",
+  ];
   const fromCwd = relative(Deno.cwd(), target);
   const shown = fromCwd === "" ? "." : fromCwd.startsWith("..") ? target : fromCwd;
   output.stdout(
@@ -113,9 +172,10 @@ export async function initCommand(args: readonly string[], output: Output): Prom
       `  cd ${shown}`,
       "  deno task test         # the plugin's tests",
       `  deno task serve:unix   # serve it on ${
-        socketPathOf(name)
+        socketPath ?? socketPathOf(name)
       } (also serve:grpc, serve:mcp, serve:stdio)`,
       "",
+      ...fallback,
     ].join("\n"),
   );
   return 0;

@@ -214,15 +214,8 @@ export function buildPlan(
   const hooksFromServer: string[] = [];
   const withoutHooks: string[] = [];
   const warnings: string[] = [];
-  const seen = new Set<string>();
+  // A duplicate name is an error of `check` (check_runtime.ts), not a plan warning.
   config.plugins.forEach((plugin, index) => {
-    if (seen.has(plugin.name)) {
-      warnings.push(
-        `plugins[${index}]: a plugin named '${plugin.name}' comes earlier in the file; ` +
-          "this one will fail to register",
-      );
-    }
-    seen.add(plugin.name);
     if (plugin.mode === "disabled") {
       disabled.push(plugin.name);
       return;

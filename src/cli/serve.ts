@@ -11,7 +11,31 @@ import "../../mod.ts";
 import { ExternalPluginServer } from "../../server.ts";
 import { parseArgs } from "./args.ts";
 import type { Output } from "./output.ts";
-import { resolveServePlan, SERVE_SPEC } from "./serve_options.ts";
+import { resolveServePlan, SERVE_SPEC, type ServePlan } from "./serve_options.ts";
+
+/**
+ * Throws unless every enabled plugin of the config loaded and there is at least one, or
+ * `--allow-partial` was given. With the default `fail_on_plugin_error: true` a failed plugin
+ * already fails `initialize()`; this catches `fail_on_plugin_error: false` and empty configs.
+ */
+function refusePartial(server: ExternalPluginServer, plan: ServePlan): void {
+  if (plan.allowPartial) return;
+  const loaded = server.manager?.pluginCount ?? 0;
+  const enabled = (server.config?.plugins ?? []).filter((p) => p.mode !== "disabled");
+  if (loaded === 0) {
+    throw new Error(
+      `refusing to serve: no plugin loaded from ${plan.config} (${enabled.length} enabled in ` +
+        `the config); pass --allow-partial to serve anyway`,
+    );
+  }
+  if (loaded < enabled.length) {
+    const missing = enabled.filter((p) => !server.manager?.getPlugin(p.name)).map((p) => p.name);
+    throw new Error(
+      `refusing to serve: ${loaded} of ${enabled.length} plugins loaded from ${plan.config} ` +
+        `(not loaded: ${missing.join(", ")}); pass --allow-partial to serve anyway`,
+    );
+  }
+}
 
 /**
  * Runs `serve` with the arguments after the command name; resolves with the exit code once the
@@ -28,6 +52,9 @@ export async function serveCommand(args: readonly string[], output: Output): Pro
   });
   let handle;
   try {
+    // Load first, so a partial load stops here, before the transport prints READY (issue 12).
+    await server.initialize();
+    refusePartial(server, plan);
     handle = await server.serve(plan.options);
   } catch (error) {
     await server.shutdown();

@@ -30,6 +30,7 @@ export const SERVE_SPEC: CommandSpec = {
     "tls-key": { type: "string" },
     "tls-ca": { type: "string" },
     "client-auth": { type: "string" },
+    "allow-partial": { type: "boolean" },
   },
   positionals: { min: 0, max: 0 },
 };
@@ -60,6 +61,11 @@ export interface ServePlan {
   readonly config: string;
   /** The transport (as given; `mcp` aliases kept). */
   readonly transport: ServeTransport;
+  /**
+   * Serve even when a plugin of the config did not load or none did (`--allow-partial`);
+   * otherwise `serve` refuses before `READY` (issue 12).
+   */
+  readonly allowPartial: boolean;
   /** The options for `ExternalPluginServer.serve()`. */
   readonly options: {
     transport: ServeTransport;
@@ -161,6 +167,7 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
         `expected one of ${SERVE_TRANSPORTS.join(", ")}`,
     );
   }
+  const allowPartial = options["allow-partial"] === true;
   const given = (flags: string[]) => flags.filter((f) => options[f] !== undefined);
   const serveOptions: ServePlan["options"] = { transport: name };
   if (name === "unix" || name === "stdio") {
@@ -171,7 +178,7 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
     if (options.path !== undefined) {
       serveOptions.path = absolute("--path", options.path as string);
     }
-    return { config, transport: name, options: serveOptions };
+    return { config, transport: name, allowPartial, options: serveOptions };
   }
   if (options.path !== undefined) {
     fail(`--path does not apply to --transport ${name} (use --uds for a Unix socket)`);
@@ -197,5 +204,5 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
   }
   const tls = tlsOptions(options, name === "grpc" ? "grpc" : "mcp");
   if (tls) serveOptions.tls = tls;
-  return { config, transport: name, options: serveOptions };
+  return { config, transport: name, allowPartial, options: serveOptions };
 }

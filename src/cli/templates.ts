@@ -19,6 +19,36 @@ export interface TemplateParams {
   readonly coreSpecifier: string;
   /** A local @cpex/core checkout to link (relative to the project), or null for JSR. */
   readonly coreLink: string | null;
+  /** The Unix socket of `serve:unix` (default {@linkcode socketPathOf}). */
+  readonly socketPath?: string;
+  /** The gRPC port of `serve:grpc` (default 50051). */
+  readonly grpcPort?: number;
+  /** The MCP Streamable HTTP port of `serve:mcp` (default 8000). */
+  readonly mcpPort?: number;
+}
+
+/** The addresses of a project, with the defaults filled in (one place for every template). */
+interface Addresses {
+  sock: string;
+  grpc: string;
+  grpcPort: number;
+  mcp: string;
+  mcpPort: number;
+  /** What a gateway puts in `mcp.url`: `localhost`, which the SSRF check allows (not 127.0.0.1). */
+  mcpUrl: string;
+}
+
+function addressesOf(p: TemplateParams): Addresses {
+  const grpcPort = p.grpcPort ?? DEFAULT_GRPC_PORT;
+  const mcpPort = p.mcpPort ?? DEFAULT_MCP_PORT;
+  return {
+    sock: p.socketPath ?? socketPathOf(p.name),
+    grpc: `${SCAFFOLD_HOST}:${grpcPort}`,
+    grpcPort,
+    mcp: `${SCAFFOLD_HOST}:${mcpPort}`,
+    mcpPort,
+    mcpUrl: `http://localhost:${mcpPort}/mcp`,
+  };
 }
 
 /**
@@ -29,10 +59,16 @@ export function classNameOf(name: string): string {
     .map((part) => part[0].toUpperCase() + part.slice(1)).join("");
 }
 
-/** The listen addresses the generated tasks use (the reference runtimes' defaults). */
-export const SCAFFOLD_GRPC_ADDRESS = "127.0.0.1:50051";
-/** The MCP Streamable HTTP address of the generated `serve:mcp` task. */
-export const SCAFFOLD_MCP_ADDRESS = "127.0.0.1:8000";
+/** The host the generated tasks bind. */
+export const SCAFFOLD_HOST = "127.0.0.1";
+/** The default gRPC port of the generated `serve:grpc` task (the reference runtime's). */
+export const DEFAULT_GRPC_PORT = 50051;
+/** The default port of the generated `serve:mcp` task (the reference runtime's). */
+export const DEFAULT_MCP_PORT = 8000;
+/** The listen addresses the generated tasks use by default. */
+export const SCAFFOLD_GRPC_ADDRESS = `${SCAFFOLD_HOST}:${DEFAULT_GRPC_PORT}`;
+/** The MCP Streamable HTTP address of the generated `serve:mcp` task by default. */
+export const SCAFFOLD_MCP_ADDRESS = `${SCAFFOLD_HOST}:${DEFAULT_MCP_PORT}`;
 
 /**
  * The Unix socket path of the generated `serve:unix` task.
@@ -42,11 +78,11 @@ export function socketPathOf(name: string): string {
 }
 
 function denoJson(p: TemplateParams): string {
-  const sock = socketPathOf(p.name);
-  const [grpcHost, grpcPort] = SCAFFOLD_GRPC_ADDRESS.split(":");
-  const [mcpHost, mcpPort] = SCAFFOLD_MCP_ADDRESS.split(":");
+  const { sock, grpc, grpcPort, mcp, mcpPort } = addressesOf(p);
   // The server reads the config and imports the plugin module (src/) at run time.
   const read = "--allow-read=plugins.yaml,src";
+  // check imports the plugin module, which imports @cpex/core: a linked checkout is read too.
+  const checkRead = p.coreLink ? `${read},${p.coreLink}` : read;
   const cli = "@cpex/core/cli";
   const config: Record<string, unknown> = {
     imports: { "@cpex/core": p.coreSpecifier },
@@ -54,14 +90,14 @@ function denoJson(p: TemplateParams): string {
   if (p.coreLink) config.links = [p.coreLink];
   config.tasks = {
     test: "deno test --sanitize-ops --sanitize-resources --allow-read=plugins.yaml,src",
-    check: `deno run --allow-read=plugins.yaml ${cli} check plugins.yaml`,
+    check: `deno run ${checkRead} ${cli} check plugins.yaml`,
     "serve:unix": `deno run ${read},${sock} --allow-write=${sock} --allow-net=unix:${sock} ` +
       `${cli} serve --config plugins.yaml --transport unix --path ${sock}`,
-    "serve:grpc": `deno run ${read} --allow-net=${SCAFFOLD_GRPC_ADDRESS} ` +
+    "serve:grpc": `deno run ${read} --allow-net=${grpc} ` +
       `--allow-env=${GRPC_ENV_VARS.join(",")} ` +
-      `${cli} serve --config plugins.yaml --transport grpc --host ${grpcHost} --port ${grpcPort}`,
-    "serve:mcp": `deno run ${read} --allow-net=${SCAFFOLD_MCP_ADDRESS} ` +
-      `${cli} serve --config plugins.yaml --transport mcp --host ${mcpHost} --port ${mcpPort}`,
+      `${cli} serve --config plugins.yaml --transport grpc --host ${SCAFFOLD_HOST} --port ${grpcPort}`,
+    "serve:mcp": `deno run ${read} --allow-net=${mcp} ` +
+      `${cli} serve --config plugins.yaml --transport mcp --host ${SCAFFOLD_HOST} --port ${mcpPort}`,
     "serve:stdio": `deno run ${read} ${cli} serve --config plugins.yaml --transport stdio`,
   };
   config.fmt = { lineWidth: 100, proseWrap: "preserve" };
@@ -159,7 +195,7 @@ export class ${c} extends Plugin {
 }
 
 function pluginsYaml(p: TemplateParams): string {
-  const sock = socketPathOf(p.name);
+  const { sock } = addressesOf(p);
   return `# The plugin server's config: what \`deno task serve:*\` hosts for gateways.
 # Check it with \`deno task check\`.
 
@@ -174,9 +210,8 @@ plugins:
     mode: sequential # may block and modify
     priority: 10
     on_error: fail # a failure in the plugin fails the call (fail closed)
-    config:
+    config: # keys left out here come from default_config in src/plugin-manifest.yaml
       blocked_tools: [delete_all, drop_database]
-      redact_args: [password, api_key]
 
 # Where the servers listen when no --host/--port/--path is given (the serve:* tasks give them).
 unix_socket_server_settings:
@@ -257,8 +292,23 @@ Deno.test("plugins.yaml: the manager blocks a listed tool and redacts arguments"
 `;
 }
 
+function manifestYaml(p: TemplateParams): string {
+  return `# The plugin's manifest (the format of the reference's plugin catalog). A gateway or server
+# that loads src/plugin.ts fills the keys a config entry's \`config:\` leaves out from
+# default_config; \`deno task check\` validates this file.
+description: Blocks listed tools and redacts listed arguments
+author: ${p.name} authors
+version: "0.1.0"
+tags: [security, tools]
+available_hooks: [tool_pre_invoke]
+default_config:
+  blocked_tools: []
+  redact_args: [password, api_key]
+`;
+}
+
 function readme(p: TemplateParams): string {
-  const sock = socketPathOf(p.name);
+  const { sock, grpc, mcp, mcpUrl } = addressesOf(p);
   return `# ${p.name}
 
 An external plugin for [@cpex/core](https://jsr.io/@cpex/core) gateways: \`${p.className}\`
@@ -269,8 +319,8 @@ Its settings live in plugins.yaml.
 deno task test          # unit test + in-process manager test
 deno task check         # validate plugins.yaml and print the hook plan
 deno task serve:unix    # raw Unix socket ${sock}
-deno task serve:grpc    # gRPC on ${SCAFFOLD_GRPC_ADDRESS}
-deno task serve:mcp     # MCP Streamable HTTP on http://${SCAFFOLD_MCP_ADDRESS}/mcp
+deno task serve:grpc    # gRPC on ${grpc}
+deno task serve:mcp     # MCP Streamable HTTP on ${mcp} (path /mcp)
 deno task serve:stdio   # MCP over stdin/stdout (for a gateway's STDIO cmd)
 \`\`\`
 
@@ -287,9 +337,15 @@ plugins:
     kind: external
     hooks: [tool_pre_invoke]
     unix_socket: { path: ${sock} }
-    # or: grpc: { target: "${SCAFFOLD_GRPC_ADDRESS}" }
-    # or: mcp: { proto: STREAMABLEHTTP, url: "http://${SCAFFOLD_MCP_ADDRESS}/mcp" }
+    # or: grpc: { target: "${grpc}" }
+    # or: mcp: { proto: STREAMABLEHTTP, url: "${mcpUrl}" }
 \`\`\`
+
+The MCP URL says \`localhost\`: the gateway's SSRF check refuses \`http://127.0.0.1\` URLs
+(the server itself binds ${mcp}).
+
+src/plugin-manifest.yaml describes the plugin; its \`default_config\` fills the keys a
+config entry's \`config:\` leaves out (here \`redact_args\`).
 `;
 }
 
@@ -300,6 +356,7 @@ export function projectFiles(params: TemplateParams): Record<string, string> {
   return {
     "deno.json": denoJson(params),
     "src/plugin.ts": pluginTs(params),
+    "src/plugin-manifest.yaml": manifestYaml(params),
     "plugins.yaml": pluginsYaml(params),
     "tests/plugin_test.ts": pluginTest(params),
     "tests/manager_test.ts": managerTest(params),

@@ -32,6 +32,36 @@ function lineOf(text: string, index: number): number {
 }
 
 /**
+ * One `{{ env.NAME }}` reference of a config text.
+ */
+export interface EnvReference {
+  /** The variable. */
+  name: string;
+  /** Whether it has a `| default('...')`. */
+  hasDefault: boolean;
+  /** Its 1-based line. */
+  line: number;
+}
+
+/**
+ * Every well-formed `{{ env.NAME }}` reference of `text`, in order (for `cpex check`, which
+ * names the unset ones: issue 12).
+ */
+export function envReferences(text: string): EnvReference[] {
+  const out: EnvReference[] = [];
+  for (const match of text.matchAll(TEMPLATE)) {
+    const m = ENV_EXPRESSION.exec(match[1]);
+    if (!m) continue;
+    out.push({
+      name: m[1] ?? m[3],
+      hasDefault: m[5] !== undefined,
+      line: lineOf(text, match.index),
+    });
+  }
+  return out;
+}
+
+/**
  * Replaces every `{{ env.NAME }}` in `text` with the variable's value (empty when unset).
  *
  * @param text The raw file text.

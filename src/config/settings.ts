@@ -36,7 +36,7 @@ export interface PluginsSettings {
   readonly configFile: string;
   /** PLUGINS_PLUGIN_TIMEOUT (30): seconds, > 0. */
   readonly pluginTimeout: number;
-  /** PLUGINS_FAIL_ON_PLUGIN_ERROR (false). */
+  /** PLUGINS_FAIL_ON_PLUGIN_ERROR (true here; false in the reference: issue 12, fail closed). */
   readonly failOnPluginError: boolean;
   /** PLUGINS_EXECUTION_POOL (10): 0 = unbounded. */
   readonly executionPool: number;
@@ -188,7 +188,7 @@ const s = (vars: string | string[], parse: Parser, fallback: unknown = null): Se
 const SETTINGS: Record<Exclude<SettingKey, "enabled">, Setting> = {
   configFile: s("PLUGINS_CONFIG_FILE", text, "plugins/config.yaml"),
   pluginTimeout: s("PLUGINS_PLUGIN_TIMEOUT", seconds(true), 30),
-  failOnPluginError: s("PLUGINS_FAIL_ON_PLUGIN_ERROR", bool, false),
+  failOnPluginError: s("PLUGINS_FAIL_ON_PLUGIN_ERROR", bool, true),
   executionPool: s("PLUGINS_EXECUTION_POOL", COUNT, 10),
   defaultHookPolicy: s("PLUGINS_DEFAULT_HOOK_POLICY", choice(["allow", "deny"]), "allow"),
   ssrfProtectionEnabled: s("PLUGINS_SSRF_PROTECTION_ENABLED", bool, true),

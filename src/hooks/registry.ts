@@ -363,6 +363,23 @@ export class HookRegistry {
   }
 }
 
+/**
+ * Throws {@linkcode HookValidationError} when `value` does not match the payload schema of a
+ * registered hook; does nothing for an unregistered hook. Unlike `parsePayload`, a string is a
+ * payload (and rejected), never JSON text. Internal: the manager's once-per-invocation check.
+ */
+export function checkPayload(hooks: HookRegistry, name: string, value: unknown): void {
+  const schema = hooks.getPayloadSchema(name);
+  if (schema === null) return;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return;
+  throw new HookValidationError(
+    name,
+    "payload",
+    parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+  );
+}
+
 function isZodSchema(value: unknown): value is Schema<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { safeParse?: unknown }).safeParse === "function";

@@ -45,6 +45,11 @@ export interface ExecutorOptions {
   validatePayload?: PayloadValidator;
   /** True for hooks whose modified payload has another type than the input (http hooks). */
   isCrossType?: (hookName: string) => boolean;
+  /**
+   * Checks the input payload once per invocation before any plugin runs (throws to reject), so
+   * junk gets the same answer in-process as over the wire (issue 12).
+   */
+  checkInput?: (hookName: string, payload: unknown) => void;
 }
 
 /**
@@ -88,6 +93,8 @@ export class PluginExecutor implements ExecutorSettings {
   readonly validatePayload: PayloadValidator | undefined;
   /** True for hooks whose modified payload has another type than the input. */
   readonly isCrossType: (hookName: string) => boolean;
+  /** Checks the input payload once per invocation, if set. */
+  readonly checkInput: ((hookName: string, payload: unknown) => void) | undefined;
   /** The deadline timer shared by every call of this executor. */
   readonly deadlines: DeadlineQueue = new DeadlineQueue();
 
@@ -101,6 +108,7 @@ export class PluginExecutor implements ExecutorSettings {
     this.maxPayloadSize = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
     this.validatePayload = options.validatePayload;
     this.isCrossType = options.isCrossType ?? (() => false);
+    this.checkInput = options.checkInput;
   }
 
   /** Clears the shared deadline timer (in-flight calls lose their deadline). */
@@ -127,6 +135,7 @@ export class PluginExecutor implements ExecutorSettings {
     if (!plan || plan.all.length === 0) return [new HookResult(), null];
     const tooLarge = payloadSizeError(plan.hookName, payload, this.maxPayloadSize);
     if (tooLarge !== null) throw new PayloadSizeError(tooLarge);
+    this.checkInput?.(plan.hookName, payload);
     deepFreeze(payload);
     if (options.extensions) deepFreeze(options.extensions);
     const inv = new Invocation(

@@ -4,12 +4,11 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { copyPluginConfig } from "../config/explicit_keys.ts";
 import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
-import { Plugin } from "../plugin.ts";
+import type { Plugin } from "../plugin.ts";
 import type { PluginConfig } from "../types.ts";
+import { isPluginClass, resolveSpecifier, splitModuleKind } from "./specifier.ts";
 
 /**
  * A plugin class: constructed with the plugin's config.
@@ -118,25 +117,6 @@ function externalTransportOf(config: PluginConfig): ExternalTransportName | null
 }
 
 /**
- * A relative or absolute `kind` is a file path: joined as a path and turned into a URL by
- * `node:url`, so `#`, `%` or spaces in a directory name stay part of the path (a hand-built
- * `file://` URL read them as a fragment or an escape: issue 10).
- */
-function resolveSpecifier(specifier: string, base: URL | undefined): string {
-  if (specifier.startsWith("./") || specifier.startsWith("../")) {
-    if (base && base.protocol !== "file:") return new URL(specifier, base).href;
-    const dir = base ? dirname(fileURLToPath(base)) : Deno.cwd();
-    return pathToFileURL(resolve(dir, specifier)).href;
-  }
-  if (specifier.startsWith("/")) return pathToFileURL(specifier).href;
-  return specifier;
-}
-
-function isPluginClass(value: unknown): value is PluginClass {
-  return typeof value === "function" && value.prototype instanceof Plugin;
-}
-
-/**
  * Resolves a plugin's `kind` to a class and instantiates it with a copy of its config (the
  * manager keeps the original as the trusted config). Does not call `initialize()`.
  */
@@ -161,15 +141,15 @@ export async function loadPlugin(
   }
   const mapped = options.kinds?.[config.kind];
   if (mapped) return new mapped(copy);
-  const hash = config.kind.lastIndexOf("#");
-  if (hash <= 0 || hash === config.kind.length - 1) {
+  const parts = splitModuleKind(config.kind);
+  if (!parts) {
     throw new Error(
       `Plugin ${config.name}: unknown kind '${config.kind}'; use 'module.ts#ExportName' ` +
         `or pass the class in the manager's pluginKinds map`,
     );
   }
-  const specifier = resolveSpecifier(config.kind.slice(0, hash), options.base);
-  const exportName = config.kind.slice(hash + 1);
+  const specifier = resolveSpecifier(parts.specifier, options.base);
+  const exportName = parts.exportName;
   const module = await import(specifier) as Record<string, unknown>;
   const cls = module[exportName];
   if (!isPluginClass(cls)) {

@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PluginContext, type PluginContextTable } from "../context.ts";
 import { PluginError } from "../errors.ts";
-import { type HookRegistry, hookRegistry } from "../hooks/registry.ts";
+import { checkPayload, type HookRegistry, hookRegistry } from "../hooks/registry.ts";
 import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
 import type { ObservabilityProvider } from "../observability.ts";
 import type { Plugin } from "../plugin.ts";
@@ -24,21 +24,27 @@ import type {
 import { type InvokeOptions, MAX_PAYLOAD_SIZE, PluginExecutor } from "./executor.ts";
 import { loadPlugin, type PluginClass } from "./loader.ts";
 import { PluginRegistry } from "./registry.ts";
+import { resolveSpecifier, splitModuleKind } from "./specifier.ts";
+import { manifestPathFor, readManifest, withDefaultConfig } from "../config/manifest.ts";
+import { copyPluginConfig } from "../config/explicit_keys.ts";
 import type { HookResult } from "./result.ts";
 
 /**
  * Where the manager reports problems that do not fail a call (plugins skipped at load,
- * failing shutdowns). Defaults to `console.warn` (stderr).
+ * failing shutdowns) and what `initialize()` loaded. Defaults to stderr (`console.warn` and
+ * `console.error`; never stdout, which an MCP STDIO server owns).
  *
  * @example
  * ```ts
  * import type { ManagerLogger } from "@cpex/core";
- * const quiet: ManagerLogger = { warn: () => {} };
+ * const quiet: ManagerLogger = { warn: () => {}, info: () => {} };
  * ```
  */
 export interface ManagerLogger {
   /** Reports a non-fatal problem. */
   warn(message: string): void;
+  /** Reports progress ("2 of 2 plugins loaded from ..."); falls back to `warn` when absent. */
+  info?(message: string): void;
 }
 
 /**
@@ -64,7 +70,10 @@ export interface PluginManagerOptions {
   observability?: ObservabilityProvider | null;
   /** Parallel calls per invocation for CONCURRENT and FIRE_AND_FORGET (10; 0 = unbounded). */
   executionPool?: number;
-  /** Fail `initialize()` when one plugin cannot be loaded (false: skip it with a warning). */
+  /**
+   * Fail `initialize()` when one plugin cannot be loaded (default true, unlike the reference's
+   * false: issue 12). False skips it with a warning.
+   */
   failOnPluginError?: boolean;
   /** Payload size limit in characters (1,000,000). */
   maxPayloadSize?: number;
@@ -90,7 +99,10 @@ export interface InvokeForPluginOptions {
   payloadAsJson?: boolean;
 }
 
-const consoleLogger: ManagerLogger = { warn: (m) => console.warn(m) };
+const consoleLogger: ManagerLogger = {
+  warn: (m) => console.warn(m),
+  info: (m) => console.error(m),
+};
 
 /**
  * The executor of `manager` (its timeout, policies and runtime-disabled set). Internal: not
@@ -158,6 +170,7 @@ export class PluginManager {
       observability: options.observability,
       validatePayload: (hook, value) => validateModified(hooks, hook, value),
       isCrossType: (hook) => hooks.isCrossType(hook),
+      checkInput: (hook, value) => checkPayload(hooks, hook, value),
     });
     this.#applySettings();
   }
@@ -177,8 +190,9 @@ export class PluginManager {
     executor.defaultHookPolicy = o.defaultHookPolicy ?? env.envValue("defaultHookPolicy") ??
       file.default_hook_policy ?? "allow";
     executor.maxPayloadSize = o.maxPayloadSize ?? file.max_payload_size ?? MAX_PAYLOAD_SIZE;
+    // Fail closed by default (issue 12): a security plugin that cannot load must not vanish.
     return o.failOnPluginError ?? env.envValue("failOnPluginError") ??
-      file.fail_on_plugin_error ?? false;
+      file.fail_on_plugin_error ?? true;
   }
 
   /** The loaded config, or null before `initialize()` (for a path) or without one. */
@@ -235,29 +249,41 @@ export class PluginManager {
       const failOnError = this.#applySettings();
       const config = this.#config;
       if (config) {
-        for (const pluginConfig of config.plugins) {
-          if (pluginConfig.mode === "disabled") continue;
+        const logger = this.#options.logger ?? consoleLogger;
+        const enabled = config.plugins.filter((p) => p.mode !== "disabled");
+        const from = typeof this.#source === "string" || this.#source instanceof URL
+          ? ` from ${this.#source}`
+          : "";
+        let loaded = 0;
+        for (const pluginConfig of enabled) {
           try {
             await this.#load(pluginConfig, base);
+            loaded++;
           } catch (error) {
             const detail = error instanceof Error ? error.message : String(error);
             if (failOnError) {
               await this.#clearRegistry();
+              report(
+                logger,
+                `0 of ${enabled.length} plugins loaded${from}: ${pluginConfig.name} failed`,
+              );
               throw new Error(`Plugin initialization failed: ${pluginConfig.name} - ${detail}`, {
                 cause: error,
               });
             }
-            (this.#options.logger ?? consoleLogger).warn(
+            logger.warn(
               `Skipping plugin ${pluginConfig.name} because fail_on_plugin_error is disabled: ${detail}`,
             );
           }
         }
+        report(logger, `${loaded} of ${enabled.length} plugins loaded${from}`);
       }
       this.#initialized = true;
     });
   }
 
-  async #load(config: PluginConfig, base: URL | undefined): Promise<void> {
+  async #load(entry: PluginConfig, base: URL | undefined): Promise<void> {
+    const config = await this.#withManifest(entry, base);
     const plugin = await loadPlugin(config, {
       base,
       kinds: this.#options.pluginKinds,
@@ -274,6 +300,22 @@ export class PluginManager {
       throw error;
     }
     this.#order.push(trusted.name);
+  }
+
+  /**
+   * The entry with the `default_config` of the `plugin-manifest.yaml` beside its module (when
+   * there is one, readable) under its `config` (issue 12).
+   */
+  async #withManifest(entry: PluginConfig, base: URL | undefined): Promise<PluginConfig> {
+    if (entry.kind === "external" || this.#options.pluginKinds?.[entry.kind]) return entry;
+    const parts = splitModuleKind(entry.kind);
+    const path = parts && manifestPathFor(resolveSpecifier(parts.specifier, base));
+    if (!path) return entry;
+    const merged = withDefaultConfig(entry.config, await readManifest(path));
+    if (merged === entry.config) return entry;
+    const copy = copyPluginConfig(entry);
+    copy.config = merged;
+    return copy;
   }
 
   /**
@@ -320,6 +362,11 @@ export class PluginManager {
    * handles the hook.
    *
    * Payloads are deep-frozen: plugins change them only by returning `modified_payload`.
+   *
+   * When plugins handle the hook and it is registered (built-in or custom), the payload is
+   * validated once against the hook's schema first; one that does not match (a string, `args`
+   * that is not an object, a numeric tool name) is rejected with `HookValidationError`, as the
+   * wire transports reject it (issue 12). Plugins still receive the payload as given.
    */
   invokeHook<H extends string>(
     hookName: H,
@@ -418,6 +465,11 @@ export class PluginManager {
     this.#lock = run.catch(() => {});
     return run;
   }
+}
+
+function report(logger: ManagerLogger, message: string): void {
+  if (logger.info) logger.info(message);
+  else logger.warn(message);
 }
 
 /** Initializes a plugin; on failure shuts it down (closing what it opened) and rethrows. */

@@ -176,9 +176,17 @@ export class WarningLog implements ManagerLogger {
   /** Collected warnings. */
   readonly messages: string[] = [];
 
+  /** Collected progress reports ("N of M plugins loaded ..."). */
+  readonly infos: string[] = [];
+
   /** Collects one warning. */
   warn(message: string): void {
     this.messages.push(message);
+  }
+
+  /** Collects one progress report. */
+  info(message: string): void {
+    this.infos.push(message);
   }
 }
 
