@@ -159,7 +159,8 @@ export async function loadPlugin(
     const factory = await load();
     return await factory(copy, { hookRegistry: options.hookRegistry ?? getHookRegistry() });
   }
-  const mapped = options.kinds?.[config.kind];
+  const sandboxed = config.isolation === "worker" || config.isolation === "process";
+  const mapped = sandboxed ? undefined : options.kinds?.[config.kind];
   if (mapped) return new mapped(copy);
   const hash = config.kind.lastIndexOf("#");
   if (hash <= 0 || hash === config.kind.length - 1) {
@@ -170,6 +171,12 @@ export async function loadPlugin(
   }
   const specifier = resolveSpecifier(config.kind.slice(0, hash), options.base);
   const exportName = config.kind.slice(hash + 1);
+  if (sandboxed) {
+    // Issue 16: the module is imported only inside the sandbox, never by the gateway (its
+    // top-level code would run with the gateway's rights).
+    const { SandboxedPlugin } = await import("../sandbox/sandboxed_plugin.ts");
+    return new SandboxedPlugin(copy, { specifier, exportName });
+  }
   const module = await import(specifier) as Record<string, unknown>;
   const cls = module[exportName];
   if (!isPluginClass(cls)) {
