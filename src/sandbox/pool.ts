@@ -115,7 +115,7 @@ export class SandboxPool {
       const onAbort = () => {
         const reason = signal.reason;
         if (reason instanceof PluginTimeoutError) {
-          box.carrier.kill(`was killed: ${reason.message}`);
+          this.#kill(box, index, `was killed: ${reason.message}`);
           return;
         }
         const p = box.calls.get(id);
@@ -244,42 +244,55 @@ export class SandboxPool {
             break;
           case "fail":
             box.onFail(this.#error(`could not start: ${m.message}`));
-            box.carrier.kill(`could not start: ${m.message}`);
+            this.#kill(box, index, `could not start: ${m.message}`);
             break;
           case "closed":
             box.onClosed?.();
             break;
+          case "exit":
+            this.#kill(box, index, `exited with code ${m.code}`);
+            break;
         }
       },
-      exit: (reason) => {
-        box.alive = false;
-        clearTimeout(box.startTimer);
-        box.onFail(this.#error(`${this.#o.isolation} ${reason}`));
-        for (const p of box.calls.values()) {
-          clearTimeout(p.timer);
-          p.reject(this.#error(`${this.#o.isolation} ${reason}`));
-        }
-        box.calls.clear();
-        if (this.#slots[index] !== box) return;
-        this.#slots[index] = null;
-        const deaths = ++this.#deaths[index];
-        const delay = restartDelay(deaths);
-        this.#retryAt[index] = performance.now() + delay;
-        // The first death restarts at once, so the next call finds a fresh sandbox.
-        if (delay === 0 && !this.#closed) {
-          try {
-            this.#spawn(index);
-          } catch {
-            // Counted at the next call.
-          }
-        }
-      },
+      exit: (reason) => this.#died(box, index, reason),
     };
     box.carrier = this.#o.start(events);
     const ms = this.#o.startTimeoutMs ?? 30_000;
-    box.startTimer = setTimeout(() => box.carrier.kill(`did not start within ${ms} ms`), ms);
+    box.startTimer = setTimeout(() => this.#kill(box, index, `did not start within ${ms} ms`), ms);
     box.carrier.send({ t: "init", config: this.#o.config });
     return box;
+  }
+
+  /** Hard-kills `box` and handles its death now (the carrier reports its exit later). */
+  #kill(box: Sandbox, index: number, reason: string): void {
+    box.carrier.kill(reason);
+    this.#died(box, index, reason);
+  }
+
+  /** Fails the calls of a dead sandbox and replaces it (once per sandbox). */
+  #died(box: Sandbox, index: number, reason: string): void {
+    if (!box.alive) return;
+    box.alive = false;
+    clearTimeout(box.startTimer);
+    box.onFail(this.#error(`${this.#o.isolation} ${reason}`));
+    for (const p of box.calls.values()) {
+      clearTimeout(p.timer);
+      p.reject(this.#error(`${this.#o.isolation} ${reason}`));
+    }
+    box.calls.clear();
+    if (this.#slots[index] !== box) return;
+    this.#slots[index] = null;
+    const deaths = ++this.#deaths[index];
+    const delay = restartDelay(deaths);
+    this.#retryAt[index] = performance.now() + delay;
+    // The first death restarts at once, so the next call finds a fresh sandbox.
+    if (delay === 0 && !this.#closed) {
+      try {
+        this.#spawn(index);
+      } catch {
+        // Counted at the next call.
+      }
+    }
   }
 
   #error(message: string, cause?: unknown): PluginError {

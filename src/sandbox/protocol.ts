@@ -76,5 +76,17 @@ export interface ClosedMessage {
   t: "closed";
 }
 
+/** The plugin called `Deno.exit` in a Worker (which would otherwise end it silently). */
+export interface ExitMessage {
+  t: "exit";
+  code: number;
+}
+
 /** A message from the sandbox. */
-export type FromSandbox = ReadyMessage | FailMessage | DoneMessage | ErrorMessage | ClosedMessage;
+export type FromSandbox =
+  | ReadyMessage
+  | FailMessage
+  | DoneMessage
+  | ErrorMessage
+  | ClosedMessage
+  | ExitMessage;

@@ -16,5 +16,11 @@ interface WorkerScope {
 export function serveWorker(cls: unknown): void {
   const scope = globalThis as unknown as WorkerScope;
   const runtime = new SandboxRuntime(cls, (message) => scope.postMessage(message));
+  // Deno.exit ends a Worker without any event in the gateway: announce it first.
+  const exit = Deno.exit;
+  Deno.exit = (code?: number): never => {
+    scope.postMessage({ t: "exit", code: code ?? 0 });
+    return exit(code);
+  };
   scope.onmessage = (event) => runtime.handle(event.data);
 }
