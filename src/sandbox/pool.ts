@@ -120,7 +120,12 @@ export class SandboxPool {
         }
         const p = box.calls.get(id);
         if (!p) return;
-        box.carrier.send({ t: "abort", id, reason: String((reason as Error)?.message ?? reason) });
+        box.carrier.send({
+          t: "abort",
+          id,
+          name: reason instanceof Error ? reason.name : "AbortError",
+          message: reason instanceof Error ? reason.message : String(reason),
+        });
         const left = deadline - performance.now();
         if (Number.isFinite(left)) {
           p.timer = setTimeout(() => {

@@ -31,7 +31,9 @@ export interface CallMessage {
 export interface AbortMessage {
   t: "abort";
   id: number;
-  reason: string;
+  /** The abort reason's name (`CancelledError`) and message, rebuilt in the sandbox. */
+  name: string;
+  message: string;
 }
 
 /** Calls the plugin's `shutdown()` and answers `closed`. */

@@ -38,7 +38,7 @@ export class SandboxRuntime {
         this.#call(message);
         break;
       case "abort":
-        this.#calls.get(message.id)?.abort(new DOMException(message.reason, "AbortError"));
+        this.#calls.get(message.id)?.abort(abortReason(message.name, message.message));
         break;
       case "init":
         this.#init(message.config).then(
@@ -111,6 +111,13 @@ function isPluginClass(value: unknown): boolean {
     proto = Object.getPrototypeOf(proto);
   }
   return false;
+}
+
+/** The gateway's abort reason as the plugin sees it: an error of the same name and message. */
+function abortReason(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
 function describe(error: unknown): string {
