@@ -22,7 +22,8 @@ export async function serveProcess(cls: unknown): Promise<void> {
   };
   const runtime = new SandboxRuntime(cls, send);
   const decoder = new TextDecoder();
-  const reader = new FrameReader(Deno.stdin.readable);
+  // Deno.stdin as a ByteReader: much cheaper per frame than its ReadableStream.
+  const reader = new FrameReader(Deno.stdin);
   for await (const frame of reader) {
     runtime.handle(JSON.parse(decoder.decode(frame)) as ToSandbox);
   }
