@@ -1,8 +1,8 @@
 /**
  * A sandbox in a child `deno run` with exactly the plugin's permissions as flags and an
- * optional V8 heap limit, reached over its stdin/stdout with length-prefixed JSON frames
- * (stable APIs only). A crash, an exit or running out of memory ends the child, never the
- * gateway.
+ * optional V8 heap limit, reached over a private Unix socket when the gateway may open one
+ * (else over the child's stdin/stdout) with length-prefixed JSON frames; stable APIs only. A
+ * crash, an exit or running out of memory ends the child, never the gateway.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { SandboxPermissions } from "../types.ts";
 import type { Carrier, CarrierEvents } from "./carrier.ts";
 import { entryUrl, type PluginModuleRef } from "./entry.ts";
 import { permissionFlags } from "./permissions.ts";
+import { openPrivateSocket, type PrivateSocket, withSocketPermissions } from "./private_socket.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
 
 const RUNTIME = new URL("./child_main.ts", import.meta.url);
@@ -24,48 +25,77 @@ export interface ProcessOptions {
   memoryMb?: number;
   /** The `deno.json` the child resolves imports with. */
   configFile?: string | null;
+  /** `pipe` forces stdin/stdout; `auto` (default) uses a private socket when permitted. */
+  channel?: "auto" | "pipe";
 }
 
-/** The `deno run` arguments of a sandbox child. */
+/** The `deno run` arguments of a sandbox child (`socket`: the private socket's path). */
 export function childArgs(
   ref: PluginModuleRef,
   permissions: SandboxPermissions,
   options: ProcessOptions = {},
+  socket?: string,
 ): string[] {
-  const args = ["run", "--quiet", "--no-prompt", ...permissionFlags(permissions)];
+  const granted = socket ? withSocketPermissions(permissions, socket) : permissions;
+  const args = ["run", "--quiet", "--no-prompt", ...permissionFlags(granted)];
   if (options.configFile) args.push(`--config=${options.configFile}`);
   if (options.memoryMb) args.push(`--v8-flags=--max-old-space-size=${options.memoryMb}`);
   args.push(entryUrl(ref, RUNTIME, "serveProcess"));
+  if (socket) args.push(socket);
   return args;
 }
 
 class ProcessCarrier implements Carrier {
   readonly closed: Promise<void>;
   readonly #child: Deno.ChildProcess;
-  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #events: CarrierEvents;
   readonly #encoder = new TextEncoder();
+  readonly #socket: PrivateSocket | null;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
+  #conn: Deno.UnixConn | null = null;
+  /** Frames waiting for the connection or for the write in progress. */
+  #queue: Uint8Array[] = [];
+  #writing = false;
   #stderr = "";
   #killedFor: string | undefined;
   #gone = false;
 
-  constructor(args: string[], events: CarrierEvents) {
+  constructor(
+    ref: PluginModuleRef,
+    permissions: SandboxPermissions,
+    options: ProcessOptions,
+    events: CarrierEvents,
+  ) {
     this.#events = events;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#stdin = this.#child.stdin.getWriter();
-    this.#stdin.closed.catch(() => {});
+    this.#socket = options.channel === "pipe" ? null : openPrivateSocket();
+    const piped = this.#socket === null;
+    try {
+      this.#child = new Deno.Command(Deno.execPath(), {
+        args: childArgs(ref, permissions, options, this.#socket?.path),
+        stdin: piped ? "piped" : "null",
+        stdout: piped ? "piped" : "null",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      this.#socket?.close();
+      throw error;
+    }
+    this.#stdin = piped ? this.#child.stdin.getWriter() : null;
+    this.#stdin?.closed.catch(() => {});
+    // A child that dies before connecting must not leave the accept pending.
+    this.#child.status.then(() => this.#socket?.close());
     this.closed = Promise.all([this.#readFrames(), this.#readStderr()]).then(() => this.#finish());
   }
 
   send(message: ToSandbox): void {
     if (this.#gone) return;
     const frame = encodeFrame(this.#encoder.encode(JSON.stringify(message)));
-    this.#stdin.write(frame).catch(() => this.kill("stopped reading its input"));
+    if (this.#stdin) {
+      this.#stdin.write(frame).catch(() => this.kill("stopped reading its input"));
+      return;
+    }
+    this.#queue.push(frame);
+    if (!this.#writing && this.#conn) this.#flush(this.#conn);
   }
 
   kill(reason: string): void {
@@ -78,13 +108,41 @@ class ProcessCarrier implements Carrier {
     }
   }
 
-  /** Graceful end: closing stdin ends the child's read loop. */
+  /** Graceful end: closing its input ends the child's read loop. */
   closeInput(): void {
-    this.#stdin.close().catch(() => {});
+    if (this.#stdin) this.#stdin.close().catch(() => {});
+    else {
+      try {
+        this.#conn?.closeWrite();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  /** Writes the queued frames in order (socket writes may be partial). */
+  async #flush(conn: Deno.UnixConn): Promise<void> {
+    this.#writing = true;
+    try {
+      for (let frame = this.#queue.shift(); frame; frame = this.#queue.shift()) {
+        while (frame.byteLength > 0) frame = frame.subarray(await conn.write(frame));
+      }
+    } catch {
+      this.kill("stopped reading its input");
+    } finally {
+      this.#writing = false;
+    }
   }
 
   async #readFrames(): Promise<void> {
-    const reader = new FrameReader(this.#child.stdout);
+    let source: ReadableStream<Uint8Array> | Deno.UnixConn;
+    if (this.#socket) {
+      const conn = await this.#socket.accept();
+      if (conn === null) return;
+      this.#conn = source = conn;
+      if (this.#queue.length) this.#flush(conn);
+    } else source = this.#child.stdout;
+    const reader = new FrameReader(source);
     const decoder = new TextDecoder();
     try {
       for (;;) {
@@ -94,11 +152,11 @@ class ProcessCarrier implements Carrier {
         if (!this.#gone) this.#events.message(message);
       }
     } catch (error) {
-      // Garbage on stdout (a plugin writing to it directly): the channel is lost.
+      // Garbage on the channel (a plugin writing to it directly): the channel is lost.
       this.kill(`broke its channel: ${(error as Error)?.message ?? error}`);
     } finally {
-      reader.releaseLock?.();
-      await this.#child.stdout.cancel().catch(() => {});
+      reader.releaseLock();
+      if (!this.#socket) await this.#child.stdout.cancel().catch(() => {});
     }
   }
 
@@ -114,10 +172,16 @@ class ProcessCarrier implements Carrier {
   }
 
   async #finish(): Promise<void> {
-    // stdout closed: the child is exiting (or closed stdout itself: make sure it is gone).
+    // The channel closed: the child is exiting (or closed it itself: make sure it is gone).
     this.kill("closed its output");
     const status = await this.#child.status;
-    await this.#stdin.close().catch(() => {});
+    await this.#stdin?.close().catch(() => {});
+    try {
+      this.#conn?.close();
+    } catch {
+      // Already closed.
+    }
+    this.#socket?.close();
     this.#gone = true;
     this.#events.exit(this.#reason(status));
   }
@@ -142,5 +206,5 @@ export function startProcess(
   options: ProcessOptions,
   events: CarrierEvents,
 ): Carrier & { closeInput(): void } {
-  return new ProcessCarrier(childArgs(ref, permissions, options), events);
+  return new ProcessCarrier(ref, permissions, options, events);
 }
