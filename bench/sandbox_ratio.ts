@@ -8,6 +8,8 @@
  * - `raw unix protobuf echo`: the same with the payload encoded as an `InvokeHookRequest` per
  *   call and the echoed `InvokeHookResponse` decoded (the Unix transport's baseline,
  *   `shared/spec/transport-baselines.md`);
+ * - `bare worker ping-pong`: a `postMessage` round trip to a Worker that echoes it (the floor
+ *   of any Worker call on this machine);
  * - `none|worker|process xN`: `PluginManager.invokeHook("tool_pre_invoke")` with N no-op
  *   plugins (`sandbox_noop_plugin.ts`) at that isolation level (one Worker or child process per
  *   plugin).
@@ -76,6 +78,26 @@ async function rawTarget(label: string, path: string, proto: boolean): Promise<T
     call,
     perCall: [],
     close: () => Promise.resolve(conn.close()),
+  };
+}
+
+/** The floor of any Worker call: a bare postMessage round trip with the same payload. */
+function pingPongTarget(): Target {
+  const source = "self.onmessage = (e) => self.postMessage(e.data);";
+  const worker = new Worker(`data:application/javascript,${encodeURIComponent(source)}`, {
+    type: "module",
+  });
+  let answer: (() => void) | undefined;
+  worker.onmessage = () => answer?.();
+  return {
+    label: "bare worker ping-pong",
+    call: (i) =>
+      new Promise<void>((resolve) => {
+        answer = resolve;
+        worker.postMessage({ payload: payload(i), global_context: context(i) });
+      }),
+    perCall: [],
+    close: () => Promise.resolve(worker.terminate()),
   };
 }
 
@@ -168,6 +190,7 @@ await runGuarded(children, targets, async () => {
   ], paths);
   targets.push(await rawTarget("raw unix bytes echo", SOCKETS.bytes, false));
   targets.push(await rawTarget("raw unix protobuf echo", SOCKETS.proto, true));
+  targets.push(pingPongTarget());
   for (const isolation of ["none", "worker", "process"]) {
     for (const count of [1, 5]) targets.push(await managerTarget(isolation, count));
   }
@@ -201,9 +224,10 @@ await runGuarded(children, targets, async () => {
   const process1 = at("process x1") - none1;
   console.log(`\nTargets (sandbox cost = isolation x1 minus none x1, the manager's own work):`);
   console.log(
-    `  worker call ${worker1.toFixed(1)} µs (target <= 20 µs); whole hook call ${
-      at("worker x1").toFixed(1)
-    } µs`,
+    `  worker call ${worker1.toFixed(1)} µs (target <= 20 µs; the bare postMessage round trip ` +
+      `alone is ${at("bare worker ping-pong").toFixed(1)} µs); whole hook call ${
+        at("worker x1").toFixed(1)
+      } µs`,
   );
   console.log(
     `  process call ${at("process x1").toFixed(1)} µs = ${

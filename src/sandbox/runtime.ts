@@ -22,7 +22,7 @@ type PluginClass = new (config: never) => Plugin;
 export class SandboxRuntime {
   readonly #cls: PluginClass;
   readonly #send: (message: FromSandbox) => void;
-  readonly #calls = new Map<number, AbortController>();
+  readonly #calls = new Map<number, SandboxCallOptions>();
   #plugin: Plugin | undefined;
 
   /** Serves `cls` (the module's export, checked on `init`). */
@@ -67,16 +67,14 @@ export class SandboxRuntime {
   }
 
   async #call(m: CallMessage): Promise<void> {
-    const controller = new AbortController();
-    this.#calls.set(m.id, controller);
+    const options = new SandboxCallOptions(
+      m.extensions,
+      m.timeout_ms === null ? undefined : performance.now() + m.timeout_ms,
+    );
+    this.#calls.set(m.id, options);
     try {
       const plugin = this.#plugin!;
       const context = new PluginContext(m.global_context, m.state, m.metadata);
-      const options: HookCallOptions = {
-        signal: controller.signal,
-        extensions: m.extensions,
-        deadline: m.timeout_ms === null ? undefined : performance.now() + m.timeout_ms,
-      };
       const result: PluginResult = await findHookHandler(plugin, m.hook)(
         deepFreeze(m.payload),
         context,
@@ -99,6 +97,28 @@ export class SandboxRuntime {
     } finally {
       this.#calls.delete(m.id);
     }
+  }
+}
+
+/** A call's options; the `AbortController` exists only once the plugin reads `signal`. */
+class SandboxCallOptions implements HookCallOptions {
+  #controller: AbortController | undefined;
+  #reason: Error | undefined;
+
+  constructor(readonly extensions: CallMessage["extensions"], readonly deadline?: number) {}
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 }
 
