@@ -109,3 +109,20 @@ Deno.test("isolation: worker without --unstable-worker-options names the flag", 
   assert.match(text, /--unstable-worker-options/);
   assert.doesNotMatch(text, /started/);
 });
+
+Deno.test("workers: 2 lets a call pass while another one spins in the other worker", async () => {
+  await withPlugins(
+    [entry("spin", "Spinner", "worker", { workers: 2, timeout: 4, on_error: "fail" })],
+    async (manager) => {
+      const spinning = manager.invokeHookForPlugin("spin", HOOK, tool({ spin: true }), {
+        request_id: "slow",
+      });
+      const failed = assert.rejects(spinning, PluginError);
+      const started = performance.now();
+      const quick = await manager.invokeHookForPlugin("spin", HOOK, tool(), { request_id: "q" });
+      assert.deepEqual(quick.metadata, { spun: false });
+      assert.ok(performance.now() - started < 3000, "the quick call waited for the spinning one");
+      await failed;
+    },
+  );
+});
