@@ -535,6 +535,55 @@ export interface PluginConfig {
   grpc?: GrpcClientConfig | null;
   /** Unix-socket transport of an `external` plugin. */
   unix_socket?: UnixSocketClientConfig | null;
+  /**
+   * Where a module plugin (`kind: ./module.ts#Export`) runs (ours, issue 16): `none` (in the
+   * gateway, the default), `worker` (a Deno Worker) or `process` (a child `deno run`).
+   */
+  isolation?: Isolation;
+  /** What a sandboxed plugin may do (Deno permission descriptor); nothing by default. */
+  permissions?: SandboxPermissions;
+  /** Heap limit of an `isolation: process` plugin, in MiB (V8 `--max-old-space-size`). */
+  memory_mb?: number;
+  /** Workers or processes per sandboxed plugin; 1 by default. */
+  workers?: number;
+}
+
+/**
+ * Where a module plugin runs (issue 16).
+ *
+ * @example
+ * ```ts
+ * import type { Isolation } from "@cpex/core";
+ * const level: Isolation = "worker";
+ * ```
+ */
+export type Isolation = "none" | "worker" | "process";
+
+/**
+ * The permissions of a sandboxed plugin, as Deno names them: `true` grants all, a list grants
+ * those paths, hosts, variables or commands, `false` or absent grants nothing.
+ *
+ * @example
+ * ```ts
+ * import type { SandboxPermissions } from "@cpex/core";
+ * const p: SandboxPermissions = { read: ["/etc/cpex/words.txt"], net: ["api.example.com:443"] };
+ * ```
+ */
+export interface SandboxPermissions {
+  /** File system reads. */
+  read?: boolean | string[];
+  /** File system writes. */
+  write?: boolean | string[];
+  /** Network (`host[:port]`, `unix:PATH`). */
+  net?: boolean | string[];
+  /** Environment variables. */
+  env?: boolean | string[];
+  /** Subprocesses. */
+  run?: boolean | string[];
+  /** Foreign libraries. */
+  ffi?: boolean | string[];
+  /** Remote module imports (`host[:port]`). */
+  import?: boolean | string[];
 }
 
 /**

@@ -41,8 +41,11 @@ export const CHECK_SPEC: CommandSpec = {
  */
 export function formatTransport(t: PlanTransport): string {
   switch (t.type) {
-    case "in-process":
-      return `in-process ${t.kind}`;
+    case "in-process": {
+      if (!t.isolation) return `in-process ${t.kind}`;
+      const memory = t.memory_mb ? ` memory ${t.memory_mb} MiB` : "";
+      return `${t.isolation} ${t.kind} (permissions: ${t.permissions}; workers ${t.workers}${memory})`;
+    }
     case "unix_socket":
       return `unix ${t.path}`;
     case "grpc":

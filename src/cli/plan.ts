@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { describePermissions } from "../sandbox/permissions.ts";
 import type { Config } from "../config/schema.ts";
 import { explicitKeys } from "../config/explicit_keys.ts";
 import type { HookRegistry } from "../hooks/registry.ts";
@@ -28,7 +29,18 @@ export const DEFAULT_TIMEOUT = 30;
  * Where a plugin runs: in-process (its `kind`), or external with its transport's address.
  */
 export type PlanTransport =
-  | { type: "in-process"; kind: string }
+  | {
+    type: "in-process";
+    kind: string;
+    /** Set for a sandboxed plugin (issue 16): `worker` or `process`. */
+    isolation?: "worker" | "process";
+    /** The sandbox's permissions as `read=/a net` (or `none`). */
+    permissions?: string;
+    /** The sandbox pool size. */
+    workers?: number;
+    /** The heap limit of a `process` sandbox (MiB). */
+    memory_mb?: number;
+  }
   | { type: "unix_socket"; path: string }
   | { type: "grpc"; target: string | null; uds: string | null; tls: boolean }
   | {
@@ -153,7 +165,20 @@ function effectiveConditions(
 }
 
 function transportOf(plugin: PluginConfig): PlanTransport {
-  if (plugin.kind !== "external") return { type: "in-process", kind: plugin.kind };
+  if (plugin.kind !== "external") {
+    const isolation = plugin.isolation;
+    if (isolation !== "worker" && isolation !== "process") {
+      return { type: "in-process", kind: plugin.kind };
+    }
+    return {
+      type: "in-process",
+      kind: plugin.kind,
+      isolation,
+      permissions: describePermissions(plugin.permissions),
+      workers: plugin.workers ?? 1,
+      ...(plugin.memory_mb ? { memory_mb: plugin.memory_mb } : {}),
+    };
+  }
   // The loader's precedence when several blocks are present.
   if (plugin.grpc) {
     return {

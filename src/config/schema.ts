@@ -39,6 +39,7 @@ import {
   type UnixSocketServerConfig,
   unixSocketServerSchema,
 } from "./transport_schema.ts";
+import { checkSandboxKeys, dropUnsetSandboxKeys, sandboxShape } from "../sandbox/schema.ts";
 
 export type { GrpcServerConfig, McpServerConfig, UnixSocketServerConfig };
 
@@ -246,7 +247,9 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     grpc: grpcClientSchema.nullable().default(null),
     unix_socket: unixSocketClientSchema.nullable().default(null),
     timeout: numberField({ above: 0 }).nullable().optional(),
+    ...sandboxShape,
   }).superRefine((p, ctx) => {
+    checkSandboxKeys(p, ctx);
     if (p.kind !== "external") return;
     const transports = [p.mcp, p.grpc, p.unix_socket].filter((t) => t !== null).length;
     if (transports === 0) {
@@ -266,7 +269,8 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     }
   }).transform((p): PluginConfig => {
     if (p.timeout === undefined) delete p.timeout;
-    return p;
+    dropUnsetSandboxKeys(p as Record<string, unknown>);
+    return p as PluginConfig;
   });
   return z.preprocess(migrateLegacyMode, shape);
 }

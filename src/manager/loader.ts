@@ -139,7 +139,8 @@ export async function loadPlugin(
     const factory = await load();
     return await factory(copy, { hookRegistry: options.hookRegistry ?? getHookRegistry() });
   }
-  const mapped = options.kinds?.[config.kind];
+  const sandboxed = config.isolation === "worker" || config.isolation === "process";
+  const mapped = sandboxed ? undefined : options.kinds?.[config.kind];
   if (mapped) return new mapped(copy);
   const parts = splitModuleKind(config.kind);
   if (!parts) {
@@ -150,6 +151,12 @@ export async function loadPlugin(
   }
   const specifier = resolveSpecifier(parts.specifier, options.base);
   const exportName = parts.exportName;
+  if (sandboxed) {
+    // Issue 16: the module is imported only inside the sandbox, never by the gateway (its
+    // top-level code would run with the gateway's rights).
+    const { SandboxedPlugin } = await import("../sandbox/sandboxed_plugin.ts");
+    return new SandboxedPlugin(copy, { specifier, exportName });
+  }
   const module = await import(specifier) as Record<string, unknown>;
   const cls = module[exportName];
   if (!isPluginClass(cls)) {

@@ -1,0 +1,97 @@
+/**
+ * A sandbox in a Deno Worker whose permissions are exactly the plugin's block. Needs
+ * `--unstable-worker-options` (Deno 2.9); `terminate()` stops even a synchronous loop.
+ *
+ * @module
+ */
+import type { SandboxPermissions } from "../types.ts";
+import type { Carrier, CarrierEvents } from "./carrier.ts";
+import { entryUrl, type PluginModuleRef } from "./entry.ts";
+import { workerPermissions } from "./permissions.ts";
+import type { FromSandbox, ToSandbox } from "./protocol.ts";
+
+const RUNTIME = new URL("./worker_main.ts", import.meta.url);
+
+/** The flag Worker permissions need on Deno 2.9. */
+export const WORKER_OPTIONS_FLAG = "--unstable-worker-options";
+
+/** Thrown when the gateway runs without {@linkcode WORKER_OPTIONS_FLAG}. */
+export class WorkerOptionsFlagError extends Error {
+  /** Creates the error for plugin `name`. */
+  constructor(name: string, cause: unknown) {
+    super(
+      `Plugin ${name}: isolation 'worker' needs Deno's ${WORKER_OPTIONS_FLAG} flag ` +
+        `(Worker permissions are unstable in Deno 2.9); run with ${WORKER_OPTIONS_FLAG}`,
+      { cause },
+    );
+    this.name = "PermissionPreflightError";
+  }
+}
+
+class WorkerCarrier implements Carrier {
+  readonly closed: Promise<void>;
+  readonly #worker: Worker;
+  readonly #events: CarrierEvents;
+  #done: (() => void) | undefined;
+  #gone = false;
+
+  constructor(name: string, ref: PluginModuleRef, p: SandboxPermissions, events: CarrierEvents) {
+    this.#events = events;
+    this.closed = new Promise((resolve) => this.#done = resolve);
+    try {
+      this.#worker = new Worker(entryUrl(ref, RUNTIME, "serveWorker"), {
+        type: "module",
+        name: `cpex-sandbox:${name}`,
+        deno: { permissions: workerPermissions(p) },
+      });
+    } catch (error) {
+      if (String((error as Error)?.message).includes(WORKER_OPTIONS_FLAG)) {
+        throw new WorkerOptionsFlagError(name, error);
+      }
+      throw new Error(
+        `Plugin ${name}: cannot start its worker: ${(error as Error)?.message ?? error} ` +
+          `(a worker cannot be granted a permission the gateway lacks)`,
+        { cause: error },
+      );
+    }
+    this.#worker.onmessage = (event: MessageEvent<FromSandbox>) => {
+      if (!this.#gone) events.message(event.data);
+    };
+    // An uncaught error ends the worker; preventDefault keeps it from reaching the gateway.
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#end(`crashed: ${event.message}`);
+    };
+    this.#worker.onmessageerror = (event: MessageEvent) => {
+      event.preventDefault();
+      this.#end("sent a message that cannot be read");
+    };
+  }
+
+  send(message: ToSandbox): void {
+    // Throws for what cannot be cloned (a function in a payload): the caller fails that call.
+    if (!this.#gone) this.#worker.postMessage(message);
+  }
+
+  kill(reason: string): void {
+    this.#end(reason);
+  }
+
+  #end(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#worker.terminate();
+    this.#done?.();
+    this.#events.exit(reason);
+  }
+}
+
+/** Starts `ref` in a Worker with exactly `permissions`. */
+export function startWorker(
+  name: string,
+  ref: PluginModuleRef,
+  permissions: SandboxPermissions,
+  events: CarrierEvents,
+): Carrier {
+  return new WorkerCarrier(name, ref, permissions, events);
+}
