@@ -5,6 +5,8 @@
  * @module
  */
 import type { PluginContext } from "../context.ts";
+import { Outcome } from "../observability/metrics.ts";
+import { PluginTimeoutError } from "../errors.ts";
 import type { PluginResult } from "../types.ts";
 import { deny } from "./chain_end.ts";
 import { ConcurrentPool } from "./concurrent_pool.ts";
@@ -59,9 +61,16 @@ export async function runConcurrent(
     record.applied = halts;
     record.extensions_modified = result.modified_extensions != null;
     recordViolation(record, result.violation);
+    const meters = inv.meters;
     if (!halts) {
+      // A CONCURRENT plugin's modifications are never applied: it allowed.
+      meters?.ran(hookRef, Outcome.Allowed, record.duration_ns);
       inv.records.push(record);
       continue;
+    }
+    if (meters !== null) {
+      meters.ran(hookRef, Outcome.Blocked, record.duration_ns);
+      if (result.violation) meters.violation(hookRef, String(result.violation.code));
     }
     stopPool(pool);
     return deny(inv, record, stampViolation(result.violation, ref.name), raise);
@@ -82,6 +91,7 @@ function stopPool(pool: ConcurrentPool): void {
       pool.takeSpan(index),
       ok,
       value,
+      pool.started[index],
     );
   }
   pool.cancel();
@@ -95,17 +105,21 @@ function finishedSibling(
   span: string | null,
   ok: boolean,
   value: unknown,
+  started: number,
 ): void {
   const ref = hookRef.ref;
   let result: PluginResult;
   try {
     if (!ok) throw value;
     result = checkResult(value, ref.name);
-  } catch {
+  } catch (error) {
     failPluginSpan(inv, span);
     disableOnError(ref, inv.settings.runtimeDisabled);
+    const timedOut = error instanceof PluginTimeoutError;
+    inv.meters?.failed(hookRef, timedOut, ref.onError !== "fail", durationNs(started));
     return;
   }
   endPluginSpan(inv, span, result);
+  inv.meters?.ran(hookRef, Outcome.Allowed, durationNs(started));
   inv.absorb(hookRef, context, result, false);
 }

@@ -8,6 +8,7 @@
 import type { PluginContext, PluginContextTable } from "../context.ts";
 import { PayloadSizeError, PluginViolationError } from "../errors.ts";
 import { currentTraceId, type ObservabilityProvider } from "../observability.ts";
+import type { CpexMetrics } from "../observability/metrics.ts";
 import type { DefaultHookPolicy, Extensions, GlobalContext, HookPayloadPolicy } from "../types.ts";
 import { finish } from "./chain_end.ts";
 import { runConcurrent } from "./concurrent_phase.ts";
@@ -16,6 +17,7 @@ import { deepFreeze } from "./freeze.ts";
 import { type ExecutorSettings, Invocation } from "./invocation.ts";
 import { invokeForPlugin } from "./invoke_for_plugin.ts";
 import { payloadSizeError } from "./payload_size.ts";
+import { PlanMetricsCache } from "./plan_metrics.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import type { PayloadValidator } from "./result_checks.ts";
@@ -37,6 +39,8 @@ export interface ExecutorOptions {
   defaultHookPolicy?: DefaultHookPolicy;
   /** Span receiver. */
   observability?: ObservabilityProvider | null;
+  /** Where calls are counted and timed (null: nowhere). */
+  metrics?: CpexMetrics | null;
   /** Bound on concurrent CONCURRENT / FIRE_AND_FORGET calls per invocation (10; 0 = none). */
   executionPool?: number;
   /** Payload size limit in characters (1,000,000). */
@@ -90,6 +94,7 @@ export class PluginExecutor implements ExecutorSettings {
   readonly isCrossType: (hookName: string) => boolean;
   /** The deadline timer shared by every call of this executor. */
   readonly deadlines: DeadlineQueue = new DeadlineQueue();
+  readonly #meters: PlanMetricsCache;
 
   /** Creates an executor. */
   constructor(options: ExecutorOptions = {}) {
@@ -101,6 +106,17 @@ export class PluginExecutor implements ExecutorSettings {
     this.maxPayloadSize = options.maxPayloadSize ?? MAX_PAYLOAD_SIZE;
     this.validatePayload = options.validatePayload;
     this.isCrossType = options.isCrossType ?? (() => false);
+    this.#meters = new PlanMetricsCache(options.metrics ?? null);
+  }
+
+  /** Where calls are counted and timed, or null. */
+  get metrics(): CpexMetrics | null {
+    return this.#meters.metrics;
+  }
+
+  /** Replaces the metrics. */
+  set metrics(metrics: CpexMetrics | null) {
+    this.#meters.metrics = metrics;
   }
 
   /** Clears the shared deadline timer (in-flight calls lose their deadline). */
@@ -138,10 +154,18 @@ export class PluginExecutor implements ExecutorSettings {
       options.localContexts ?? null,
       options.extensions ?? null,
     );
+    const meters = this.#meters.of(plan);
+    inv.meters = meters;
+    const started = meters === null ? 0 : performance.now();
     const provider = this.observability;
     const traceId = provider ? currentTraceId() : undefined;
     if (!provider || traceId === undefined) {
-      return await run(plan, inv, options.violationsAsExceptions === true);
+      if (meters === null) return await run(plan, inv, options.violationsAsExceptions === true);
+      try {
+        return await run(plan, inv, options.violationsAsExceptions === true);
+      } finally {
+        meters.metrics.chain(meters.hook, (performance.now() - started) / 1000);
+      }
     }
     inv.tracing = provider;
     inv.traceId = traceId;
@@ -157,6 +181,7 @@ export class PluginExecutor implements ExecutorSettings {
     } finally {
       // Always ended, also when an error propagates (the reference leaks it: Q7).
       endHookSpan(inv, span, status);
+      meters?.metrics.chain(meters.hook, (performance.now() - started) / 1000);
     }
   }
 

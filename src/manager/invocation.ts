@@ -19,6 +19,7 @@ import { CallOptions, callPlugin, type PendingCall } from "./call.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
 import { filterExtensions } from "./extensions.ts";
 import { cloneData, copyRecord, deepFreeze } from "./freeze.ts";
+import type { PlanMetrics } from "./plan_metrics.ts";
 import type { HookPlan, HookRef, PluginRef } from "./registry.ts";
 import { type Chained, NONE, type PayloadValidator } from "./result_checks.ts";
 
@@ -72,6 +73,8 @@ export class Invocation {
   decisionPlugin: string | null = null;
   tracing: ObservabilityProvider | null = null;
   traceId = "";
+  /** Where this invocation's calls are counted, or null. */
+  meters: PlanMetrics | null = null;
 
   constructor(
     readonly settings: ExecutorSettings,
@@ -105,6 +108,7 @@ export class Invocation {
       (hookRef.matcher !== null && !hookRef.matcher(this.payload, this.global))
     ) {
       this.skipped++;
+      this.meters?.skipped(hookRef);
       return false;
     }
     return true;

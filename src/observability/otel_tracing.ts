@@ -1,0 +1,132 @@
+/**
+ * An {@linkcode ObservabilityProvider} backed by the OpenTelemetry tracing API (issue 15 item 3):
+ * the manager's `plugin.hook.invoke` and `plugin.execute.<name>` spans become OpenTelemetry
+ * spans, with the attributes the manager sets.
+ *
+ * @module
+ */
+import {
+  type Attributes,
+  type Context,
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
+import type { ObservabilityProvider, SpanAttributes, StartSpanOptions } from "../observability.ts";
+
+/**
+ * Options of {@linkcode OtelObservability}.
+ *
+ * @example
+ * ```ts
+ * import type { OtelObservabilityOptions } from "@cpex/core";
+ * const o: OtelObservabilityOptions = {};
+ * ```
+ */
+export interface OtelObservabilityOptions {
+  /** Where spans go (default: the global provider, e.g. Deno's `OTEL_DENO`). */
+  tracerProvider?: TracerProvider;
+}
+
+const CHAIN_SPAN = "plugin.hook.invoke";
+
+interface OpenSpan {
+  readonly span: Span;
+  readonly traceId: string;
+  /** The context plugin spans of this chain start in (chain spans only). */
+  readonly context: Context | null;
+}
+
+/**
+ * Turns the manager's spans into OpenTelemetry spans (tracer `@cpex/core`). A chain span is a
+ * child of the caller's active span (for example the gateway's request span); each plugin span is
+ * a child of the open chain span of the same {@linkcode withTraceId} id. Spans are emitted for
+ * calls made inside {@linkcode withTraceId}, as with every provider.
+ *
+ * @example
+ * ```ts
+ * import { OtelObservability, PluginManager, withTraceId } from "@cpex/core";
+ * const manager = new PluginManager(null, { observability: new OtelObservability() });
+ * await manager.initialize();
+ * await withTraceId("request-1", () =>
+ *   manager.invokeHook("tool_pre_invoke", { name: "t", args: {} }, { request_id: "r1" })
+ * );
+ * await manager.shutdown();
+ * ```
+ */
+export class OtelObservability implements ObservabilityProvider {
+  readonly #tracer: Tracer;
+  readonly #open = new Map<string, OpenSpan>();
+  /** The open chain spans per trace id, innermost last. */
+  readonly #chains = new Map<string, OpenSpan[]>();
+  #next = 0;
+
+  /** Creates the provider on the given (else the global) tracer provider. */
+  constructor(options: OtelObservabilityOptions = {}) {
+    this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("@cpex/core");
+  }
+
+  /** Starts an OpenTelemetry span; returns its handle. */
+  startSpan(options: StartSpanOptions): string | null {
+    const attributes: Attributes = { ...options.attributes };
+    if (options.resourceType) attributes["cpex.resource.type"] = options.resourceType;
+    if (options.resourceName) attributes["cpex.resource.name"] = options.resourceName;
+    const isChain = options.name === CHAIN_SPAN;
+    const chains = this.#chains.get(options.traceId);
+    const parent = !isChain && chains?.length
+      ? chains[chains.length - 1].context!
+      : otelContext.active();
+    const span = this.#tracer.startSpan(
+      options.name,
+      { kind: kindOf(options.kind), attributes },
+      parent,
+    );
+    const id = String(++this.#next);
+    const open: OpenSpan = {
+      span,
+      traceId: options.traceId,
+      context: isChain ? trace.setSpan(parent, span) : null,
+    };
+    this.#open.set(id, open);
+    if (isChain) {
+      if (chains) chains.push(open);
+      else this.#chains.set(options.traceId, [open]);
+    }
+    return id;
+  }
+
+  /** Sets the final attributes and status and ends the span. */
+  endSpan(spanId: string, status: "ok" | "error" = "ok", attributes?: SpanAttributes): void {
+    const open = this.#open.get(spanId);
+    if (!open) return;
+    this.#open.delete(spanId);
+    if (open.context !== null) {
+      const chains = this.#chains.get(open.traceId)!;
+      chains.splice(chains.indexOf(open), 1);
+      if (chains.length === 0) this.#chains.delete(open.traceId);
+    }
+    const span = open.span;
+    if (attributes) span.setAttributes(attributes);
+    span.setStatus({ code: status === "ok" ? SpanStatusCode.OK : SpanStatusCode.ERROR });
+    span.end();
+  }
+}
+
+function kindOf(kind: string | undefined): SpanKind {
+  switch (kind) {
+    case "client":
+      return SpanKind.CLIENT;
+    case "server":
+      return SpanKind.SERVER;
+    case "producer":
+      return SpanKind.PRODUCER;
+    case "consumer":
+      return SpanKind.CONSUMER;
+    default:
+      return SpanKind.INTERNAL;
+  }
+}
