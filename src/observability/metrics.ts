@@ -192,6 +192,7 @@ export class PluginSeries {
   failOpen = 0;
   /** Violations by code. */
   readonly violations: Map<string, ViolationCount> = new Map();
+  #codes = 0;
   /** Latency of the calls that ran (seconds). */
   readonly duration: LocalHistogram = new LocalHistogram();
   /** `{plugin, transport}` for an external plugin, else null. */
@@ -223,11 +224,12 @@ export class PluginSeries {
     let entry = this.violations.get(code);
     if (entry) return entry;
     let key = code.length > MAX_CODE_LENGTH ? code.slice(0, MAX_CODE_LENGTH) : code;
-    if (!this.violations.has(key) && this.violations.size >= MAX_VIOLATION_CODES) key = "other";
+    if (!this.violations.has(key) && this.#codes >= MAX_VIOLATION_CODES) key = "other";
     entry = this.violations.get(key);
     if (!entry) {
       entry = { attributes: Object.freeze({ ...this.attributes, code: key }), count: 0 };
       this.violations.set(key, entry);
+      this.#codes++;
     }
     // The raw code maps to its entry too, so a repeated long code costs one lookup.
     if (code !== key && this.violations.size < MAX_VIOLATION_CODES * 2) {
