@@ -61,17 +61,14 @@ export async function runConcurrent(
     record.applied = halts;
     record.extensions_modified = result.modified_extensions != null;
     recordViolation(record, result.violation);
-    const meters = inv.meters;
     if (!halts) {
       // A CONCURRENT plugin's modifications are never applied: it allowed.
-      meters?.ran(hookRef, Outcome.Allowed, record.duration_ns);
+      inv.meterRan(hookRef, Outcome.Allowed, pool.started[index], record.duration_ns);
       inv.records.push(record);
       continue;
     }
-    if (meters !== null) {
-      meters.ran(hookRef, Outcome.Blocked, record.duration_ns);
-      if (result.violation) meters.violation(hookRef, String(result.violation.code));
-    }
+    inv.meterRan(hookRef, Outcome.Blocked, pool.started[index], record.duration_ns);
+    if (result.violation) inv.meters?.violation(hookRef, String(result.violation.code));
     stopPool(pool);
     return deny(inv, record, stampViolation(result.violation, ref.name), raise);
   }
@@ -116,10 +113,10 @@ function finishedSibling(
     failPluginSpan(inv, span);
     disableOnError(ref, inv.settings.runtimeDisabled);
     const timedOut = error instanceof PluginTimeoutError;
-    inv.meters?.failed(hookRef, timedOut, ref.onError !== "fail", durationNs(started));
+    inv.meterFailed(hookRef, timedOut, ref.onError !== "fail", started, durationNs(started));
     return;
   }
   endPluginSpan(inv, span, result);
-  inv.meters?.ran(hookRef, Outcome.Allowed, durationNs(started));
+  inv.meterRan(hookRef, Outcome.Allowed, started, durationNs(started));
   inv.absorb(hookRef, context, result, false);
 }

@@ -156,7 +156,6 @@ export class PluginExecutor implements ExecutorSettings {
     );
     const meters = this.#meters.of(plan);
     inv.meters = meters;
-    const started = meters === null ? 0 : performance.now();
     const provider = this.observability;
     const traceId = provider ? currentTraceId() : undefined;
     if (!provider || traceId === undefined) {
@@ -164,7 +163,7 @@ export class PluginExecutor implements ExecutorSettings {
       try {
         return await run(plan, inv, options.violationsAsExceptions === true);
       } finally {
-        meters.metrics.chain(meters.hook, (performance.now() - started) / 1000);
+        meterChain(inv);
       }
     }
     inv.tracing = provider;
@@ -181,7 +180,7 @@ export class PluginExecutor implements ExecutorSettings {
     } finally {
       // Always ended, also when an error propagates (the reference leaks it: Q7).
       endHookSpan(inv, span, status);
-      meters?.metrics.chain(meters.hook, (performance.now() - started) / 1000);
+      meterChain(inv);
     }
   }
 
@@ -197,6 +196,17 @@ export class PluginExecutor implements ExecutorSettings {
   ): Promise<HookResult> {
     return invokeForPlugin(this, hookRef, payload, context, violationsAsExceptions);
   }
+}
+
+/**
+ * Records the chain's duration: from the first plugin call's start to the last one's end, as
+ * the records timed them (0 when every plugin was skipped).
+ */
+function meterChain(inv: Invocation): void {
+  const meters = inv.meters;
+  if (meters === null) return;
+  const ms = inv.chainStart < 0 ? 0 : inv.chainEnd - inv.chainStart;
+  meters.metrics.chain(meters.hook, ms / 1000);
 }
 
 /** Runs the phases in order; the first halt ends the chain. */

@@ -45,7 +45,7 @@ async function runFireAndForget(
   await semaphore.acquire();
   const ref = hookRef.ref;
   const span = inv.tracing ? startPluginSpan(inv, hookRef) : null;
-  const started = performance.now();
+  const started = inv.meters === null ? 0 : performance.now();
   try {
     const result = checkResult(await inv.call(hookRef, payload, context), ref.name);
     endPluginSpan(inv, span, result);

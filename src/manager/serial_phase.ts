@@ -68,17 +68,14 @@ export async function runSerial(
   const matched = halts || record.payload_modified || extModified;
   record.matched = matched;
   record.applied = mode === "audit" ? extModified : matched;
-  const meters = inv.meters;
   if (!halts) {
     const modified = record.payload_modified || (extModified && mode !== "audit");
-    meters?.ran(hookRef, modified ? Outcome.Modified : Outcome.Allowed, duration);
+    inv.meterRan(hookRef, modified ? Outcome.Modified : Outcome.Allowed, started, duration);
     inv.records.push(record);
     return null;
   }
-  if (meters !== null) {
-    meters.ran(hookRef, Outcome.Blocked, duration);
-    if (result.violation) meters.violation(hookRef, String(result.violation.code));
-  }
+  inv.meterRan(hookRef, Outcome.Blocked, started, duration);
+  if (result.violation) inv.meters?.violation(hookRef, String(result.violation.code));
   recordViolation(record, result.violation);
   return deny(inv, record, stampViolation(result.violation, ref.name), raise);
 }
