@@ -47,6 +47,10 @@ async function manager(metrics: CpexMetrics | null | undefined): Promise<PluginM
 const sdkMetrics = new CpexMetrics({
   meterProvider: new MeterProvider({ readers: [new IdleReader()] }),
 });
+const localHistograms = new CpexMetrics({
+  meterProvider: new MeterProvider({ readers: [new IdleReader()] }),
+  histograms: false,
+});
 const cases: Array<{ name: string; manager: PluginManager; samples: number[] }> = [
   { name: "metrics off", manager: await manager(null), samples: [] },
   {
@@ -59,6 +63,11 @@ const cases: Array<{ name: string; manager: PluginManager; samples: number[] }> 
   {
     name: "metrics on, @opentelemetry/sdk-metrics",
     manager: await manager(sdkMetrics),
+    samples: [],
+  },
+  {
+    name: "sdk-metrics, histograms: false",
+    manager: await manager(localHistograms),
     samples: [],
   },
 ];

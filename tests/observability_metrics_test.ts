@@ -265,3 +265,21 @@ Deno.test("violation codes are bounded per series: past the cap they count as ot
   for (const v of distinct) assert.ok(String(v.attributes.code).length <= 64);
   assert.equal(PLUGIN_OUTCOMES[Outcome.Cancelled], "cancelled");
 });
+
+Deno.test("histograms: false keeps the latencies local and exports only the counters", async () => {
+  const reader = new TestReader();
+  const metrics = new CpexMetrics({
+    meterProvider: new MeterProvider({ readers: [reader] }),
+    histograms: false,
+  });
+  await withPlugins([plugin("p", () => ({}))], async (manager) => {
+    await manager.invokeHook(HOOK, { name: "t", args: {} }, gctx());
+  }, { metrics });
+  assert.deepEqual(await points(reader, "cpex.plugin.duration"), []);
+  assert.deepEqual(await points(reader, "cpex.hook.duration"), []);
+  assert.equal(
+    valueOf(await points(reader, "cpex.plugin.calls"), calls("p", "sequential", "allowed")),
+    1,
+  );
+  assert.equal(metrics.pluginSeries()[0].duration.count, 1);
+});

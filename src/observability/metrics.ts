@@ -15,6 +15,7 @@
 import {
   type Attributes,
   type BatchObservableResult,
+  createNoopMeter,
   type Histogram,
   type Meter,
   type MeterProvider,
@@ -272,6 +273,12 @@ export class HookSeries {
 export interface CpexMetricsOptions {
   /** Where the instruments are created (default: the global one, e.g. Deno's `OTEL_DENO`). */
   meterProvider?: MeterProvider;
+  /**
+   * Export the latency histograms through OpenTelemetry (true). The API has no asynchronous
+   * histogram, so each plugin call records one synchronously, which an SDK makes cost about
+   * 0.5 µs; false keeps them only in the local series (for a Prometheus exposition).
+   */
+  histograms?: boolean;
 }
 
 /**
@@ -312,8 +319,9 @@ export class CpexMetrics {
   constructor(options: CpexMetricsOptions = {}) {
     const meter: Meter = (options.meterProvider ?? otelMetrics.getMeterProvider())
       .getMeter("@cpex/core");
+    const histogramMeter = options.histograms === false ? createNoopMeter() : meter;
     const histogram = (name: string, description: string): Histogram =>
-      meter.createHistogram(name, {
+      histogramMeter.createHistogram(name, {
         description,
         unit: "s",
         advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
