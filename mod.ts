@@ -63,6 +63,8 @@ export {
   HookSeries,
   LocalHistogram,
   MAX_VIOLATION_CODES,
+  type MetricAttributes,
+  type OtelMeterProvider,
   Outcome,
   PLUGIN_OUTCOMES,
   type PluginOutcome,
@@ -72,8 +74,13 @@ export {
 export {
   OtelObservability,
   type OtelObservabilityOptions,
+  type OtelTracerProvider,
 } from "./src/observability/otel_tracing.ts";
-export { otelLogger, type OtelLoggerOptions } from "./src/observability/otel_logger.ts";
+export {
+  otelLogger,
+  type OtelLoggerOptions,
+  type OtelLoggerProvider,
+} from "./src/observability/otel_logger.ts";
 export * from "./src/hooks/tools.ts";
 export * from "./src/hooks/prompts.ts";
 export * from "./src/hooks/resources.ts";

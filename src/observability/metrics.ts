@@ -13,7 +13,6 @@
  * @module
  */
 import {
-  type Attributes,
   type BatchObservableResult,
   createNoopMeter,
   type Histogram,
@@ -72,17 +71,23 @@ export const PLUGIN_OUTCOMES: readonly PluginOutcome[] = Object.freeze([
  * console.log(PLUGIN_OUTCOMES[Outcome.Blocked]); // "blocked"
  * ```
  */
-export const Outcome = Object.freeze(
-  {
-    Allowed: 0,
-    Modified: 1,
-    Blocked: 2,
-    Error: 3,
-    Timeout: 4,
-    Skipped: 5,
-    Cancelled: 6,
-  } as const,
-);
+export const Outcome: {
+  readonly Allowed: 0;
+  readonly Modified: 1;
+  readonly Blocked: 2;
+  readonly Error: 3;
+  readonly Timeout: 4;
+  readonly Skipped: 5;
+  readonly Cancelled: 6;
+} = Object.freeze({
+  Allowed: 0,
+  Modified: 1,
+  Blocked: 2,
+  Error: 3,
+  Timeout: 4,
+  Skipped: 5,
+  Cancelled: 6,
+});
 
 /**
  * One value of {@linkcode Outcome}.
@@ -126,6 +131,17 @@ export const DURATION_BUCKETS: readonly number[] = Object.freeze([
   30,
 ]);
 
+/**
+ * The attributes of one metric point (string values only: bounded, never payload data).
+ *
+ * @example
+ * ```ts
+ * import type { MetricAttributes } from "@cpex/core";
+ * const a: MetricAttributes = { plugin: "guard", hook: "tool_pre_invoke" };
+ * ```
+ */
+export type MetricAttributes = Readonly<Record<string, string>>;
+
 /** Distinct violation codes kept per series; later codes count as `other` (bounded cardinality). */
 export const MAX_VIOLATION_CODES = 32;
 /** Longest violation code kept as an attribute value, in UTF-16 units. */
@@ -165,7 +181,7 @@ export class LocalHistogram {
 /** The violation count of one code of a series. */
 export interface ViolationCount {
   /** Attributes `{plugin, hook, code}`. */
-  readonly attributes: Attributes;
+  readonly attributes: MetricAttributes;
   /** Violations seen with the code. */
   count: number;
 }
@@ -186,9 +202,9 @@ export class PluginSeries {
   /** Calls per outcome, indexed like {@linkcode PLUGIN_OUTCOMES}. */
   readonly calls: Float64Array = new Float64Array(PLUGIN_OUTCOMES.length);
   /** `{plugin, hook, mode, outcome}` per outcome, made once. */
-  readonly callAttributes: readonly Attributes[];
+  readonly callAttributes: readonly MetricAttributes[];
   /** `{plugin, hook}`. */
-  readonly attributes: Attributes;
+  readonly attributes: MetricAttributes;
   /** Errors and timeouts absorbed by `on_error: ignore` / `disable`. */
   failOpen = 0;
   /** Violations by code. */
@@ -197,9 +213,9 @@ export class PluginSeries {
   /** Latency of the calls that ran (seconds). */
   readonly duration: LocalHistogram = new LocalHistogram();
   /** `{plugin, transport}` for an external plugin, else null. */
-  readonly remoteAttributes: Attributes | null;
+  readonly remoteAttributes: MetricAttributes | null;
   /** `{plugin, transport, kind}` for `kind` error and timeout (external plugins only). */
-  readonly remoteErrorAttributes: readonly Attributes[];
+  readonly remoteErrorAttributes: readonly MetricAttributes[];
   /** Remote errors: [error, timeout]. */
   readonly remoteErrors: Float64Array = new Float64Array(2);
 
@@ -251,7 +267,7 @@ export class PluginSeries {
  */
 export class HookSeries {
   /** `{hook}`. */
-  readonly attributes: Attributes;
+  readonly attributes: MetricAttributes;
   /** Latency of whole invocations (seconds). */
   readonly duration: LocalHistogram = new LocalHistogram();
 
@@ -259,6 +275,22 @@ export class HookSeries {
   constructor(readonly hook: string) {
     this.attributes = Object.freeze({ hook });
   }
+}
+
+/**
+ * An OpenTelemetry `MeterProvider` (`@opentelemetry/api`), as any SDK's is; typed structurally so
+ * the public API does not expose the OpenTelemetry types.
+ *
+ * @example
+ * ```ts
+ * import type { OtelMeterProvider } from "@cpex/core";
+ * import { metrics } from "@opentelemetry/api";
+ * const p: OtelMeterProvider = metrics.getMeterProvider();
+ * ```
+ */
+export interface OtelMeterProvider {
+  /** Returns a meter (an OpenTelemetry `Meter`). */
+  getMeter(name: string, version?: string, options?: object): unknown;
 }
 
 /**
@@ -272,7 +304,7 @@ export class HookSeries {
  */
 export interface CpexMetricsOptions {
   /** Where the instruments are created (default: the global one, e.g. Deno's `OTEL_DENO`). */
-  meterProvider?: MeterProvider;
+  meterProvider?: OtelMeterProvider;
   /**
    * Export the latency histograms through OpenTelemetry (true). The API has no asynchronous
    * histogram, so each plugin call records one synchronously, which an SDK makes cost about
@@ -308,17 +340,14 @@ export interface CpexMetricsOptions {
 export class CpexMetrics {
   readonly #plugins = new Map<string, PluginSeries>();
   readonly #hooks = new Map<string, HookSeries>();
-  /** `cpex.plugin.duration`. */
-  readonly pluginDuration: Histogram;
-  /** `cpex.hook.duration`. */
-  readonly hookDuration: Histogram;
-  /** `cpex.remote.duration`. */
-  readonly remoteDuration: Histogram;
+  readonly #pluginDuration: Histogram;
+  readonly #hookDuration: Histogram;
+  readonly #remoteDuration: Histogram;
 
   /** Creates the instruments on the given (else the global) meter provider. */
   constructor(options: CpexMetricsOptions = {}) {
-    const meter: Meter = (options.meterProvider ?? otelMetrics.getMeterProvider())
-      .getMeter("@cpex/core");
+    const provider = (options.meterProvider ?? otelMetrics.getMeterProvider()) as MeterProvider;
+    const meter: Meter = provider.getMeter("@cpex/core");
     const histogramMeter = options.histograms === false ? createNoopMeter() : meter;
     const histogram = (name: string, description: string): Histogram =>
       histogramMeter.createHistogram(name, {
@@ -326,9 +355,9 @@ export class CpexMetrics {
         unit: "s",
         advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
       });
-    this.pluginDuration = histogram("cpex.plugin.duration", "Duration of one plugin call");
-    this.hookDuration = histogram("cpex.hook.duration", "Duration of a whole hook chain");
-    this.remoteDuration = histogram(
+    this.#pluginDuration = histogram("cpex.plugin.duration", "Duration of one plugin call");
+    this.#hookDuration = histogram("cpex.hook.duration", "Duration of a whole hook chain");
+    this.#remoteDuration = histogram(
       "cpex.remote.duration",
       "Duration of one call of an external plugin, as the gateway sees it",
     );
@@ -399,9 +428,9 @@ export class CpexMetrics {
   /** Records the latency (seconds) of a call of `series` that ran. */
   duration(series: PluginSeries, seconds: number): void {
     series.duration.observe(seconds);
-    this.pluginDuration.record(seconds, series.attributes);
+    this.#pluginDuration.record(seconds, series.attributes);
     if (series.remoteAttributes !== null) {
-      this.remoteDuration.record(seconds, series.remoteAttributes);
+      this.#remoteDuration.record(seconds, series.remoteAttributes);
     }
   }
 
@@ -420,7 +449,7 @@ export class CpexMetrics {
   /** Records the latency (seconds) of a whole chain of `series`. */
   chain(series: HookSeries, seconds: number): void {
     series.duration.observe(seconds);
-    this.hookDuration.record(seconds, series.attributes);
+    this.#hookDuration.record(seconds, series.attributes);
   }
 }
 

@@ -8,6 +8,22 @@ import { type LoggerProvider, logs, SeverityNumber } from "@opentelemetry/api-lo
 import type { ManagerLogger } from "../manager/manager.ts";
 
 /**
+ * An OpenTelemetry `LoggerProvider` (`@opentelemetry/api-logs`), as any logs SDK's is; typed
+ * structurally so the public API does not expose the OpenTelemetry types.
+ *
+ * @example
+ * ```ts
+ * import type { OtelLoggerProvider } from "@cpex/core";
+ * import { logs } from "@opentelemetry/api-logs";
+ * const p: OtelLoggerProvider = logs.getLoggerProvider();
+ * ```
+ */
+export interface OtelLoggerProvider {
+  /** Returns a logger (an OpenTelemetry `Logger`). */
+  getLogger(name: string, version?: string, options?: object): unknown;
+}
+
+/**
  * Options of {@linkcode otelLogger}.
  *
  * @example
@@ -20,7 +36,7 @@ export interface OtelLoggerOptions {
   /** Also write to stderr with `console.warn` (true). */
   stderr?: boolean;
   /** Where records go (default: the global logger provider, read at each record). */
-  loggerProvider?: LoggerProvider;
+  loggerProvider?: OtelLoggerProvider;
 }
 
 /**
@@ -40,7 +56,7 @@ export interface OtelLoggerOptions {
  */
 export function otelLogger(options: OtelLoggerOptions = {}): ManagerLogger {
   const stderr = options.stderr ?? true;
-  const provider = options.loggerProvider;
+  const provider = options.loggerProvider as LoggerProvider | undefined;
   return {
     warn(message: string): void {
       try {

@@ -19,6 +19,22 @@ import {
 import type { ObservabilityProvider, SpanAttributes, StartSpanOptions } from "../observability.ts";
 
 /**
+ * An OpenTelemetry `TracerProvider` (`@opentelemetry/api`), as any SDK's is; typed structurally
+ * so the public API does not expose the OpenTelemetry types.
+ *
+ * @example
+ * ```ts
+ * import type { OtelTracerProvider } from "@cpex/core";
+ * import { trace } from "@opentelemetry/api";
+ * const p: OtelTracerProvider = trace.getTracerProvider();
+ * ```
+ */
+export interface OtelTracerProvider {
+  /** Returns a tracer (an OpenTelemetry `Tracer`). */
+  getTracer(name: string, version?: string, options?: object): unknown;
+}
+
+/**
  * Options of {@linkcode OtelObservability}.
  *
  * @example
@@ -29,7 +45,7 @@ import type { ObservabilityProvider, SpanAttributes, StartSpanOptions } from "..
  */
 export interface OtelObservabilityOptions {
   /** Where spans go (default: the global provider, e.g. Deno's `OTEL_DENO`). */
-  tracerProvider?: TracerProvider;
+  tracerProvider?: OtelTracerProvider;
 }
 
 const CHAIN_SPAN = "plugin.hook.invoke";
@@ -67,7 +83,8 @@ export class OtelObservability implements ObservabilityProvider {
 
   /** Creates the provider on the given (else the global) tracer provider. */
   constructor(options: OtelObservabilityOptions = {}) {
-    this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("@cpex/core");
+    const provider = (options.tracerProvider ?? trace.getTracerProvider()) as TracerProvider;
+    this.#tracer = provider.getTracer("@cpex/core");
   }
 
   /** Starts an OpenTelemetry span; returns its handle. */
