@@ -81,6 +81,7 @@ export {
   type OtelLoggerOptions,
   type OtelLoggerProvider,
 } from "./src/observability/otel_logger.ts";
+export { PROMETHEUS_CONTENT_TYPE, writePrometheus } from "./src/observability/prometheus.ts";
 export * from "./src/hooks/tools.ts";
 export * from "./src/hooks/prompts.ts";
 export * from "./src/hooks/resources.ts";
