@@ -140,6 +140,39 @@ Deno.test("OtelObservability turns the chain and plugin spans into OpenTelemetry
   assert.equal(bad.status.code, 2, "ERROR");
 });
 
+Deno.test("concurrent chains under one trace id each parent their own plugin spans", async () => {
+  const provider = new RecordingTracerProvider();
+  const manager = new PluginManager(null, {
+    observability: new OtelObservability({ tracerProvider: provider }),
+    metrics: null,
+  });
+  await manager.initialize();
+  const gates: Array<() => void> = [];
+  await manager.registerPlugin(
+    new FnPlugin(
+      { name: "wait", kind: "inline", hooks: [HOOK] },
+      () => new Promise((resolve) => gates.push(() => resolve({}))),
+    ),
+  );
+  try {
+    await withTraceId("shared", async () => {
+      const first = manager.invokeHook(HOOK, { name: "a", args: {} }, gctx());
+      const second = manager.invokeHook(HOOK, { name: "b", args: {} }, gctx());
+      while (gates.length < 2) await new Promise((r) => setTimeout(r, 1));
+      for (const open of gates) open();
+      await Promise.all([first, second]);
+    });
+  } finally {
+    await manager.shutdown();
+  }
+  const chains = provider.spans.filter((s) => s.name === "plugin.hook.invoke");
+  const plugins = provider.spans.filter((s) => s.name === "plugin.execute.wait");
+  assert.equal(chains.length, 2);
+  assert.equal(plugins.length, 2);
+  // Both chains were open when both plugin spans started: each has its own chain as parent.
+  assert.deepEqual(new Set(plugins.map((s) => s.parent)), new Set(chains));
+});
+
 /** A context manager over AsyncLocalStorage, as an OpenTelemetry SDK installs one. */
 class StorageContextManager implements ContextManager {
   readonly #storage = new AsyncLocalStorage<Context>();

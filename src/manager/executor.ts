@@ -169,6 +169,7 @@ export class PluginExecutor implements ExecutorSettings {
     inv.tracing = provider;
     inv.traceId = traceId;
     const span = startHookSpan(provider, traceId, plan);
+    inv.hookSpan = span;
     let status: "ok" | "error" = "error";
     try {
       const out = await run(plan, inv, options.violationsAsExceptions === true);
@@ -180,6 +181,7 @@ export class PluginExecutor implements ExecutorSettings {
     } finally {
       // Always ended, also when an error propagates (the reference leaks it: Q7).
       endHookSpan(inv, span, status);
+      inv.hookSpan = null;
       meterChain(inv);
     }
   }

@@ -74,6 +74,8 @@ export class Invocation {
   decisionPlugin: string | null = null;
   tracing: ObservabilityProvider | null = null;
   traceId = "";
+  /** The id of the open `plugin.hook.invoke` span, or null. */
+  hookSpan: string | null = null;
   /** Where this invocation's calls are counted, or null. */
   meters: PlanMetrics | null = null;
   /** When the first plugin call started (`performance.now()` time; -1: none yet). */

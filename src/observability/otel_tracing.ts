@@ -48,20 +48,18 @@ export interface OtelObservabilityOptions {
   tracerProvider?: OtelTracerProvider;
 }
 
-const CHAIN_SPAN = "plugin.hook.invoke";
-
 interface OpenSpan {
   readonly span: Span;
-  readonly traceId: string;
-  /** The context plugin spans of this chain start in (chain spans only). */
-  readonly context: Context | null;
+  /** The context the span's children start in. */
+  readonly context: Context;
 }
 
 /**
  * Turns the manager's spans into OpenTelemetry spans (tracer `@cpex/core`). A chain span is a
  * child of the caller's active span (for example the gateway's request span); each plugin span is
- * a child of the open chain span of the same {@linkcode withTraceId} id. Spans are emitted for
- * calls made inside {@linkcode withTraceId}, as with every provider.
+ * a child of its chain span (a fire-and-forget plugin's, which starts after the chain ended, of
+ * the active span). Spans are emitted for calls made inside {@linkcode withTraceId}, as with
+ * every provider; OpenTelemetry assigns the trace ids.
  *
  * @example
  * ```ts
@@ -77,8 +75,6 @@ interface OpenSpan {
 export class OtelObservability implements ObservabilityProvider {
   readonly #tracer: Tracer;
   readonly #open = new Map<string, OpenSpan>();
-  /** The open chain spans per trace id, innermost last. */
-  readonly #chains = new Map<string, OpenSpan[]>();
   #next = 0;
 
   /** Creates the provider on the given (else the global) tracer provider. */
@@ -92,27 +88,17 @@ export class OtelObservability implements ObservabilityProvider {
     const attributes: Attributes = { ...options.attributes };
     if (options.resourceType) attributes["cpex.resource.type"] = options.resourceType;
     if (options.resourceName) attributes["cpex.resource.name"] = options.resourceName;
-    const isChain = options.name === CHAIN_SPAN;
-    const chains = this.#chains.get(options.traceId);
-    const parent = !isChain && chains?.length
-      ? chains[chains.length - 1].context!
-      : otelContext.active();
+    const chain = options.parentSpanId === undefined
+      ? undefined
+      : this.#open.get(options.parentSpanId)?.context;
+    const parent = chain ?? otelContext.active();
     const span = this.#tracer.startSpan(
       options.name,
       { kind: kindOf(options.kind), attributes },
       parent,
     );
     const id = String(++this.#next);
-    const open: OpenSpan = {
-      span,
-      traceId: options.traceId,
-      context: isChain ? trace.setSpan(parent, span) : null,
-    };
-    this.#open.set(id, open);
-    if (isChain) {
-      if (chains) chains.push(open);
-      else this.#chains.set(options.traceId, [open]);
-    }
+    this.#open.set(id, { span, context: trace.setSpan(parent, span) });
     return id;
   }
 
@@ -121,11 +107,6 @@ export class OtelObservability implements ObservabilityProvider {
     const open = this.#open.get(spanId);
     if (!open) return;
     this.#open.delete(spanId);
-    if (open.context !== null) {
-      const chains = this.#chains.get(open.traceId)!;
-      chains.splice(chains.indexOf(open), 1);
-      if (chains.length === 0) this.#chains.delete(open.traceId);
-    }
     const span = open.span;
     if (attributes) span.setAttributes(attributes);
     span.setStatus({ code: status === "ok" ? SpanStatusCode.OK : SpanStatusCode.ERROR });
