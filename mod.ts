@@ -55,6 +55,33 @@ export { PermissionPreflightError } from "./src/external/permissions.ts";
 export * from "./src/context.ts";
 export { hook, type HookCallOptions, type HookHandler, Plugin } from "./src/plugin.ts";
 export * from "./src/observability.ts";
+export {
+  CpexMetrics,
+  type CpexMetricsOptions,
+  defaultMetrics,
+  DURATION_BUCKETS,
+  HookSeries,
+  LocalHistogram,
+  MAX_VIOLATION_CODES,
+  type MetricAttributes,
+  type OtelMeterProvider,
+  Outcome,
+  PLUGIN_OUTCOMES,
+  type PluginOutcome,
+  PluginSeries,
+  type ViolationCount,
+} from "./src/observability/metrics.ts";
+export {
+  OtelObservability,
+  type OtelObservabilityOptions,
+  type OtelTracerProvider,
+} from "./src/observability/otel_tracing.ts";
+export {
+  otelLogger,
+  type OtelLoggerOptions,
+  type OtelLoggerProvider,
+} from "./src/observability/otel_logger.ts";
+export { PROMETHEUS_CONTENT_TYPE, writePrometheus } from "./src/observability/prometheus.ts";
 export * from "./src/hooks/tools.ts";
 export * from "./src/hooks/prompts.ts";
 export * from "./src/hooks/resources.ts";

@@ -39,6 +39,11 @@ export interface StartSpanOptions {
   resourceName?: string;
   /** Initial span attributes. */
   attributes?: SpanAttributes;
+  /**
+   * The id `startSpan` returned for the span this one belongs to (a plugin span: its chain's
+   * `plugin.hook.invoke` span), when that one is still open.
+   */
+  parentSpanId?: string;
 }
 
 /**

@@ -132,6 +132,7 @@ Deno.test("one invocation emits a chain span and a plugin span with the document
       kind: "internal",
       resourceType: "plugin",
       resourceName: "rewriter",
+      parentSpanId: chain.id, // issue 15: the chain span the plugin span belongs to
       attributes: {
         "plugin.name": "rewriter",
         "plugin.uuid": uuid,

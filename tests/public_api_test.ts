@@ -47,6 +47,12 @@ Deno.test("the root entry exports the manager, plugin base, hooks, results, erro
       "parseConfig",
       "registerExternalTransport",
       "ToolPreInvokePayloadSchema",
+      // issue 15: observability
+      "CpexMetrics",
+      "defaultMetrics",
+      "OtelObservability",
+      "otelLogger",
+      "writePrometheus",
     ]
   ) {
     assert.equal(name in core, true, name);

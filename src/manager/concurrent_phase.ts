@@ -5,6 +5,8 @@
  * @module
  */
 import type { PluginContext } from "../context.ts";
+import { Outcome } from "../observability/metrics.ts";
+import { PluginTimeoutError } from "../errors.ts";
 import type { PluginResult } from "../types.ts";
 import { deny } from "./chain_end.ts";
 import { ConcurrentPool } from "./concurrent_pool.ts";
@@ -60,9 +62,13 @@ export async function runConcurrent(
     record.extensions_modified = result.modified_extensions != null;
     recordViolation(record, result.violation);
     if (!halts) {
+      // A CONCURRENT plugin's modifications are never applied: it allowed.
+      inv.meterRan(hookRef, Outcome.Allowed, pool.started[index], record.duration_ns);
       inv.records.push(record);
       continue;
     }
+    inv.meterRan(hookRef, Outcome.Blocked, pool.started[index], record.duration_ns);
+    if (result.violation) inv.meters?.violation(hookRef, String(result.violation.code));
     stopPool(pool);
     return deny(inv, record, stampViolation(result.violation, ref.name), raise);
   }
@@ -82,6 +88,7 @@ function stopPool(pool: ConcurrentPool): void {
       pool.takeSpan(index),
       ok,
       value,
+      pool.started[index],
     );
   }
   pool.cancel();
@@ -95,17 +102,21 @@ function finishedSibling(
   span: string | null,
   ok: boolean,
   value: unknown,
+  started: number,
 ): void {
   const ref = hookRef.ref;
   let result: PluginResult;
   try {
     if (!ok) throw value;
     result = checkResult(value, ref.name);
-  } catch {
+  } catch (error) {
     failPluginSpan(inv, span);
     disableOnError(ref, inv.settings.runtimeDisabled);
+    const timedOut = error instanceof PluginTimeoutError;
+    inv.meterFailed(hookRef, timedOut, ref.onError !== "fail", started, durationNs(started));
     return;
   }
   endPluginSpan(inv, span, result);
+  inv.meterRan(hookRef, Outcome.Allowed, started, durationNs(started));
   inv.absorb(hookRef, context, result, false);
 }

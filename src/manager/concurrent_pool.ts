@@ -32,6 +32,8 @@ export class ConcurrentPool {
   readonly #spans: Array<string | null>;
   readonly #pending: PendingCall[];
   readonly #done: Settlement[] = [];
+  /** 1 for each call whose settlement was handed out (taken or returned by `stop`). */
+  readonly #handed: Uint8Array;
   #wake: (() => void) | null = null;
   #next = 0;
   #stopped = false;
@@ -48,6 +50,7 @@ export class ConcurrentPool {
     this.#pending = refs.map(() => new PendingCall());
     this.started = new Array<number>(n);
     this.#spans = new Array<string | null>(n).fill(null);
+    this.#handed = new Uint8Array(n);
     const pool = inv.settings.executionPool;
     const first = Math.min(pool > 0 ? pool : n, n);
     while (this.#next < first) this.#start(this.#next++);
@@ -91,7 +94,9 @@ export class ConcurrentPool {
 
   /** The oldest settlement not taken yet (call only when not {@linkcode idle}). */
   take(): Settlement {
-    return this.#done.shift()!;
+    const settlement = this.#done.shift()!;
+    this.#handed[settlement.index] = 1;
+    return settlement;
   }
 
   /** The span of call `index`, which the caller now ends. */
@@ -107,15 +112,20 @@ export class ConcurrentPool {
    */
   stop(): Settlement[] {
     this.#stopped = true;
-    return this.#done.splice(0);
+    const rest = this.#done.splice(0);
+    for (const { index } of rest) this.#handed[index] = 1;
+    return rest;
   }
 
   /** Cancels every call still in flight; spans of calls never taken end as errors (Q7). */
   cancel(): void {
     const inv = this.inv;
+    const meters = inv.meters;
     for (let i = 0; i < this.refs.length; i++) {
       this.#pending[i].cancel(this.refs[i].ref.name);
       failPluginSpan(inv, this.takeSpan(i));
+      // In flight, settled but never handed out, or never started: cancelled (issue 15).
+      if (meters !== null && this.#handed[i] === 0) meters.cancelled(this.refs[i]);
     }
   }
 }

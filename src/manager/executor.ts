@@ -8,6 +8,7 @@
 import type { PluginContext, PluginContextTable } from "../context.ts";
 import { PayloadSizeError, PluginViolationError } from "../errors.ts";
 import { currentTraceId, type ObservabilityProvider } from "../observability.ts";
+import type { CpexMetrics } from "../observability/metrics.ts";
 import type { DefaultHookPolicy, Extensions, GlobalContext, HookPayloadPolicy } from "../types.ts";
 import { finish } from "./chain_end.ts";
 import { runConcurrent } from "./concurrent_phase.ts";
@@ -16,6 +17,7 @@ import { deepFreeze } from "./freeze.ts";
 import { type ExecutorSettings, Invocation } from "./invocation.ts";
 import { invokeForPlugin } from "./invoke_for_plugin.ts";
 import { payloadSizeError } from "./payload_size.ts";
+import { PlanMetricsCache } from "./plan_metrics.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import type { PayloadValidator } from "./result_checks.ts";
@@ -37,6 +39,8 @@ export interface ExecutorOptions {
   defaultHookPolicy?: DefaultHookPolicy;
   /** Span receiver. */
   observability?: ObservabilityProvider | null;
+  /** Where calls are counted and timed (null: nowhere). */
+  metrics?: CpexMetrics | null;
   /** Bound on concurrent CONCURRENT / FIRE_AND_FORGET calls per invocation (10; 0 = none). */
   executionPool?: number;
   /** Payload size limit in characters (1,000,000). */
@@ -97,6 +101,7 @@ export class PluginExecutor implements ExecutorSettings {
   readonly checkInput: ((hookName: string, payload: unknown) => void) | undefined;
   /** The deadline timer shared by every call of this executor. */
   readonly deadlines: DeadlineQueue = new DeadlineQueue();
+  readonly #meters: PlanMetricsCache;
 
   /** Creates an executor. */
   constructor(options: ExecutorOptions = {}) {
@@ -109,6 +114,17 @@ export class PluginExecutor implements ExecutorSettings {
     this.validatePayload = options.validatePayload;
     this.isCrossType = options.isCrossType ?? (() => false);
     this.checkInput = options.checkInput;
+    this.#meters = new PlanMetricsCache(options.metrics ?? null);
+  }
+
+  /** Where calls are counted and timed, or null. */
+  get metrics(): CpexMetrics | null {
+    return this.#meters.metrics;
+  }
+
+  /** Replaces the metrics. */
+  set metrics(metrics: CpexMetrics | null) {
+    this.#meters.metrics = metrics;
   }
 
   /** Clears the shared deadline timer (in-flight calls lose their deadline). */
@@ -147,14 +163,22 @@ export class PluginExecutor implements ExecutorSettings {
       options.localContexts ?? null,
       options.extensions ?? null,
     );
+    const meters = this.#meters.of(plan);
+    inv.meters = meters;
     const provider = this.observability;
     const traceId = provider ? currentTraceId() : undefined;
     if (!provider || traceId === undefined) {
-      return await run(plan, inv, options.violationsAsExceptions === true);
+      if (meters === null) return await run(plan, inv, options.violationsAsExceptions === true);
+      try {
+        return await run(plan, inv, options.violationsAsExceptions === true);
+      } finally {
+        meterChain(inv);
+      }
     }
     inv.tracing = provider;
     inv.traceId = traceId;
     const span = startHookSpan(provider, traceId, plan);
+    inv.hookSpan = span;
     let status: "ok" | "error" = "error";
     try {
       const out = await run(plan, inv, options.violationsAsExceptions === true);
@@ -166,6 +190,8 @@ export class PluginExecutor implements ExecutorSettings {
     } finally {
       // Always ended, also when an error propagates (the reference leaks it: Q7).
       endHookSpan(inv, span, status);
+      inv.hookSpan = null;
+      meterChain(inv);
     }
   }
 
@@ -181,6 +207,17 @@ export class PluginExecutor implements ExecutorSettings {
   ): Promise<HookResult> {
     return invokeForPlugin(this, hookRef, payload, context, violationsAsExceptions);
   }
+}
+
+/**
+ * Records the chain's duration: from the first plugin call's start to the last one's end, as
+ * the records timed them (0 when every plugin was skipped).
+ */
+function meterChain(inv: Invocation): void {
+  const meters = inv.meters;
+  if (meters === null) return;
+  const ms = inv.chainStart < 0 ? 0 : inv.chainEnd - inv.chainStart;
+  meters.metrics.chain(meters.hook, ms / 1000);
 }
 
 /** Runs the phases in order; the first halt ends the chain. */

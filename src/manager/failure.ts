@@ -27,6 +27,7 @@ export function handleFailure(
   const timedOut = error instanceof PluginTimeoutError;
   const record = newRecord(ref.identity, inv.hookName, timedOut ? "timeout" : "error");
   record.duration_ns = durationNs(started);
+  inv.meterFailed(hookRef, timedOut, ref.onError !== "fail", started, record.duration_ns);
   record.error_code = timedOut ? "plugin_timeout" : "plugin_error";
   const pluginError = toPluginError(error, ref.name);
   record.reason = truncateText(pluginError.message);

@@ -5,11 +5,12 @@
  * @module
  */
 import type { PluginContext } from "../context.ts";
-import { errorRepr } from "../errors.ts";
+import { errorRepr, PluginTimeoutError } from "../errors.ts";
+import { Outcome } from "../observability/metrics.ts";
 import type { PluginErrorModel } from "../types.ts";
 import type { Invocation } from "./invocation.ts";
 import { disableOnError } from "./outcome.ts";
-import { newRecord } from "./records.ts";
+import { durationNs, newRecord } from "./records.ts";
 import type { HookRef } from "./registry.ts";
 import type { HookResult } from "./result.ts";
 import { checkResult } from "./result_checks.ts";
@@ -44,13 +45,18 @@ async function runFireAndForget(
   await semaphore.acquire();
   const ref = hookRef.ref;
   const span = inv.tracing ? startPluginSpan(inv, hookRef) : null;
+  const started = inv.meters === null ? 0 : performance.now();
   try {
     const result = checkResult(await inv.call(hookRef, payload, context), ref.name);
     endPluginSpan(inv, span, result);
+    inv.meters?.ran(hookRef, Outcome.Allowed, durationNs(started));
     return undefined;
   } catch (error) {
     failPluginSpan(inv, span);
     disableOnError(ref, inv.settings.runtimeDisabled);
+    // Never fail-open: a FIRE_AND_FORGET plugin cannot stop a call whatever its on_error.
+    const timedOut = error instanceof PluginTimeoutError;
+    inv.meters?.failed(hookRef, timedOut, false, durationNs(started));
     return { message: errorRepr(error), plugin_name: ref.name };
   } finally {
     semaphore.release();

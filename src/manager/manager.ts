@@ -11,6 +11,7 @@ import { PluginError } from "../errors.ts";
 import { checkPayload, type HookRegistry, hookRegistry } from "../hooks/registry.ts";
 import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
 import type { ObservabilityProvider } from "../observability.ts";
+import { type CpexMetrics, defaultMetrics } from "../observability/metrics.ts";
 import type { Plugin } from "../plugin.ts";
 import type { Config } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
@@ -68,6 +69,12 @@ export interface PluginManagerOptions {
   defaultHookPolicy?: DefaultHookPolicy;
   /** Span receiver. */
   observability?: ObservabilityProvider | null;
+  /**
+   * Where plugin calls are counted and timed (issue 15): the process-wide
+   * {@linkcode defaultMetrics} by default (exported through the global OpenTelemetry meter
+   * provider), or `null` to record nothing.
+   */
+  metrics?: CpexMetrics | null;
   /** Parallel calls per invocation for CONCURRENT and FIRE_AND_FORGET (10; 0 = unbounded). */
   executionPool?: number;
   /**
@@ -168,6 +175,7 @@ export class PluginManager {
     this.#executor = new PluginExecutor({
       hookPolicies: options.hookPolicies,
       observability: options.observability,
+      metrics: options.metrics === undefined ? defaultMetrics() : options.metrics,
       validatePayload: (hook, value) => validateModified(hooks, hook, value),
       isCrossType: (hook) => hooks.isCrossType(hook),
       checkInput: (hook, value) => checkPayload(hooks, hook, value),
@@ -229,6 +237,11 @@ export class PluginManager {
   /** Replaces the span receiver. */
   set observability(provider: ObservabilityProvider | null) {
     this.#executor.observability = provider;
+  }
+
+  /** Where plugin calls are counted and timed, or null. */
+  get metrics(): CpexMetrics | null {
+    return this.#executor.metrics;
   }
 
   /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Outcome } from "../observability/metrics.ts";
 import type { PluginResult } from "../types.ts";
 import { deny } from "./chain_end.ts";
 import { handleFailure } from "./failure.ts";
@@ -68,9 +69,13 @@ export async function runSerial(
   record.matched = matched;
   record.applied = mode === "audit" ? extModified : matched;
   if (!halts) {
+    const modified = record.payload_modified || (extModified && mode !== "audit");
+    inv.meterRan(hookRef, modified ? Outcome.Modified : Outcome.Allowed, started, duration);
     inv.records.push(record);
     return null;
   }
+  inv.meterRan(hookRef, Outcome.Blocked, started, duration);
+  if (result.violation) inv.meters?.violation(hookRef, String(result.violation.code));
   recordViolation(record, result.violation);
   return deny(inv, record, stampViolation(result.violation, ref.name), raise);
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ObservabilityProvider, SpanAttributes } from "../observability.ts";
+import type { ObservabilityProvider, SpanAttributes, StartSpanOptions } from "../observability.ts";
 import type { PluginResult } from "../types.ts";
 import { type Invocation, pluginTimeout } from "./invocation.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
@@ -64,7 +64,7 @@ export function endHookSpan(inv: Invocation, span: string | null, status: "ok" |
 /** Starts the span of one plugin call of a traced invocation (`inv.tracing` is set). */
 export function startPluginSpan(inv: Invocation, hookRef: HookRef): string | null {
   const ref = hookRef.ref;
-  return safeStart(inv.tracing!, {
+  const options: StartSpanOptions = {
     traceId: inv.traceId,
     name: `plugin.execute.${ref.name}`,
     kind: "internal",
@@ -77,7 +77,10 @@ export function startPluginSpan(inv: Invocation, hookRef: HookRef): string | nul
       "plugin.priority": ref.priority,
       "plugin.timeout": pluginTimeout(ref, inv.settings),
     },
-  });
+  };
+  // Fire-and-forget calls start after the chain span ended: no parent to name.
+  if (inv.hookSpan !== null) options.parentSpanId = inv.hookSpan;
+  return safeStart(inv.tracing!, options);
 }
 
 /** Ends a plugin span "ok" with what the result reports (null span: untraced). */

@@ -19,6 +19,7 @@ from importlib.metadata import version
 import cpex  # noqa: F401
 import grpc  # noqa: F401  (the [grpc] extra)
 from cpex.framework.external.grpc.proto import plugin_service_pb2  # noqa: F401
+import prometheus_client.parser  # noqa: F401  (a cpex dependency; prometheus_text_test.ts)
 sys.exit(0 if version("cpex") == sys.argv[1] else 1)
 PYEOF
 }

@@ -1,0 +1,204 @@
+/**
+ * End to end through Deno's built-in OpenTelemetry (issue 15): a gateway subprocess run with
+ * `OTEL_DENO=true` exports to a real OTLP/HTTP receiver started here (loopback, port 0,
+ * `http/json`, which Deno 2.9 supports), after allowed, blocked, failing and timing-out calls
+ * with in-process plugins. The test decodes the OTLP JSON and checks the exact counter values,
+ * the histogram counts, and the spans' names, attributes, status and parentage.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { within } from "./helpers/subprocess.ts";
+
+interface KeyValue {
+  key: string;
+  value: Record<string, unknown>;
+}
+
+interface Point {
+  attributes: Record<string, unknown>;
+  value: number;
+}
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: KeyValue[];
+  status?: { code?: number };
+}
+
+const CHILD = new URL("./helpers/otel_gateway_child.ts", import.meta.url);
+const HOOK = "tool_pre_invoke";
+
+function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, value } of list ?? []) out[key] = Object.values(value)[0];
+  return out;
+}
+
+/** An OTLP/HTTP JSON receiver that keeps every request body by signal. */
+class Receiver {
+  readonly metrics: unknown[] = [];
+  readonly traces: unknown[] = [];
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor() {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const body = await req.json();
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/metrics") this.metrics.push(body);
+      else if (path === "/v1/traces") this.traces.push(body);
+      return Response.json({});
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** The points of metric `name` in the latest export that has it (cumulative temporality). */
+  points(name: string): Point[] {
+    for (let i = this.metrics.length - 1; i >= 0; i--) {
+      const found: Point[] = [];
+      // deno-lint-ignore no-explicit-any
+      for (const rm of (this.metrics[i] as any).resourceMetrics ?? []) {
+        for (const sm of rm.scopeMetrics ?? []) {
+          if (sm.scope?.name !== "@cpex/core") continue;
+          for (const m of sm.metrics ?? []) {
+            if (m.name !== name) continue;
+            const data = m.sum ?? m.histogram;
+            if (m.sum) assert.equal(m.sum.isMonotonic, true, `${name} is a counter`);
+            for (const dp of data.dataPoints) {
+              const value = Number(m.sum ? (dp.asInt ?? dp.asDouble) : dp.count);
+              found.push({ attributes: attrs(dp.attributes), value });
+            }
+          }
+        }
+      }
+      if (found.length) return found;
+    }
+    return [];
+  }
+
+  spans(): OtlpSpan[] {
+    const out: OtlpSpan[] = [];
+    for (const body of this.traces) {
+      // deno-lint-ignore no-explicit-any
+      for (const rs of (body as any).resourceSpans ?? []) {
+        for (const ss of rs.scopeSpans ?? []) {
+          if (ss.scope?.name === "@cpex/core") out.push(...ss.spans);
+        }
+      }
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.#server.shutdown();
+  }
+}
+
+function valueOf(list: Point[], attributes: Record<string, string>): number {
+  const found = list.filter((p) =>
+    Object.keys(p.attributes).length === Object.keys(attributes).length &&
+    Object.entries(attributes).every(([k, v]) => p.attributes[k] === v)
+  );
+  assert.ok(found.length <= 1, `one point for ${JSON.stringify(attributes)}`);
+  return found[0]?.value ?? 0;
+}
+
+function total(list: Point[]): number {
+  return list.reduce((sum, p) => sum + p.value, 0);
+}
+
+Deno.test("a gateway with OTEL_DENO exports the plugin counters, histograms and spans over OTLP", async () => {
+  const receiver = new Receiver();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", CHILD.pathname],
+    cwd: new URL("../", import.meta.url).pathname,
+    env: {
+      OTEL_DENO: "true",
+      OTEL_SERVICE_NAME: "cpex-gateway-test",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_METRIC_EXPORT_INTERVAL: "200",
+      NO_COLOR: "1",
+    },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const stderr = new Response(child.stderr).text();
+  try {
+    // 6 calls: guard sees 6, flaky and slow 5 each (the block ends the chain before them).
+    await within(
+      (async () => {
+        while (total(receiver.points("cpex.plugin.calls")) < 16) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(),
+      "the counters of every call exported",
+      60_000,
+    );
+  } finally {
+    await child.stdin.close();
+    const status = await within(child.status, "gateway exit", 60_000);
+    const [out, err] = await Promise.all([stdout, stderr]);
+    await receiver.close();
+    assert.equal(status.code, 0, `gateway failed:\n${out}\n${err}`);
+    assert.match(out, /done/);
+  }
+
+  const calls = receiver.points("cpex.plugin.calls");
+  const c = (plugin: string, outcome: string) =>
+    valueOf(calls, { plugin, hook: HOOK, mode: "sequential", outcome });
+  assert.equal(c("guard", "allowed"), 5);
+  assert.equal(c("guard", "blocked"), 1);
+  assert.equal(c("flaky", "allowed"), 4);
+  assert.equal(c("flaky", "error"), 1);
+  assert.equal(c("slow", "allowed"), 4);
+  assert.equal(c("slow", "timeout"), 1);
+  assert.equal(calls.length, 6);
+  assert.deepEqual(receiver.points("cpex.plugin.violations"), [
+    { attributes: { plugin: "guard", hook: HOOK, code: "DENY_DELETE" }, value: 1 },
+  ]);
+  const failOpen = receiver.points("cpex.plugin.fail_open");
+  assert.equal(valueOf(failOpen, { plugin: "flaky", hook: HOOK }), 1);
+  assert.equal(valueOf(failOpen, { plugin: "slow", hook: HOOK }), 1);
+  assert.equal(failOpen.length, 2);
+  const durations = receiver.points("cpex.plugin.duration");
+  assert.equal(valueOf(durations, { plugin: "guard", hook: HOOK }), 6);
+  assert.equal(valueOf(durations, { plugin: "flaky", hook: HOOK }), 5);
+  assert.equal(valueOf(durations, { plugin: "slow", hook: HOOK }), 5);
+  assert.deepEqual(receiver.points("cpex.hook.duration"), [
+    { attributes: { hook: HOOK }, value: 6 },
+  ]);
+
+  const spans = receiver.spans();
+  const chains = spans.filter((s) => s.name === "plugin.hook.invoke");
+  assert.equal(chains.length, 6);
+  const byName = (name: string) => spans.filter((s) => s.name === `plugin.execute.${name}`);
+  assert.equal(byName("guard").length, 6);
+  assert.equal(byName("flaky").length, 5);
+  assert.equal(byName("slow").length, 5);
+  assert.equal(spans.length, 22);
+  for (const span of spans) {
+    if (span.name === "plugin.hook.invoke") continue;
+    const parent = chains.find((c) => c.spanId === span.parentSpanId);
+    assert.ok(parent, `${span.name} is a child of a chain span`);
+    assert.equal(span.traceId, parent.traceId);
+  }
+  const stopped = chains.map((s) => attrs(s.attributes)).filter((a) => a["plugin.chain.stopped"]);
+  assert.deepEqual(stopped.map((a) => a["plugin.chain.stopped_by"]), ["guard"]);
+  assert.equal(attrs(chains[0].attributes)["plugin.hook.type"], HOOK);
+  const guard = byName("guard").map((s) => attrs(s.attributes));
+  assert.equal(guard.filter((a) => a["plugin.had_violation"] === true).length, 1);
+  assert.equal(guard[0]["plugin.name"], "guard");
+  assert.equal(guard[0]["plugin.mode"], "sequential");
+  // Failed calls end with an error status (2), the rest OK (1).
+  assert.deepEqual(byName("slow").map((s) => s.status?.code ?? 0).sort(), [1, 1, 1, 1, 2]);
+  assert.deepEqual(byName("flaky").map((s) => s.status?.code ?? 0).sort(), [1, 1, 1, 1, 2]);
+});
