@@ -234,14 +234,20 @@ Deno.test("otelLogger emits the manager's warnings as WARN log records, with std
   const logs = new RecordingLoggerProvider();
   const manager = new PluginManager(
     parseConfig({ plugins: [{ name: "missing", kind: "./no/such/plugin.ts", hooks: [HOOK] }] }),
-    { logger: otelLogger({ loggerProvider: logs, stderr: false }), metrics: null },
+    {
+      logger: otelLogger({ loggerProvider: logs, stderr: false }),
+      metrics: null,
+      failOnPluginError: false, // skip and warn (the default fails closed)
+    },
   );
   await manager.initialize();
   await manager.shutdown();
-  assert.equal(logs.records.length, 1);
+  // The skip warning, then the "N of M plugins loaded" line (issue 12).
+  assert.equal(logs.records.length, 2);
   const { logger, record } = logs.records[0];
   assert.equal(logger, "@cpex/core");
   assert.equal(record.severityText, "WARN");
   assert.equal(record.severityNumber, 13);
   assert.match(String(record.body), /Skipping plugin missing/);
+  assert.match(String(logs.records[1].record.body), /^0 of 1 plugins loaded/);
 });
