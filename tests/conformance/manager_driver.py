@@ -84,6 +84,17 @@ def dump(value):
     return copy.deepcopy(value)
 
 
+def shrink(value):
+    """Replaces strings longer than 1,000 code points by `<str:N>` (big-payload scenarios)."""
+    if isinstance(value, str):
+        return f"<str:{len(value)}>" if len(value) > 1000 else value
+    if isinstance(value, list):
+        return [shrink(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shrink(v) for k, v in value.items()}
+    return value
+
+
 def violation_of(v):
     if v is None:
         return None
@@ -208,7 +219,7 @@ async def run_scenario(sc):
             entry["global_state"] = dump(state)
             entry["disabled"] = sorted(manager.executor._runtime_disabled)
             entry["spans"] = copy.deepcopy(spans.spans[span_mark:])
-            out["calls"].append(entry)
+            out["calls"].append(shrink(entry))
     finally:
         await manager.shutdown()
     return out

@@ -305,6 +305,32 @@ function toYaml(plugins: PluginSpec[], rng: Rng): string {
   return lines.join("\n") + "\n";
 }
 
+/** The reference's payload size limit, in characters. */
+const LIMIT = 1_000_000;
+
+/**
+ * Puts a payload within two characters of the size limit into `call` (issue 11 item 2): the
+ * reference counts the code points of each `args` value's Python `str()` (`True`, `{'a': 1}`),
+ * or of `result`'s, so the emoji (two UTF-16 units, one code point) and the dict rendering
+ * decide which side of the limit it lands.
+ */
+function bigPayload(rng: Rng, call: Call): void {
+  const d = rng.int(-1, 2);
+  const body = (length: number) => {
+    const emoji = rng.int(0, 3);
+    return "😀".repeat(emoji) + "x".repeat(length - emoji);
+  };
+  if (call.hook === "tool_pre_invoke") {
+    // str(True) = "True" (4), str({"a": 1}) = "{'a': 1}" (8), str(7) = "7" (1).
+    call.payload.args = { big: body(LIMIT + d - 13), flag: true, obj: { a: 1 }, n: 7 };
+  } else if (call.hook === "prompt_pre_fetch") {
+    call.payload.args = { big: body(LIMIT + d - 3), t: "abc" };
+  } else if (call.hook === "tool_post_invoke") {
+    // str({"t": s}) = "{'t': '" + s + "'}" (9 more).
+    call.payload.result = rng.chance(0.5) ? { t: body(LIMIT + d - 9) } : body(LIMIT + d);
+  }
+}
+
 /** Generates scenario `index` of `seed`. */
 export function generate(seed: number, index: number): Scenario {
   const rng = new Rng(mix(seed, index));
@@ -336,6 +362,7 @@ export function generate(seed: number, index: number): Scenario {
       raise: rng.chance(0.15),
     });
   }
+  if (rng.chance(0.04)) bigPayload(rng, calls[0]);
   const usedHooks = [...new Set(calls.map((c) => c.hook))];
   const n = rng.int(1, 8);
   const plugins: PluginSpec[] = [];

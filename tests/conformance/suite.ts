@@ -19,7 +19,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const PYTHON = `${ROOT}.venv/bin/python`;
 
 /** Default scenario count (CI) and seed. */
-export const DEFAULT_N = 300;
+export const DEFAULT_N = 500;
 export const DEFAULT_SEED = 20261111;
 /** Scenarios in flight at once on each side. */
 const CONCURRENCY = 8;

@@ -83,6 +83,20 @@ function errorOf(error: unknown): Json {
 
 const quiet = { warn: () => {} };
 
+/** Replaces strings longer than 1,000 code points by `<str:N>` (big-payload scenarios). */
+function shrink(value: Json): Json {
+  if (typeof value === "string") {
+    if (value.length <= 1000) return value;
+    const n = [...value].length;
+    return n > 1000 ? `<str:${n}>` : value;
+  }
+  if (Array.isArray(value)) return value.map(shrink);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shrink(v)]));
+  }
+  return value;
+}
+
 /** Runs `scenario` (its YAML already written to `yamlPath`) through our manager. */
 export async function runOurs(scenario: Scenario, yamlPath: string): Promise<Json> {
   const spans = new Spans();
@@ -162,7 +176,7 @@ export async function runOurs(scenario: Scenario, yamlPath: string): Promise<Jso
       entry.global_state = clone(gc.state ?? {});
       entry.disabled = [...manager.executor.runtimeDisabled].sort();
       entry.spans = clone(spans.spans.slice(spanMark));
-      out.calls.push(entry);
+      out.calls.push(shrink(entry));
     }
   } finally {
     await manager.shutdown();

@@ -1,0 +1,119 @@
+/**
+ * The manager differential suite in CI: seeded scenarios through the reference's
+ * `PluginManager` (cpex 0.1.4 in `.venv`) and ours on the same YAML; fails when any scenario
+ * diverges beyond the named masks of documented differences. `CPEX_CONFORMANCE_N` (default
+ * 500) and `CPEX_CONFORMANCE_SEED` run more; `CPEX_CONFORMANCE_ONLY=<i,j>` reruns scenarios.
+ */
+import assert from "node:assert/strict";
+import { compareScenario } from "./compare.ts";
+import { generate } from "./scenario_gen.ts";
+import { describeDivergence, optionsFromEnv, PYTHON, runSuite } from "./suite.ts";
+
+async function requireVenv(): Promise<void> {
+  try {
+    await Deno.stat(PYTHON);
+  } catch {
+    throw new Error(`${PYTHON} is missing: run bash tests/interop/setup_venv.sh first`);
+  }
+}
+
+Deno.test("the reference and our manager agree on every generated scenario but the documented differences", async () => {
+  await requireVenv();
+  const options = optionsFromEnv();
+  const report = await runSuite(options);
+  const printouts = report.verdicts.filter((v) => v.diffs.length).slice(0, 20)
+    .map((v) => describeDivergence(v, generate(options.seed, v.index)));
+  if (printouts.length) console.log(printouts.join("\n"));
+  console.log(report.line);
+  assert.equal(report.agree + report.deliberate + report.divergent, report.scenarios);
+  assert.equal(report.divergent, 0, `${report.divergent} divergent scenarios (printed above)`);
+  // The suite compares real runs: most scenarios must agree with no mask at all.
+  assert.ok(report.agree > 0, "no scenario agreed without a mask");
+});
+
+Deno.test("the generator is deterministic and covers every mode, alias, on_error and hook family", () => {
+  assert.deepEqual(generate(7, 3), generate(7, 3));
+  assert.notDeepEqual(generate(7, 3).yaml, generate(7, 4).yaml);
+  const modes = new Set<string | null>();
+  const onErrors = new Set<string | null>();
+  const hooks = new Set<string>();
+  const acts = new Set<string>();
+  let conditions = 0, ties = 0, raises = 0, shared = 0;
+  for (let i = 0; i < 300; i++) {
+    const s = generate(1, i);
+    for (const p of s.plugins) {
+      modes.add(p.mode);
+      onErrors.add(p.on_error);
+      if (p.conditions) conditions++;
+      for (const b of p.script) if (b) acts.add(b.act ?? "allow");
+    }
+    const prios = s.plugins.map((p) => JSON.stringify(p.priority));
+    if (new Set(prios).size < prios.length) ties++;
+    for (const c of s.calls) {
+      hooks.add(c.hook);
+      if (c.raise) raises++;
+    }
+    if (s.calls.filter((c) => c.request === "r1").length > 1) shared++;
+  }
+  for (
+    const m of [
+      "sequential",
+      "transform",
+      "audit",
+      "concurrent",
+      "fire_and_forget",
+      "disabled",
+      "enforce",
+      "enforce_ignore_error",
+      "permissive",
+      null,
+    ]
+  ) assert.ok(modes.has(m), `mode ${m}`);
+  for (const e of ["fail", "ignore", "disable", null]) assert.ok(onErrors.has(e), `on_error ${e}`);
+  for (
+    const h of [
+      "tool_pre_invoke",
+      "tool_post_invoke",
+      "prompt_pre_fetch",
+      "prompt_post_fetch",
+      "resource_pre_fetch",
+      "resource_post_fetch",
+      "agent_pre_invoke",
+      "agent_post_invoke",
+      "http_pre_request",
+      "http_post_request",
+      "http_auth_resolve_user",
+      "http_auth_check_permission",
+      "conformance_custom",
+    ]
+  ) assert.ok(hooks.has(h), `hook ${h}`);
+  for (const a of ["allow", "modify", "block", "throw", "sleep"]) assert.ok(acts.has(a), a);
+  assert.ok(conditions > 50 && ties > 50 && raises > 20 && shared > 50);
+});
+
+Deno.test("a documented difference whose shape is not the documented one counts as divergent", () => {
+  const s = generate(1, 0);
+  const call = (headers: unknown) => ({
+    input: {},
+    result: { continue_processing: true, http_headers: headers, records: [] },
+    trace: [],
+    spans: [],
+    disabled: [],
+    global_state: {},
+  });
+  const run = (headers: unknown) => ({ load_error: null, loaded: [], calls: [call(headers)] });
+  // The reference never returns http_headers: if it did, the item 9 mask must not hide it.
+  const verdict = compareScenario(
+    { ...s, calls: s.calls.slice(0, 1) },
+    run({ a: "1" }),
+    run({ a: "1" }),
+  );
+  assert.ok(verdict.diffs.some((d) => d.includes("mask item 9")), verdict.diffs.join("\n"));
+  // An unmasked field difference is reported with its path and both values.
+  const plain = compareScenario({ ...s, calls: s.calls.slice(0, 1) }, run(null), {
+    ...run(null),
+    calls: [{ ...call(null), global_state: { g: 1 } }],
+  });
+  assert.deepEqual(plain.masks, []);
+  assert.ok(plain.diffs.some((d) => d.includes("global_state")), plain.diffs.join("\n"));
+});
