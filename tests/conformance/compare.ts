@@ -4,8 +4,7 @@
  *
  * Normalisation (the same on both sides, never per side): a key whose value is null is dropped
  * (null and absent are one thing on the wire); a violation's empty `details` is dropped; span
- * attributes lose `plugin.uuid` (random); error and record texts keep their class where a text
- * carries a number formatted per language (`exceeded 0.15s timeout`).
+ * attributes lose `plugin.uuid` (random). Texts (error messages, record reasons) compare exactly.
  *
  * @module
  */
@@ -25,12 +24,6 @@ export interface ScenarioVerdict {
   diffs: string[];
 }
 
-/** The class of an error or record text (numbers formatted per language removed). */
-export function textClass(text: unknown): unknown {
-  if (typeof text !== "string") return text;
-  return text.replace(/exceeded [0-9.]+s timeout/, "exceeded <t>s timeout");
-}
-
 function normViolation(v: Json): Json {
   if (!v) return v;
   const out = { ...v };
@@ -38,10 +31,6 @@ function normViolation(v: Json): Json {
     delete out.details;
   }
   return out;
-}
-
-function normRecords(records: Json[] | undefined): Json[] | undefined {
-  return records?.map((r) => ({ ...r, reason: textClass(r.reason) }));
 }
 
 function normSpans(spans: Json[]): Json[] {
@@ -59,19 +48,12 @@ export function normCall(call: Json): Json {
     c.result = {
       ...c.result,
       violation: normViolation(c.result.violation),
-      records: normRecords(c.result.records),
-      background_errors: c.result.background_errors?.map((e: Json) => ({
-        ...e,
-        message: textClass(e.message),
-      })),
     };
   }
   if (c.error) {
     c.error = {
       ...c.error,
-      message: textClass(c.error.message),
       violation: normViolation(c.error.violation),
-      records: normRecords(c.error.records),
     };
   }
   if (c.spans) c.spans = normSpans(c.spans);
