@@ -137,6 +137,25 @@ Deno.test("YAML is read as YAML 1.1 like the reference", () => {
   assert.equal(config.plugins[0].mcp?.tls?.check_hostname, false);
 });
 
+Deno.test("plain scalars resolve as PyYAML's SafeLoader resolves them (issue 11 item 1)", () => {
+  // The full corpus against PyYAML itself is tests/interop/conformance_yaml_test.ts.
+  assert.deepEqual(
+    parseYaml("v: [y, n, Y, 08, 1e3, 0o17, 1:30, 1.5e+3, 0777, 0x1F, 1_000, -.inf, ~, On]\n"),
+    { v: ["y", "n", "Y", "08", "1e3", "0o17", 90, 1500, 511, 31, 1000, -Infinity, null, true] },
+  );
+  assert.deepEqual(parseYaml("v: 2001-12-14\n"), { v: new Date(Date.UTC(2001, 11, 14)) });
+  assert.throws(() => parseYaml("v: 2020-13-01\n"), /invalid timestamp/);
+  assert.throws(() => parseYaml("v: =\n"), /tag:yaml.org,2002:value/);
+});
+
+Deno.test("a timestamp where a string is expected is refused, as pydantic refuses a date", () => {
+  expectIssue(
+    () => parseConfigText(PLUGIN + "    version: 2020-01-01\n"),
+    "plugins[0].version",
+    "expected a string (quote it in YAML); got a timestamp",
+  );
+});
+
 Deno.test("duplicate YAML keys are allowed and the last one wins", () => {
   assert.equal(
     parseConfigText(PLUGIN + "    priority: 1\n    priority: 2\n").plugins[0].priority,

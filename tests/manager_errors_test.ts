@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { payloadSizeError, pythonFloatRepr } from "../src/manager/payload_size.ts";
 import {
   type ExecutionRecord,
   PayloadSizeError,
@@ -495,6 +496,31 @@ Deno.test("the size limit follows the maxPayloadSize option and counts string re
   } finally {
     await manager.shutdown();
   }
+});
+
+Deno.test("sizes count code points and Python's rendering of nested values (issue 11 item 2)", () => {
+  // Against the reference itself: tests/interop/conformance_payload_size_test.ts.
+  const size = (hook: string, payload: unknown) =>
+    Number(/size (\d+)/.exec(payloadSizeError(hook, payload, -1)!)![1]);
+  assert.equal(size(HOOK, toolPayload({ a: "😀😀" })), 2); // code points, not UTF-16 units
+  // str({'k': [True, None, 1e-05, 'it\'s']}) = {'k': [True, None, 1e-05, "it's"]}
+  assert.equal(size(HOOK, toolPayload({ d: { k: [true, null, 0.00001, "it's"] } })), 34);
+  assert.equal(size("tool_post_invoke", { name: "t", result: { text: "x".repeat(9) } }), 21);
+  // prompt_post_fetch results render as the reference's StructuredData: a='b' c=StructuredData(d=1)
+  assert.equal(size("prompt_post_fetch", { prompt_id: "p", result: { a: "b", c: { d: 1 } } }), 27);
+  assert.equal(size(HOOK, { name: "t", args: {}, result: "abc" }), 3); // empty args are falsy
+  assert.deepEqual(
+    [1e16, 2.5, 1e21, -0.0001, 1.5e-7, 123456789.125].map(pythonFloatRepr),
+    ["1e+16", "2.5", "1e+21", "-0.0001", "1.5e-07", "123456789.125"],
+  );
+});
+
+Deno.test("an oversized payload reports its exact total although the check stops early", () => {
+  const big = "x".repeat(1_500_000);
+  assert.equal(
+    payloadSizeError(HOOK, toolPayload({ a: big, b: { c: big } }), 1_000_000),
+    "Payload size 3000009 exceeds limit of 1000000 bytes",
+  );
 });
 
 Deno.test("no size check happens when the hook has no plugins", async () => {

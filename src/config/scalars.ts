@@ -23,6 +23,7 @@ export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return "a list";
   if (value instanceof Set) return "a set";
+  if (value instanceof Date) return "a timestamp";
   if (typeof value === "object") return "a mapping";
   return String(value);
 }
@@ -264,7 +265,8 @@ export function choiceField<const T extends string>(
 export function stringField(options: { nonBlank?: boolean } = {}): z.ZodType<string> {
   return z.unknown().transform((value, ctx): string => {
     if (typeof value !== "string") {
-      const hint = typeof value === "number" || typeof value === "boolean"
+      const hint = typeof value === "number" || typeof value === "boolean" ||
+          value instanceof Date
         ? " (quote it in YAML)"
         : "";
       ctx.addIssue({

@@ -1,6 +1,8 @@
 /**
- * YAML parsing as the reference reads its config (PyYAML `safe_load`): YAML 1.1 (so `yes`,
- * `no`, `on`, `off` are booleans), duplicate keys allowed with the last one winning.
+ * YAML parsing as the reference reads its config (PyYAML `safe_load`): YAML 1.1 with PyYAML's
+ * plain-scalar resolution (`yes`/`no`/`on`/`off` are booleans but `y`/`n` strings, `08` and `1e3`
+ * strings, `1:30` is 90; see `yaml11_scalars.ts`), duplicate keys allowed with the last one
+ * winning.
  *
  * npm:yaml 2.x reads `process.env.LOG_TOKENS` and `process.env.LOG_STREAM` for every token
  * it parses (debug output), which under Deno needs env permission for those two names — a
@@ -11,6 +13,7 @@
  * @module
  */
 import { parse } from "yaml";
+import { withPyYamlScalars } from "./yaml11_scalars.ts";
 
 const HIDDEN = new Set(["LOG_TOKENS", "LOG_STREAM"]);
 
@@ -22,6 +25,7 @@ const HIDDEN = new Set(["LOG_TOKENS", "LOG_STREAM"]);
  * ```ts
  * import { parseYaml } from "./yaml.ts";
  * parseYaml("verify: no\n"); // { verify: false }
+ * parseYaml("tools: [y, n]\n"); // { tools: ["y", "n"] }
  * ```
  */
 export function parseYaml(text: string): unknown {
@@ -31,7 +35,7 @@ export function parseYaml(text: string): unknown {
     return HIDDEN.has(key) ? undefined : original.call(this, key);
   };
   try {
-    return parse(text, { version: "1.1", uniqueKeys: false });
+    return parse(text, { version: "1.1", uniqueKeys: false, customTags: withPyYamlScalars });
   } finally {
     env.get = original;
   }

@@ -32,6 +32,7 @@ import { CallOptions, callPlugin, PendingCall } from "./call.ts";
 import { filterExtensions } from "./extensions.ts";
 import { cloneData, copyRecord, deepEqual, deepFreeze, isPlainObject } from "./freeze.ts";
 import { newRecord, truncateText } from "./records.ts";
+import { payloadSizeError } from "./payload_size.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -241,7 +242,7 @@ export class PluginExecutor {
     options: InvokeOptions = {},
   ): Promise<[HookResult, PluginContextTable | null]> {
     if (!plan || plan.all.length === 0) return [new HookResult(), null];
-    this.#checkSize(payload);
+    this.#checkSize(plan.hookName, payload);
     deepFreeze(payload);
     if (options.extensions) deepFreeze(options.extensions);
     const inv = new Invocation(
@@ -842,22 +843,9 @@ export class PluginExecutor {
     return out;
   }
 
-  #checkSize(payload: unknown): void {
-    if (!payload || typeof payload !== "object") return;
-    const p = payload as { args?: unknown; result?: unknown };
-    const limit = this.maxPayloadSize;
-    if (p.args && typeof p.args === "object") {
-      let total = 0;
-      for (const value of Object.values(p.args)) total += renderedLength(value);
-      if (total > limit) {
-        throw new PayloadSizeError(`Payload size ${total} exceeds limit of ${limit} bytes`);
-      }
-    } else if (p.result) {
-      const size = renderedLength(p.result);
-      if (size > limit) {
-        throw new PayloadSizeError(`Result size ${size} exceeds limit of ${limit} bytes`);
-      }
-    }
+  #checkSize(hookName: string, payload: unknown): void {
+    const message = payloadSizeError(hookName, payload, this.maxPayloadSize);
+    if (message !== null) throw new PayloadSizeError(message);
   }
 
   #startPluginSpan(hookRef: HookRef, inv: Invocation): string | null {
@@ -876,17 +864,6 @@ export class PluginExecutor {
         "plugin.timeout": ref.timeout ?? this.timeout,
       },
     });
-  }
-}
-
-function renderedLength(value: unknown): number {
-  if (typeof value === "string") return value.length;
-  if (value === null || value === undefined) return 4;
-  if (typeof value !== "object") return String(value).length;
-  try {
-    return JSON.stringify(value)?.length ?? 0;
-  } catch {
-    return String(value).length;
   }
 }
 
