@@ -40,7 +40,8 @@ export interface PluginSpec {
   hooks: string[];
   mode: string | null;
   on_error: string | null;
-  priority: number | string | boolean | null;
+  /** The priority's YAML text, or null when absent. */
+  priority: string | null;
   conditions: Record<string, string[]>[] | null;
   script: (Behaviour | null)[];
 }
@@ -282,11 +283,7 @@ function toYaml(plugins: PluginSpec[], rng: Rng): string {
     lines.push(`    hooks: ${flowList(p.hooks)}`);
     if (p.mode !== null) lines.push(`    mode: ${p.mode}`);
     if (p.on_error !== null) lines.push(`    on_error: ${p.on_error}`);
-    if (p.priority !== null) {
-      lines.push(
-        `    priority: ${typeof p.priority === "string" ? `"${p.priority}"` : String(p.priority)}`,
-      );
-    }
+    if (p.priority !== null) lines.push(`    priority: ${p.priority}`);
     if (p.conditions) {
       lines.push("    conditions:");
       for (const c of p.conditions) {
@@ -380,6 +377,7 @@ export function generate(seed: number, index: number): Scenario {
       ["concurrent", 12],
       ["fire_and_forget", 8],
       ["disabled", 3],
+      ["SEQUENTIAL", 0.2], // refused by both (modes are case-sensitive)
       ["enforce", 3],
       ["enforce_ignore_error", 3],
       ["permissive", 3],
@@ -389,15 +387,19 @@ export function generate(seed: number, index: number): Scenario {
       ["fail", 3],
       ["ignore", 4],
       ["disable", 4],
+      ["explode", 0.1], // refused by both
     ]);
-    const priority = rng.weighted<number | string | boolean | null>([
+    // The YAML text of the priority (null: absent).
+    const priority = rng.weighted<string | null>([
       [null, 3],
-      [1, 2],
-      [5, 4],
-      [10, 4],
-      [-3, 1],
-      ["7", 1],
-      [true, 1],
+      ["1", 2],
+      ["5", 4],
+      ["10", 4],
+      ["-3", 1],
+      ['"7"', 1], // a numeric string, coerced
+      ["true", 1], // coerced to 1 by the reference (issue 11 item 6)
+      ["5.0", 0.3], // an integral float the reference accepts
+      ["2.5", 0.2], // refused by the reference (not integral)
     ]);
     const conds = rng.chance(0.3) ? conditions(rng, family, name) : null;
     const script = calls.map((c) => behaviour(rng, pname, c.hook));
