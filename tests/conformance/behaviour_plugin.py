@@ -122,6 +122,8 @@ class BehaviourPlugin(Plugin):
             context.state[k] = v
         for k, v in (b.get("global") or {}).items():
             context.global_context.state[k] = v
+        for k, v in (b.get("gmeta") or {}).items():
+            context.global_context.metadata[k] = v
         act = b.get("act", "allow")
         if act == "throw":
             raise RuntimeError(f"boom {self.name}")

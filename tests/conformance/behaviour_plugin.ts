@@ -19,6 +19,7 @@ export interface Behaviour {
   local?: Record<string, unknown>;
   global?: Record<string, unknown>;
   meta?: Record<string, unknown>;
+  gmeta?: Record<string, unknown>;
   retry?: number;
   headers?: Record<string, string>;
   violation?: Record<string, unknown>;
@@ -129,6 +130,7 @@ export class BehaviourPlugin extends Plugin {
     for (const [k, v] of Object.entries(b.local ?? {})) context.state[k] = v;
     const g = context.global_context;
     for (const [k, v] of Object.entries(b.global ?? {})) (g.state ??= {})[k] = v;
+    for (const [k, v] of Object.entries(b.gmeta ?? {})) (g.metadata ??= {})[k] = v;
     const act = b.act ?? "allow";
     if (act === "throw") {
       const error = new Error(`boom ${this.name}`);

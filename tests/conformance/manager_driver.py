@@ -217,6 +217,7 @@ async def run_scenario(sc):
             entry["trace"] = [{k: v for k, v in ev.items() if k != "ctx"} for ev in sink]
             state = dict(gc.state)
             entry["global_state"] = dump(state)
+            entry["global_metadata"] = dump(dict(gc.metadata))
             entry["disabled"] = sorted(manager.executor._runtime_disabled)
             entry["spans"] = copy.deepcopy(spans.spans[span_mark:])
             out["calls"].append(shrink(entry))

@@ -19,7 +19,7 @@ export interface RequestSpec {
   request_id: string;
   server_id: string | null;
   tenant_id: string | null;
-  user: string | null;
+  user: string | Record<string, unknown> | null;
   content_type: string | null;
 }
 
@@ -135,14 +135,37 @@ const REQUESTS: Record<string, RequestSpec> = {
     user: "bob",
     content_type: "text/plain; charset=utf-8",
   },
+  // A structured user: the reference's user_patterns test the dict's keys (Q17).
+  r3: {
+    request_id: "req-3",
+    server_id: "srv-a",
+    tenant_id: "ten-a",
+    user: { alice: true, name: "carol" },
+    content_type: null,
+  },
 };
 
 function payloadFor(rng: Rng, hook: string, name: string): Record<string, unknown> {
   switch (hook) {
     case "tool_pre_invoke":
-      return { name, args: rng.chance(0.2) ? {} : { q: "hello wörld", n: rng.int(0, 9) } };
+      return {
+        name,
+        args: rng.weighted<Record<string, unknown>>([
+          [{ q: "hello wörld", n: rng.int(0, 9) }, 6],
+          [{}, 2],
+          [{ flag: false, nested: { deep: [1, { x: null }] }, f: 1.5 }, 1],
+        ]),
+      };
     case "tool_post_invoke":
-      return { name, result: { ok: true, items: [1, 2] } };
+      return {
+        name,
+        result: rng.weighted<unknown>([
+          [{ ok: true, items: [1, 2] }, 6],
+          ["plain text ✓", 1],
+          [[1, "two", { three: 3 }], 1],
+          [null, 1],
+        ]),
+      };
     case "prompt_pre_fetch":
       return { prompt_id: name, args: rng.chance(0.2) ? {} : { topic: "cats ✓" } };
     case "prompt_post_fetch":
@@ -244,6 +267,9 @@ function behaviour(rng: Rng, plugin: string, hook: string): Behaviour | null {
   if (rng.chance(0.3)) b.local = writes(rng, "l");
   if (rng.chance(0.3)) b.global = writes(rng, "g");
   if (rng.chance(0.3)) b.meta = writes(rng, "m");
+  // The manager drops the reserved key from plugins' metadata.
+  if (rng.chance(0.04)) b.meta = { ...b.meta, _decision_plugin: plugin };
+  if (rng.chance(0.1)) b.gmeta = writes(rng, "h");
   if (rng.chance(0.12)) b.retry = rng.pick([50, 100, 250]);
   if (rng.chance(0.12)) b.headers = { [`x-rate-${plugin}`]: String(rng.int(1, 9)) };
   if (act === "sleep") b.seconds = SLEEP_SECONDS;
@@ -353,7 +379,7 @@ export function generate(seed: number, index: number): Scenario {
       : rng.pick(family);
     calls.push({
       hook,
-      request: rng.chance(0.75) ? "r1" : "r2",
+      request: rng.weighted([["r1", 15], ["r2", 4], ["r3", 1]] as const),
       payload: payloadFor(rng, hook, rng.chance(0.85) ? name : rng.pick(NAMES)),
       pass_contexts: rng.chance(0.9),
       raise: rng.chance(0.15),

@@ -128,7 +128,7 @@ export async function runOurs(scenario: Scenario, yamlPath: string): Promise<Jso
       if (!r) {
         const spec = scenario.requests[call.request];
         r = requests[call.request] = {
-          gc: { ...spec, state: {}, metadata: {} } as GlobalContext,
+          gc: { ...structuredClone(spec), state: {}, metadata: {} } as GlobalContext,
           contexts: null,
         };
       }
@@ -174,6 +174,7 @@ export async function runOurs(scenario: Scenario, yamlPath: string): Promise<Jso
       }
       entry.trace = sink.map(({ ctx: _ctx, ...ev }) => clone(ev));
       entry.global_state = clone(gc.state ?? {});
+      entry.global_metadata = clone(gc.metadata ?? {});
       entry.disabled = [...manager.executor.runtimeDisabled].sort();
       entry.spans = clone(spans.spans.slice(spanMark));
       out.calls.push(shrink(entry));
