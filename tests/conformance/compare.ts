@@ -20,6 +20,8 @@ export interface ScenarioVerdict {
   index: number;
   /** Masks that applied (their precondition held and both sides had the documented shape). */
   masks: string[];
+  /** Where each mask applied: [mask id, call index]. */
+  maskedCalls: [string, number][];
   /** Remaining differences, one line each. */
   diffs: string[];
 }
@@ -86,7 +88,12 @@ export function compareScenario(
   ref: Json | undefined,
   ours: Json | undefined,
 ): ScenarioVerdict {
-  const verdict: ScenarioVerdict = { index: scenario.index, masks: [], diffs: [] };
+  const verdict: ScenarioVerdict = {
+    index: scenario.index,
+    masks: [],
+    maskedCalls: [],
+    diffs: [],
+  };
   if (!ref || !ours || ref.driver_error || ours.driver_error) {
     verdict.diffs.push(
       `driver: ref=${JSON.stringify(ref?.driver_error ?? ref ?? null)} ours=${
@@ -124,6 +131,7 @@ export function compareScenario(
           verdict.diffs.push(`call[${i}] mask ${mask.id}: precondition held but shape differs`);
         } else if (applied) {
           if (!verdict.masks.includes(mask.id)) verdict.masks.push(mask.id);
+          verdict.maskedCalls.push([mask.id, i]);
           if (applied === "stop") stop = true;
         }
       }

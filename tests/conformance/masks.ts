@@ -220,8 +220,9 @@ const records: Mask = {
 /**
  * Q7 (README "Spans are always ended"): when an error propagates, the reference never ends the
  * chain span, nor the plugin spans of tasks it cancels; we end them. Checked: each such span is
- * open in the reference and ended by us (the chain span with `plugin.chain.stopped` true and the
- * stopping plugin's name).
+ * open in the reference and ended by us: the chain span `ok` for a violation raised as an
+ * exception, else `error`, with `plugin.chain.stopped` true and the stopping plugin's name; a
+ * cancelled CONCURRENT plugin's span `error` without attributes.
  */
 const spans: Mask = {
   id: "Q7 spans always ended",
@@ -238,8 +239,10 @@ const spans: Mask = {
         const denied = (err?.records ?? []).filter((r: Json) => r.effective_allow === false);
         const stopper = err?.violation?.plugin_name ?? err?.plugin_name ??
           denied[denied.length - 1]?.plugin_name;
+        const status = err?.type === "PluginViolationError" ? "ok" : "error";
         if (
-          !ref.error || !err || b[k].end?.["plugin.chain.stopped"] !== true ||
+          !ref.error || !err || b[k].status !== status ||
+          b[k].end?.["plugin.chain.stopped"] !== true ||
           b[k].end?.["plugin.chain.stopped_by"] !== stopper
         ) return "mismatch";
       } else {

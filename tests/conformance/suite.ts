@@ -43,6 +43,8 @@ export interface SuiteReport {
   byMask: Record<string, number>;
   verdicts: ScenarioVerdict[];
   line: string;
+  /** The raw outcomes by scenario index (reference, ours), for re-comparison. */
+  outcomes: Map<number, [Json, Json]>;
 }
 
 /** Reads `CPEX_CONFORMANCE_N`, `CPEX_CONFORMANCE_SEED` and `CPEX_CONFORMANCE_ONLY`. */
@@ -158,6 +160,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
       byMask,
       verdicts,
       line,
+      outcomes: new Map(scenarios.map((s) => [s.index, [ref.get(s.index), ours.get(s.index)]])),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
