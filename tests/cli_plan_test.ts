@@ -97,3 +97,15 @@ Deno.test("a duplicate plugin name is a warning of the plan", () => {
   assert.equal(plan.warnings.length, 1);
   assert.match(plan.warnings[0], /^plugins\[1\]: a plugin named 'twin' comes earlier/);
 });
+
+Deno.test("a hook listed twice in one plugin is a warning of the plan and planned once", () => {
+  const config = parseConfig({
+    plugins: [{ name: "p", kind: "x", hooks: ["tool_pre_invoke", "tool_pre_invoke"] }],
+  });
+  const plan = buildPlan(config, "inline");
+  assert.deepEqual(plan.hooks.map((h) => [h.hook, h.plugins.length]), [["tool_pre_invoke", 1]]);
+  assert.deepEqual(plan.warnings, [
+    "plugins[0].hooks lists tool_pre_invoke more than once; p runs once per call " +
+    "(the reference runs it once per listing)",
+  ]);
+});

@@ -248,7 +248,15 @@ Deno.test("a non-integral priority is rejected", () => {
     "expected an integer; got 1.5",
   );
   expectIssue(bad({ name: "p", priority: "1.5" }), "plugins[0].priority", /got "1\.5"/);
-  expectIssue(bad({ name: "p", priority: true }), "plugins[0].priority", /got true/);
+  expectIssue(bad({ name: "p", priority: null }), "plugins[0].priority", /got null/);
+});
+
+Deno.test("priority takes pydantic's lax int forms: booleans, underscores, a .0 tail (issue 11 item 6)", () => {
+  // Against the reference's model: tests/interop/conformance_numbers_test.ts.
+  assert.equal(one({ name: "p", priority: true }).priority, 1);
+  assert.equal(one({ name: "p", priority: false }).priority, 0);
+  assert.equal(one({ name: "p", priority: "1_000" }).priority, 1000);
+  assert.equal(one({ name: "p", priority: " 5.00 " }).priority, 5);
 });
 
 Deno.test("a negative priority is allowed", () => {

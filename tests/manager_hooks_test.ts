@@ -83,6 +83,24 @@ Deno.test("a method named after the hook handles it (convention)", async () => {
   });
 });
 
+Deno.test("a hook listed twice in a plugin's hooks is registered and run once (issue 11 item 5)", async () => {
+  // The reference runs it twice in most modes and once in fire_and_forget; we run it once.
+  for (const mode of ["sequential", "transform", "audit", "concurrent", "fire_and_forget"]) {
+    const plugin = new FnPlugin({
+      name: "twice",
+      kind: "inline",
+      hooks: ["tool_pre_invoke", "tool_pre_invoke"],
+      mode: mode as "sequential",
+    });
+    await withPlugins([plugin], async (manager) => {
+      const [result] = await manager.invokeHook("tool_pre_invoke", { name: "t" }, gctx());
+      await result.waitForBackgroundTasks();
+      assert.equal(plugin.calls.length, 1, mode);
+      assert.equal(result.executions.length, 1, mode);
+    });
+  }
+});
+
 Deno.test("a method decorated with @hook handles that hook", async () => {
   await withPlugins([demo()], async (manager) => {
     const [result] = await manager.invokeHook(

@@ -274,7 +274,19 @@ export function buildPlan(config: Config, file: string, env: PlanEnvironment = {
       if (serverMayOverride(plugin).includes("hooks")) hooksFromServer.push(plugin.name);
       else withoutHooks.push(plugin.name);
     }
-    for (const hook of new Set(plugin.hooks)) {
+    const hookSet = new Set(plugin.hooks);
+    if (hookSet.size !== plugin.hooks.length) {
+      // Issue 11 item 5: the reference runs such a hook twice in most modes, once in
+      // fire_and_forget; we register it once.
+      const twice = [...hookSet].filter((h) =>
+        plugin.hooks.indexOf(h) !== plugin.hooks.lastIndexOf(h)
+      );
+      warnings.push(
+        `plugins[${index}].hooks lists ${twice.join(", ")} more than once; ` +
+          `${plugin.name} runs once per call (the reference runs it once per listing)`,
+      );
+    }
+    for (const hook of hookSet) {
       let list = byHook.get(hook);
       if (!list) byHook.set(hook, list = []);
       list.push({ plugin, index });

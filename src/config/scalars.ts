@@ -73,29 +73,42 @@ export function typeName(expected: string): string {
   }
 }
 
-const INTEGER_STRING = /^\s*[+-]?\d+\s*$/;
-const NUMBER_STRING = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+// Pydantic's lax grammars (issue 11 item 6): ints allow `_` between digits and a `.0…` tail
+// ("5.0" -> 5); floats are Python float() text. Checked against the reference's models.
+const INTEGER_STRING = /^\s*[+-]?\d+(?:_\d+)*(?:\.0+)?\s*$/;
+const NUMBER_STRING =
+  /^\s*[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+(?:_\d+)*)?\s*$/;
 const TRUE_SPELLINGS = new Set(["1", "true", "t", "yes", "y", "on"]);
 const FALSE_SPELLINGS = new Set(["0", "false", "f", "no", "n", "off"]);
 
+/** The number in a string that matched one of the grammars above. */
+function numeric(text: string): number {
+  return Number(text.replaceAll("_", ""));
+}
+
 /**
- * Parses an integer the lax way: numbers with an integral value and integer strings (`"5"`).
- * Returns `undefined` for anything else (booleans, `"1.5"`, `1.5`, `"abc"`).
+ * Parses an integer the lax way pydantic does: numbers with an integral value, booleans
+ * (`true` is 1), and integer strings (`"5"`, `"1_000"`, `"5.0"`). Returns `undefined` for
+ * anything else (`"1.5"`, `1.5`, `"abc"`, `null`).
  *
  * @example
  * ```ts
  * import { toInteger } from "./scalars.ts";
  * toInteger("5"); // 5
+ * toInteger(true); // 1
  * toInteger(1.5); // undefined
  * ```
  */
 export function toInteger(value: unknown): number | undefined {
-  const n = typeof value === "string" && INTEGER_STRING.test(value) ? Number(value) : value;
-  return typeof n === "number" && Number.isSafeInteger(n) ? n : undefined;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  const n = typeof value === "string" && INTEGER_STRING.test(value) ? numeric(value) : value;
+  return typeof n === "number" && Number.isSafeInteger(n) ? n + 0 : undefined;
 }
 
 /**
- * Parses a finite number: numbers and numeric strings (`"0.5"`). `undefined` otherwise.
+ * Parses a finite number the lax way pydantic does: numbers, booleans and numeric strings
+ * (`"0.5"`, `"1_000"`, `"1e3"`). `undefined` otherwise, also for infinities and NaN (which the
+ * reference accepts).
  *
  * @example
  * ```ts
@@ -104,7 +117,8 @@ export function toInteger(value: unknown): number | undefined {
  * ```
  */
 export function toNumber(value: unknown): number | undefined {
-  const n = typeof value === "string" && NUMBER_STRING.test(value) ? Number(value) : value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  const n = typeof value === "string" && NUMBER_STRING.test(value) ? numeric(value) : value;
   return typeof n === "number" && Number.isFinite(n) ? n : undefined;
 }
 

@@ -143,7 +143,9 @@ export class PluginRegistry {
         config_keys: Object.freeze(configKeys(trusted.config)) as string[],
       },
     };
-    const hookRefs: HookRef[] = trusted.hooks.map((hookName) => ({
+    // A hook listed twice is registered once (the reference runs it twice in most modes and
+    // once in fire_and_forget: issue 11 item 5; `check` warns).
+    const hookRefs: HookRef[] = [...new Set(trusted.hooks)].map((hookName) => ({
       ref,
       hookName,
       handler: findHookHandler(plugin, hookName),

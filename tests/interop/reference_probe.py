@@ -9,8 +9,10 @@ Modes:
            with milliseconds) or {"t": "error"} when safe_load raises.
   size     input: list of {"payload": {...}, "hook": name}; output: per item the reference's
            PayloadSizeError message, or null when the size check passes.
-  priority input: list of values; output: per value the PluginConfig priority the reference's
-           model gives, as {"ok": value} or {"error": true}.
+  numbers  input: list of values; output: per value what the reference's models make of it as
+           an int field (PluginConfig.priority) and as a float field (UnixSocketClientConfig
+           .timeout): {"int": value or null, "float": value or null} (null = rejected;
+           infinities and NaN as their repr).
 """
 
 import datetime
@@ -71,16 +73,22 @@ def probe_size(items):
     return out
 
 
-def probe_priority(values):
-    from cpex.framework.models import PluginConfig
+def probe_numbers(values):
+    from cpex.framework.models import PluginConfig, UnixSocketClientConfig
 
     out = []
     for value in values:
+        answer = {}
         try:
-            config = PluginConfig(name="p", kind="k", priority=value)
-            out.append({"ok": config.priority})
+            answer["int"] = PluginConfig(name="p", kind="k", priority=value).priority
         except Exception:  # noqa: BLE001 - a validation error is the answer
-            out.append({"error": True})
+            answer["int"] = None
+        try:
+            timeout = UnixSocketClientConfig(path="/x", timeout=value).timeout
+            answer["float"] = timeout if math.isfinite(timeout) else repr(timeout)
+        except Exception:  # noqa: BLE001
+            answer["float"] = None
+        out.append(answer)
     return out
 
 
@@ -91,8 +99,8 @@ def main():
         result = probe_yaml(data)
     elif mode == "size":
         result = probe_size(data)
-    elif mode == "priority":
-        result = probe_priority(data)
+    elif mode == "numbers":
+        result = probe_numbers(data)
     else:
         raise SystemExit(f"unknown mode {mode}")
     json.dump(result, sys.stdout)

@@ -10,7 +10,7 @@ const PYTHON = new URL(".venv/bin/python", ROOT).pathname;
 const SCRIPT = new URL("tests/interop/reference_probe.py", ROOT).pathname;
 
 /**
- * Asks the reference: `mode` is `yaml`, `size` or `priority` (see reference_probe.py); `input`
+ * Asks the reference: `mode` is `yaml`, `size` or `numbers` (see reference_probe.py); `input`
  * is the JSON text sent on stdin.
  *
  * @example
