@@ -86,6 +86,11 @@ function perturb(mask: string, s: ReturnType<typeof generate>, call: Json, refCa
     if (span) span.status = span.status === "ok" ? "error" : "ok";
     return !!span;
   }
+  if (mask.startsWith("item 5")) {
+    const chain = call.spans?.[0];
+    if (chain?.name === "plugin.hook.invoke") chain.attributes["plugin.chain.length"] += 1;
+    return chain?.name === "plugin.hook.invoke";
+  }
   if (mask.startsWith("Q6")) {
     call.disabled = [...call.disabled, "zzz"];
     return true;

@@ -4,8 +4,8 @@
  * reproduced alone with `CPEX_CONFORMANCE_SEED=<seed> CPEX_CONFORMANCE_ONLY=<index>`.
  *
  * A scenario is one YAML config (1-8 `behaviour_plugin.BehaviourPlugin` entries: every mode and
- * legacy alias, priorities with ties, every on_error, conditions that match and that do not, a
- * scripted behaviour per call in `config.script`) and a sequence of 1-5 hook calls of one hook
+ * legacy alias, priorities with ties, every on_error, conditions that match and that do not, now
+ * and then a hook listed twice, a scripted behaviour per call in `config.script`) and a sequence of 1-5 hook calls of one hook
  * family (tool, prompt, resource, agent, http, or the custom hook), spread over one or two
  * requests whose calls share contexts.
  *
@@ -328,6 +328,25 @@ function toYaml(plugins: PluginSpec[], rng: Rng): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Lists one hook twice (issue 11 item 5: the reference runs the plugin once per listing, we
+ * once). Only for plugins without conditions (so a skip is a runtime disable), and without the
+ * two modifications that are not idempotent (appending to a list), so running twice changes
+ * nothing but what the item 5 mask removes.
+ */
+function duplicateHook(hooks: string[], script: (Behaviour | null)[], calls: Call[]): void {
+  const hook = hooks.includes(calls[0].hook) ? calls[0].hook : hooks[0];
+  hooks.push(hook);
+  calls.forEach((c, i) => {
+    const b = script[i];
+    if (c.hook !== hook || !b) return;
+    if (c.hook !== "agent_post_invoke" && c.hook !== "prompt_post_fetch") return;
+    if (b.act === "modify") b.act = "allow";
+    delete b.modify;
+    delete b.tag;
+  });
+}
+
 /** The reference's payload size limit, in characters. */
 const LIMIT = 1_000_000;
 
@@ -429,6 +448,7 @@ export function generate(seed: number, index: number): Scenario {
     ]);
     const conds = rng.chance(0.3) ? conditions(rng, family, name) : null;
     const script = calls.map((c) => behaviour(rng, pname, c.hook));
+    if (!conds && rng.chance(0.06)) duplicateHook(hooks, script, calls);
     plugins.push({ name: pname, hooks, mode, on_error, priority, conditions: conds, script });
   }
   const requests: Record<string, RequestSpec> = {};
