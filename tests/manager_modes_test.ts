@@ -522,6 +522,48 @@ Deno.test("http_headers from sequential, transform and concurrent plugins are me
   }
 });
 
+Deno.test("a blocking plugin's http_headers reach the halt result (issue 11 item 9)", async () => {
+  // A deliberate difference (README): the reference returns no http_headers from invoke_hook.
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "early", hooks: [HOOK], priority: 1 }, () => ({
+      http_headers: { "x-early": "1", "retry-after": "1" },
+    })),
+    new ScriptedPlugin({ name: "limiter", hooks: [HOOK], priority: 2 }, () => ({
+      ...block("RATE"),
+      http_headers: { "retry-after": "30", "x-ratelimit-remaining": "0" },
+    })),
+  ]);
+  try {
+    const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
+    assert.equal(result.continue_processing, false);
+    assert.deepEqual(result.http_headers, {
+      "x-early": "1",
+      "retry-after": "30",
+      "x-ratelimit-remaining": "0",
+    });
+  } finally {
+    await manager.shutdown();
+  }
+});
+
+Deno.test("audit and fire_and_forget plugins' http_headers never reach the result", async () => {
+  const headers = (h: Record<string, string>) => () => ({ http_headers: h });
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "a", hooks: [HOOK], mode: "audit" }, headers({ "x-a": "1" })),
+    new ScriptedPlugin(
+      { name: "f", hooks: [HOOK], mode: "fire_and_forget" },
+      headers({ "x-f": "1" }),
+    ),
+  ]);
+  try {
+    const [result] = await manager.invokeHook(HOOK, toolPayload(), gctx());
+    await result.waitForBackgroundTasks();
+    assert.equal(result.http_headers, null);
+  } finally {
+    await manager.shutdown();
+  }
+});
+
 Deno.test("a plugin registered with mode disabled is skipped without a record", async () => {
   const off = new ScriptedPlugin({ name: "off", hooks: [HOOK], mode: "disabled" });
   const on = new ScriptedPlugin({ name: "on", hooks: [HOOK] });

@@ -12,6 +12,7 @@ import type { Config } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
 import { readEnv } from "../config/env.ts";
 import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
+import { isBlockSuppressed } from "../manager/result.ts";
 import type { Plugin } from "../plugin.ts";
 import type { PluginConfig, PluginErrorModel, TlsConfig } from "../types.ts";
 import { parseContext } from "./context_schema.ts";
@@ -288,8 +289,9 @@ export class ExternalPluginServer {
         pluginContext,
       );
       const dumped = dumpResult(result);
-      // A blocked result carries no metadata on the wire (reference behaviour).
-      if (!result.continue_processing) dumped.metadata = null;
+      // A blocked result carries no metadata on the wire, nor does a TRANSFORM/AUDIT plugin's
+      // suppressed block (reference behaviour; issue 11 item 8).
+      if (!result.continue_processing || isBlockSuppressed(result)) dumped.metadata = null;
       const reply: InvokeHookResponseData = { plugin_name: pluginName, result: dumped };
       const after: PluginContextData = pluginContext;
       if (contextHasData(after)) reply.context = dumpContext(after);

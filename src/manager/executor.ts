@@ -34,7 +34,7 @@ import { cloneData, copyRecord, deepEqual, deepFreeze, isPlainObject } from "./f
 import { newRecord, truncateText } from "./records.ts";
 import { payloadSizeError } from "./payload_size.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
-import { HookResult } from "./result.ts";
+import { HookResult, markBlockSuppressed } from "./result.ts";
 import { Semaphore } from "./semaphore.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 
@@ -833,10 +833,17 @@ export class PluginExecutor {
         violation,
       );
     }
+    // A suppressed TRANSFORM/AUDIT block answers as the reference's does: no metadata on the
+    // wire (issue 11 item 8), no extensions, and AUDIT forwards no payload. Headers and the
+    // retry hint are kept (README: item 9, Q3).
+    const suppressed = !blocks && result.continue_processing === false;
+    if (suppressed) markBlockSuppressed(out);
     out.continue_processing = !blocks;
     out.violation = violation;
-    out.modified_payload = blocks ? null : result.modified_payload ?? null;
-    out.modified_extensions = result.modified_extensions ?? null;
+    out.modified_payload = blocks || (suppressed && ref.mode === "audit")
+      ? null
+      : result.modified_payload ?? null;
+    out.modified_extensions = suppressed ? null : result.modified_extensions ?? null;
     out.metadata = result.metadata ?? {};
     out.http_headers = result.http_headers ?? null;
     out.retry_delay_ms = result.retry_delay_ms ?? 0;

@@ -37,7 +37,10 @@ function isPlainObject(value: object): boolean {
 
 /** Python truthiness of a JSON-like value. */
 function truthy(value: unknown): boolean {
-  if (value === null || value === undefined || value === false || value === 0 || value === "") {
+  if (
+    value === null || value === undefined || value === false || value === 0 || value === 0n ||
+    value === ""
+  ) {
     return false;
   }
   if (Array.isArray(value)) return value.length > 0;
@@ -45,7 +48,7 @@ function truthy(value: unknown): boolean {
     for (const _ in value) return true;
     return false;
   }
-  return !Number.isNaN(value);
+  return true; // NaN included: bool(float("nan")) is True
 }
 
 /** Length of `str(s)`: code points. */

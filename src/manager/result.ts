@@ -66,3 +66,34 @@ export class HookResult<T = unknown> implements PluginResult<T> {
     };
   }
 }
+
+const suppressedBlocks = new WeakSet<HookResult>();
+
+/**
+ * Marks `result` as one whose TRANSFORM or AUDIT plugin asked to block (suppressed): a plugin
+ * server then answers with `metadata: null`, as the reference does (issue 11 item 8).
+ *
+ * @example
+ * ```ts
+ * import { HookResult, isBlockSuppressed, markBlockSuppressed } from "./result.ts";
+ * const r = markBlockSuppressed(new HookResult());
+ * console.log(isBlockSuppressed(r)); // true
+ * ```
+ */
+export function markBlockSuppressed<T extends HookResult>(result: T): T {
+  suppressedBlocks.add(result);
+  return result;
+}
+
+/**
+ * True when {@linkcode markBlockSuppressed} marked `result`.
+ *
+ * @example
+ * ```ts
+ * import { HookResult, isBlockSuppressed } from "./result.ts";
+ * console.log(isBlockSuppressed(new HookResult())); // false
+ * ```
+ */
+export function isBlockSuppressed(result: HookResult): boolean {
+  return suppressedBlocks.has(result);
+}
