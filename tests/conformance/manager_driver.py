@@ -3,8 +3,9 @@
 
 Usage: `.venv/bin/python tests/conformance/manager_driver.py [concurrency]`. Reads one JSON
 scenario per stdin line (`{"id", "yaml_path", "timeout", "requests", "calls"}`), writes one JSON
-line per scenario (`{"id", "outcome"}`) in completion order, then `{"done": true}`. Scenarios run
-concurrently (each on its own TenantPluginManager, so no Borg state is shared).
+line per scenario (`{"id", "outcome"}`) in completion order, then `{"done": true}`. Up to
+`concurrency` scenarios run at once (each on its own TenantPluginManager, so no Borg state is
+shared).
 
 The outcome has the shape our side (manager_diff_test.ts) produces; compare.ts normalises both.
 """
@@ -238,12 +239,13 @@ def task_factory(loop, coro, **kwargs):
 async def main():
     loop = asyncio.get_running_loop()
     loop.set_task_factory(task_factory)
+    # At most `limit` scenarios in flight; the next line is read only when one finishes, so a
+    # long batch (with payloads at the size limit) never sits in memory at once.
     limit = asyncio.Semaphore(int(sys.argv[1]) if len(sys.argv) > 1 else 8)
-    lines = await loop.run_in_executor(None, sys.stdin.read)
-    pending = []
+    pending = set()
 
     async def one(sc):
-        async with limit:
+        try:
             task = asyncio.current_task()
             task._cpex_owner = task
             try:
@@ -252,11 +254,22 @@ async def main():
                 outcome = {"driver_error": repr(exc)}
             sys.stdout.write(json.dumps({"id": sc["id"], "outcome": outcome}) + "\n")
             sys.stdout.flush()
+        finally:
+            limit.release()
 
-    for line in lines.splitlines():
-        if line.strip():
-            pending.append(asyncio.create_task(one(json.loads(line))))
-    await asyncio.gather(*pending)
+    while True:
+        await limit.acquire()
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            limit.release()
+            break
+        if not line.strip():
+            limit.release()
+            continue
+        task = asyncio.create_task(one(json.loads(line)))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*list(pending))
     sys.stdout.write(json.dumps({"done": True}) + "\n")
     sys.stdout.flush()
 

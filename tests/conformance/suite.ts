@@ -66,9 +66,25 @@ export function optionsFromEnv(): SuiteOptions {
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
+/** The lines of a byte stream. */
+async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let at: number;
+    while ((at = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+    }
+  }
+  if (buffered) yield buffered;
+}
+
+/** Feeds the scenarios to one reference process line by line; collects its outcomes. */
 async function runReference(
-  scenarios: Scenario[],
-  paths: string[],
+  seed: number,
+  indices: number[],
+  pathOf: (index: number) => string,
 ): Promise<Map<number, Json>> {
   const child = new Deno.Command(PYTHON, {
     args: [`${HERE}manager_driver.py`, String(CONCURRENCY)],
@@ -78,47 +94,62 @@ async function runReference(
     clearEnv: true,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", PYTHONDONTWRITEBYTECODE: "1" },
   }).spawn();
-  const writer = child.stdin.getWriter();
-  const lines = scenarios.map((s, i) =>
-    JSON.stringify({
-      id: s.index,
-      yaml_path: paths[i],
-      timeout: s.timeout,
-      requests: s.requests,
-      calls: s.calls,
-    })
-  );
-  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
-  await writer.close();
-  const [status, stdout, stderr] = await Promise.all([
-    child.status,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
   const out = new Map<number, Json>();
   let done = false;
-  for (const line of stdout.split("\n")) {
-    if (!line.trim()) continue;
-    const msg = JSON.parse(line);
-    if (msg.done) done = true;
-    else out.set(msg.id, msg.outcome);
-  }
+  const reading = (async () => {
+    for await (const line of linesOf(child.stdout)) {
+      if (!line.trim()) continue;
+      const msg = JSON.parse(line);
+      if (msg.done) done = true;
+      else out.set(msg.id, msg.outcome);
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  const writing = (async () => {
+    const writer = child.stdin.getWriter();
+    const encoder = new TextEncoder();
+    try {
+      // Generated one at a time (the pipe's backpressure paces it): big payloads never pile up.
+      for (const index of indices) {
+        const s = generate(seed, index);
+        const line = JSON.stringify({
+          id: s.index,
+          yaml_path: pathOf(s.index),
+          timeout: s.timeout,
+          requests: s.requests,
+          calls: s.calls,
+        });
+        await writer.write(encoder.encode(line + "\n"));
+      }
+      await writer.close();
+    } catch {
+      // The reader reports a driver that died early.
+    }
+  })();
+  const [status] = await Promise.all([child.status, reading, writing]);
   if (!status.success || !done) {
-    throw new Error(`reference driver failed (exit ${status.code}):\n${stderr.slice(-4000)}`);
+    throw new Error(
+      `reference driver failed (exit ${status.code}):\n${(await stderr).slice(-4000)}`,
+    );
   }
+  await stderr;
   return out;
 }
 
-async function runOursAll(scenarios: Scenario[], paths: string[]): Promise<Map<number, Json>> {
+async function runOursAll(
+  seed: number,
+  indices: number[],
+  pathOf: (index: number) => string,
+): Promise<Map<number, Json>> {
   const out = new Map<number, Json>();
   let next = 0;
   const worker = async () => {
-    while (next < scenarios.length) {
-      const i = next++;
+    while (next < indices.length) {
+      const index = indices[next++];
       try {
-        out.set(scenarios[i].index, await runOurs(scenarios[i], paths[i]));
+        out.set(index, await runOurs(generate(seed, index), pathOf(index)));
       } catch (error) {
-        out.set(scenarios[i].index, { driver_error: String(error) });
+        out.set(index, { driver_error: String(error) });
       }
     }
   };
@@ -129,17 +160,21 @@ async function runOursAll(scenarios: Scenario[], paths: string[]): Promise<Map<n
 /** Runs the suite. */
 export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
   const indices = options.only ?? Array.from({ length: options.n }, (_, i) => i);
-  const scenarios = indices.map((i) => generate(options.seed, i));
+  const seed = options.seed;
   const dir = await Deno.makeTempDir({ prefix: "cpex-conformance-" });
   try {
-    const paths = scenarios.map((s) => `${dir}/s${s.index}.yaml`);
-    await Promise.all(scenarios.map((s, i) => Deno.writeTextFile(paths[i], s.yaml)));
+    const pathOf = (index: number) => `${dir}/s${index}.yaml`;
+    for (const index of indices) {
+      await Deno.writeTextFile(pathOf(index), generate(seed, index).yaml);
+    }
     // Both sides at once: the reference in its own process, ours in this one.
     const [ref, ours] = await Promise.all([
-      runReference(scenarios, paths),
-      runOursAll(scenarios, paths),
+      runReference(seed, indices, pathOf),
+      runOursAll(seed, indices, pathOf),
     ]);
-    const verdicts = scenarios.map((s) => compareScenario(s, ref.get(s.index), ours.get(s.index)));
+    const verdicts = indices.map((i) =>
+      compareScenario(generate(seed, i), ref.get(i), ours.get(i))
+    );
     const byMask: Record<string, number> = {};
     let agree = 0, deliberate = 0, divergent = 0;
     for (const v of verdicts) {
@@ -149,18 +184,18 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteReport> {
       if (!v.diffs.length) { for (const m of v.masks) byMask[m] = (byMask[m] ?? 0) + 1; }
     }
     const maskText = Object.entries(byMask).sort().map(([m, c]) => `${m}: ${c}`).join(", ");
-    const line = `${scenarios.length} scenarios, ${agree} agree, ${deliberate} deliberate` +
+    const line = `${indices.length} scenarios, ${agree} agree, ${deliberate} deliberate` +
       ` (by mask: ${maskText || "none"}), ${divergent} divergent (seed ${options.seed})`;
     return {
       seed: options.seed,
-      scenarios: scenarios.length,
+      scenarios: indices.length,
       agree,
       deliberate,
       divergent,
       byMask,
       verdicts,
       line,
-      outcomes: new Map(scenarios.map((s) => [s.index, [ref.get(s.index), ours.get(s.index)]])),
+      outcomes: new Map(indices.map((i) => [i, [ref.get(i), ours.get(i)]])),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
