@@ -101,6 +101,10 @@ function perturb(mask: string, s: ReturnType<typeof generate>, call: Json, refCa
 Deno.test("the generator is deterministic and covers every mode, alias, on_error and hook family", () => {
   assert.deepEqual(generate(7, 3), generate(7, 3));
   assert.notDeepEqual(generate(7, 3).yaml, generate(7, 4).yaml);
+  // Another seed is another set of scenarios, not the same ones shifted.
+  const yamls = new Set<string>();
+  for (let i = 0; i < 200; i++) yamls.add(generate(1, i).yaml).add(generate(3, i).yaml);
+  assert.equal(yamls.size, 400);
   const modes = new Set<string | null>();
   const onErrors = new Set<string | null>();
   const hooks = new Set<string>();

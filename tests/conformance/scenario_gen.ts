@@ -96,12 +96,16 @@ export class Rng {
   }
 }
 
-function mix(seed: number, index: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (index + 0x85ebca6b), 0xc2b2ae35) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0x27d4eb2f) >>> 0;
+/** murmur3's 32-bit finaliser. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The PRNG seed of scenario `index` of `seed`: different seeds give unrelated scenario sets. */
+function mix(seed: number, index: number): number {
+  return fmix((fmix(seed >>> 0) + Math.imul(index, 0x9e3779b1)) >>> 0);
 }
 
 const FAMILIES: Record<string, string[]> = {
