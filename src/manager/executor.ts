@@ -38,6 +38,17 @@ import { HookResult, markBlockSuppressed } from "./result.ts";
 import { Semaphore } from "./semaphore.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 
+/**
+ * Cross-type hooks whose result type the reference models with pydantic: a header map (a root
+ * model, one field `root`) or a model with fields. Other cross-type results (the user dict of
+ * `http_auth_resolve_user`, custom hooks) are plain data.
+ */
+const RESULT_MODELS: Record<string, "root" | "model"> = {
+  http_pre_request: "root",
+  http_post_request: "root",
+  http_auth_check_permission: "model",
+};
+
 /** The hook whose results carry `_decision_plugin` provenance. */
 const PERMISSION_HOOK = "http_auth_check_permission";
 /** Metadata key naming the plugin whose modification decided a permission check. */
@@ -572,7 +583,20 @@ export class PluginExecutor {
     const policy = this.hookPolicies[hookName];
     let value: unknown;
     if (policy) {
-      if (!this.#isCrossType(hookName) && isPlainObject(modified) && isPlainObject(input)) {
+      // Once a cross-type hook's payload is its result type (an earlier plugin's accepted
+      // change), the reference treats later changes as same-type: a result model's fields are
+      // filtered by the policy, and a header map (a root model) passes only through `root`.
+      const resultKind = inv.chained === NONE ? undefined : RESULT_MODELS[hookName];
+      if (resultKind === "root") {
+        if (
+          !isPlainObject(modified) || deepEqual(modified, input) ||
+          !policy.writable_fields.has("root")
+        ) return NONE;
+        value = modified;
+      } else if (
+        (!this.#isCrossType(hookName) || resultKind === "model") && isPlainObject(modified) &&
+        isPlainObject(input)
+      ) {
         let changes: Record<string, unknown> | null = null;
         for (const key in modified) {
           if (!policy.writable_fields.has(key)) continue;
