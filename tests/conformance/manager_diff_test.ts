@@ -98,7 +98,7 @@ function perturb(mask: string, s: ReturnType<typeof generate>, call: Json, refCa
   return false;
 }
 
-Deno.test("the generator is deterministic and covers every mode, alias, on_error and hook family", () => {
+Deno.test("the generator is deterministic and covers every mode, alias, on_error, hook family and policy", () => {
   assert.deepEqual(generate(7, 3), generate(7, 3));
   assert.notDeepEqual(generate(7, 3).yaml, generate(7, 4).yaml);
   // Another seed is another set of scenarios, not the same ones shifted.
@@ -109,7 +109,7 @@ Deno.test("the generator is deterministic and covers every mode, alias, on_error
   const onErrors = new Set<string | null>();
   const hooks = new Set<string>();
   const acts = new Set<string>();
-  let conditions = 0, ties = 0, raises = 0, shared = 0;
+  let conditions = 0, ties = 0, raises = 0, shared = 0, policies = 0, deny = 0;
   for (let i = 0; i < 300; i++) {
     const s = generate(1, i);
     for (const p of s.plugins) {
@@ -125,6 +125,8 @@ Deno.test("the generator is deterministic and covers every mode, alias, on_error
       if (c.raise) raises++;
     }
     if (s.calls.filter((c) => c.request === "r1").length > 1) shared++;
+    if (s.policies) policies++;
+    if (s.default_policy === "deny") deny++;
   }
   for (
     const m of [
@@ -160,6 +162,7 @@ Deno.test("the generator is deterministic and covers every mode, alias, on_error
   ) assert.ok(hooks.has(h), `hook ${h}`);
   for (const a of ["allow", "modify", "block", "throw", "sleep"]) assert.ok(acts.has(a), a);
   assert.ok(conditions > 50 && ties > 50 && raises > 20 && shared > 50);
+  assert.ok(policies > 30 && deny > 10, `policies ${policies}, default deny ${deny}`);
 });
 
 Deno.test("a documented difference whose shape is not the documented one counts as divergent", () => {

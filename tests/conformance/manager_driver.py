@@ -41,6 +41,7 @@ from cpex.framework import (  # noqa: E402
     ToolPreInvokePayload,
 )
 from cpex.framework.errors import PluginError, PluginViolationError  # noqa: E402
+from cpex.framework.hooks.policies import HookPayloadPolicy  # noqa: E402
 from cpex.framework.observability import current_trace_id  # noqa: E402
 
 import behaviour_plugin  # noqa: E402
@@ -153,7 +154,17 @@ async def run_scenario(sc):
     spans = Spans()
     out = {"load_error": None, "calls": []}
     try:
-        manager = TenantPluginManager(sc["yaml_path"], timeout=sc["timeout"], observability=spans)
+        policies = {
+            hook: HookPayloadPolicy(writable_fields=frozenset(fields))
+            for hook, fields in (sc.get("policies") or {}).items()
+        }
+        manager = TenantPluginManager(
+            sc["yaml_path"],
+            timeout=sc["timeout"],
+            observability=spans,
+            hook_policies=policies or None,
+            default_hook_policy=sc.get("default_policy"),
+        )
         await manager.initialize()
     except Exception as exc:  # a config the reference refuses
         out["load_error"] = {"type": type(exc).__name__, "message": str(exc)[:300]}

@@ -56,6 +56,10 @@ export interface Scenario {
   plugins: PluginSpec[];
   requests: Record<string, RequestSpec>;
   calls: Call[];
+  /** Per-hook payload policies (writable fields), passed to both managers; null: none. */
+  policies: Record<string, string[]> | null;
+  /** The default hook policy passed to both managers; null: the default (`allow`). */
+  default_policy: "allow" | "deny" | null;
 }
 
 /** The manager timeout of every scenario, in seconds. */
@@ -147,6 +151,23 @@ const REQUESTS: Record<string, RequestSpec> = {
     user: { alice: true, name: "carol" },
     content_type: null,
   },
+};
+
+/** Top-level payload fields a policy may list, per hook. */
+const POLICY_FIELDS: Record<string, string[]> = {
+  tool_pre_invoke: ["name", "args"],
+  tool_post_invoke: ["name", "result"],
+  prompt_pre_fetch: ["prompt_id", "args"],
+  prompt_post_fetch: ["prompt_id", "result"],
+  resource_pre_fetch: ["uri", "metadata"],
+  resource_post_fetch: ["uri", "content"],
+  agent_pre_invoke: ["agent_id", "messages", "parameters"],
+  agent_post_invoke: ["agent_id", "tool_calls"],
+  http_pre_request: ["path", "headers", "root"],
+  http_post_request: ["path", "headers", "root"],
+  http_auth_resolve_user: ["credentials", "headers"],
+  http_auth_check_permission: ["granted", "reason", "permission"],
+  [CUSTOM_HOOK]: ["item", "data"],
 };
 
 function payloadFor(rng: Rng, hook: string, name: string): Record<string, unknown> {
@@ -457,6 +478,20 @@ export function generate(seed: number, index: number): Scenario {
   }
   const requests: Record<string, RequestSpec> = {};
   for (const c of calls) requests[c.request] = REQUESTS[c.request];
+  // Payload policies (programmatic on both sides, not YAML): writable fields per hook.
+  let policies: Record<string, string[]> | null = null;
+  let default_policy: "allow" | "deny" | null = null;
+  const p = rng.next();
+  if (p < 0.25) {
+    policies = {};
+    for (const hook of usedHooks) {
+      if (rng.chance(0.3)) continue;
+      policies[hook] = POLICY_FIELDS[hook].filter(() => rng.chance(0.6));
+    }
+    if (rng.chance(0.3)) default_policy = rng.pick(["allow", "deny"] as const);
+  } else if (p < 0.3) {
+    default_policy = "deny";
+  }
   return {
     seed,
     index,
@@ -465,5 +500,7 @@ export function generate(seed: number, index: number): Scenario {
     plugins,
     requests,
     calls,
+    policies,
+    default_policy,
   };
 }

@@ -118,6 +118,8 @@ async function runReference(
           timeout: s.timeout,
           requests: s.requests,
           calls: s.calls,
+          policies: s.policies,
+          default_policy: s.default_policy,
         });
         await writer.write(encoder.encode(line + "\n"));
       }
@@ -211,6 +213,9 @@ export function describeDivergence(v: ScenarioVerdict, s: Scenario): string {
     s.calls.map((c) =>
       `${c.hook}@${c.request}${c.raise ? "!raise" : ""}${c.pass_contexts ? "" : "!fresh"}`
     ).join(", "),
+    ...(s.policies || s.default_policy
+      ? [`policies: ${JSON.stringify(s.policies)} default: ${s.default_policy ?? "allow"}`]
+      : []),
     s.yaml.trimEnd(),
     ...v.diffs.map((d) => `  ${d}`),
   ];

@@ -105,6 +105,12 @@ export async function runOurs(scenario: Scenario, yamlPath: string): Promise<Jso
     timeout: scenario.timeout,
     observability: spans,
     pluginKinds: { [KIND]: BehaviourPlugin },
+    hookPolicies: scenario.policies
+      ? Object.fromEntries(
+        Object.entries(scenario.policies).map(([h, f]) => [h, { writable_fields: new Set(f) }]),
+      )
+      : undefined,
+    defaultHookPolicy: scenario.default_policy ?? undefined,
     logger: quiet,
   });
   try {
