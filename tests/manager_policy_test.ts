@@ -418,6 +418,59 @@ Deno.test("a later cross-type plugin receives the previous plugin's headers as i
   }
 });
 
+Deno.test("under a policy a later change of the chained header map needs a writable root, as in the reference", async () => {
+  // The reference types the chained header map as a pydantic root model: a later plugin's change
+  // is same-type, policy-filtered on its one field `root` (found by the differential suite).
+  const plugins = () => [
+    new ScriptedPlugin({ name: "first", hooks: [HTTP], priority: 1 }, (p) => ({
+      modified_payload: { ...p.headers, "x-first": "1" },
+    })),
+    new ScriptedPlugin({ name: "second", hooks: [HTTP], priority: 2 }, (h) => ({
+      modified_payload: { ...h, "x-second": "2" },
+    })),
+  ];
+  const first = { authorization: "Bearer t", "x-first": "1" };
+  for (
+    const [fields, expected, modified] of [
+      [["path", "headers"], first, false],
+      [["root"], { ...first, "x-second": "2" }, true],
+    ] as const
+  ) {
+    const manager = await makeManager(plugins(), { hookPolicies: { [HTTP]: policy(...fields) } });
+    try {
+      const [result] = await manager.invokeHook(HTTP, httpPayload(), gctx());
+      assert.deepEqual(result.modified_payload, expected);
+      assert.equal(recordOf(result.executions, "second").payload_modified, modified);
+    } finally {
+      await manager.shutdown();
+    }
+  }
+});
+
+Deno.test("under a policy a later http_auth_check_permission change keeps only writable fields", async () => {
+  const CHECK = "http_auth_check_permission";
+  const manager = await makeManager([
+    new ScriptedPlugin({ name: "first", hooks: [CHECK], priority: 1 }, () => ({
+      modified_payload: { granted: true, reason: "first" },
+    })),
+    new ScriptedPlugin({ name: "second", hooks: [CHECK], priority: 2 }, () => ({
+      modified_payload: { granted: false, reason: "second" },
+    })),
+  ], { hookPolicies: { [CHECK]: policy("reason") } });
+  try {
+    const [result] = await manager.invokeHook(
+      CHECK,
+      { user_email: "a@example.com", permission: "tools.read", is_admin: false },
+      gctx(),
+    );
+    // The first change is cross-type (accepted whole); the second is filtered like a model.
+    assert.deepEqual(result.modified_payload, { granted: true, reason: "second" });
+    assert.equal(result.metadata._decision_plugin, "second");
+  } finally {
+    await manager.shutdown();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Decision plugin (C31)
 

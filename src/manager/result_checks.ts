@@ -52,6 +52,17 @@ export function checkResult(value: unknown, name: string): PluginResult {
 }
 
 /**
+ * Cross-type hooks whose result type the reference models with pydantic: a header map (a root
+ * model, one field `root`) or a model with fields. Other cross-type results (the user dict of
+ * `http_auth_resolve_user`, custom hooks) are plain data.
+ */
+const RESULT_MODELS: Record<string, "root" | "model"> = {
+  http_pre_request: "root",
+  http_post_request: "root",
+  http_auth_check_permission: "model",
+};
+
+/**
  * Applies the hook's payload policy to a returned modification of `input`; returns the new
  * chained payload (validated and frozen), or {@linkcode NONE} when nothing is accepted.
  * Throws when the validator rejects it.
@@ -62,7 +73,20 @@ export function acceptModified(inv: Invocation, modified: unknown, input: unknow
   const policy = settings.hookPolicies[hookName];
   let value: unknown;
   if (policy) {
-    if (!settings.isCrossType(hookName) && isPlainObject(modified) && isPlainObject(input)) {
+    // Once a cross-type hook's payload is its result type (an earlier plugin's accepted
+    // change), the reference treats later changes as same-type: a result model's fields are
+    // filtered by the policy, and a header map (a root model) passes only through `root`.
+    const resultKind = inv.chained === NONE ? undefined : RESULT_MODELS[hookName];
+    if (resultKind === "root") {
+      if (
+        !isPlainObject(modified) || deepEqual(modified, input) ||
+        !policy.writable_fields.has("root")
+      ) return NONE;
+      value = modified;
+    } else if (
+      (!settings.isCrossType(hookName) || resultKind === "model") && isPlainObject(modified) &&
+      isPlainObject(input)
+    ) {
       let changes: Record<string, unknown> | null = null;
       for (const key in modified) {
         if (!policy.writable_fields.has(key)) continue;
