@@ -29,8 +29,13 @@ const awkward: unknown[] = [
 ];
 
 Deno.test("the freeze walk's size bound is never below the exact count (C3)", () => {
+  // Long strings, so the containers' slack cannot hide a string bound that is too low.
+  const values = [
+    ...awkward,
+    ...awkward.filter((v) => typeof v === "string").map((v) => v.repeat(40)),
+  ];
   for (const hook of ["tool_pre_invoke", "prompt_post_fetch"]) {
-    for (const value of awkward) {
+    for (const value of values) {
       for (const payload of [{ args: { a: value, b: [value, { c: value }] } }, { result: value }]) {
         const bound = freezeBounded(structuredClone(payload));
         const exact = exactSize(hook, structuredClone(payload));
