@@ -105,13 +105,9 @@ const header = [
   "target",
   "met",
 ];
-const load = (() => {
-  try {
-    return Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
-  } catch {
-    return "?";
-  }
-})();
+const load = Deno.permissions.querySync({ name: "sys", kind: "loadavg" }).state === "granted"
+  ? Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
+  : "?";
 console.log(
   `${MARKDOWN ? "\n" : ""}Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, ` +
     `load ${load}; ${rounds} interleaved rounds x ${roundMs} ms per case after one warm-up round` +
