@@ -32,7 +32,7 @@ import { ExternalPluginServer } from "../server.ts";
 import type { InvokeHookRequest } from "../src/external/codec.ts";
 import { pluginContextToProto, toStruct } from "../src/external/struct.ts";
 import { freshPayload, payloadText } from "./payloads.ts";
-import { ARGS, formatTable, median } from "./table.ts";
+import { ARGS, formatTable, MARKDOWN, median } from "./table.ts";
 
 /**
  * The numbers of concurrent callers every target is measured with (issue 13: 1/16/64/256;
@@ -576,12 +576,15 @@ export function printTargets(cases: Case[], options: TargetsOptions): void {
     );
     return c ? (c.clientCpu + c.serverCpu) / c.calls : undefined;
   };
-  console.log(`\n${options.title}`);
+  console.log(`\n${options.title}${MARKDOWN ? "\n" : ""}`);
   for (const t of options.transports ?? [undefined]) {
     for (const n of IN_FLIGHT) {
       const ours = rateOf(cases, options.ours, n, t)!;
       const vsRaw = ours / rateOf(cases, options.baseline, n, t)!;
-      let line = `  ${t === undefined ? "" : `${t} `}${String(n).padStart(2)} in flight: ` +
+      let line =
+        `${MARKDOWN ? "- " : "  "}${t === undefined ? "" : `${t} `}${
+          String(n).padStart(2)
+        } in flight: ` +
         `${(vsRaw * 100).toFixed(0)}% of raw ${met(vsRaw >= options.minVsRaw)}`;
       const cpuRatio = cpuOf(options.ours, n, t)! / cpuOf(options.baseline, n, t)!;
       if (Number.isFinite(cpuRatio)) line += `, CPU/call ${cpuRatio.toFixed(2)}x raw's`;
