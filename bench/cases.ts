@@ -16,6 +16,7 @@ import {
   type PluginResult,
   type ToolPreInvokePayload,
 } from "../mod.ts";
+import { freshPayload, payloadText, SIZES } from "./payloads.ts";
 
 /** A plugin that allows everything and does nothing. */
 export class NoOp extends Plugin {
@@ -23,6 +24,15 @@ export class NoOp extends Plugin {
   // deno-lint-ignore require-await
   async tool_pre_invoke(_payload: ToolPreInvokePayload): Promise<PluginResult> {
     return {};
+  }
+}
+
+/** A plugin that allows everything and returns metadata (no fast path for an empty result). */
+export class Tagger extends Plugin {
+  /** Allows the call with a metadata entry. */
+  // deno-lint-ignore require-await
+  async tool_pre_invoke(_payload: ToolPreInvokePayload): Promise<PluginResult> {
+    return { metadata: { checked_by: this.name } };
   }
 }
 
@@ -47,18 +57,19 @@ export interface BenchCase {
   close: () => Promise<void>;
 }
 
-/** Builds a manager with `count` no-op plugins in `mode`, and the policies given. */
+/** Builds a manager with `count` no-op (or metadata-returning) plugins in `mode`. */
 async function managerWith(
   count: number,
   mode: PluginMode,
   hookPolicies?: Record<string, HookPayloadPolicy>,
   hookRegistry?: HookRegistry,
+  plugin: typeof NoOp | typeof Tagger = NoOp,
 ): Promise<PluginManager> {
   const manager = new PluginManager(undefined, { hookPolicies, hookRegistry });
   await manager.initialize();
   for (let i = 0; i < count; i++) {
     await manager.registerPlugin(
-      new NoOp({ name: `noop-${i}`, kind: "bench", mode, hooks: ["tool_pre_invoke"] }),
+      new plugin({ name: `noop-${i}`, kind: "bench", mode, hooks: ["tool_pre_invoke"] }),
     );
   }
   return manager;
@@ -123,4 +134,76 @@ export async function buildCases(): Promise<BenchCase[]> {
       await managerWith(5, "sequential", undefined, new HookRegistry()),
     ),
   ];
+}
+
+/**
+ * An in-process case of the honest table (issue 13): every call parses a fresh payload from
+ * `size`'s JSON text (as a gateway does) and sends it; `baseline` names the raw case it is
+ * compared with, `target` the largest ratio it may reach.
+ */
+export interface RatioCase extends BenchCase {
+  /** Payload size label (a key of `SIZES`). */
+  size: string;
+  /** Name of the case this one is divided by. */
+  vs?: string;
+  /** Largest allowed ratio to `vs` (a row of the issue's targets). */
+  target?: number;
+}
+
+/** Five chained `await fn(payload, ctx)` calls on a payload parsed fresh from `text`. */
+function rawFresh(size: string): RatioCase {
+  const text = payloadText(SIZES[size]);
+  // deno-lint-ignore require-await
+  const fns = Array.from({ length: 5 }, () => async (_p: unknown, _c: unknown) => ({}));
+  return {
+    name: `raw: 5 chained async calls, fresh ${size}`,
+    size,
+    baseline: true,
+    run: async () => {
+      const payload = freshPayload(text);
+      for (const fn of fns) await fn(payload, GLOBAL_CONTEXT);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+function managerFresh(
+  name: string,
+  size: string,
+  manager: PluginManager,
+  target?: number,
+): RatioCase {
+  const text = payloadText(SIZES[size]);
+  return {
+    name: `${name}, fresh ${size}`,
+    size,
+    vs: `raw: 5 chained async calls, fresh ${size}`,
+    target,
+    run: () => manager.invokeHook("tool_pre_invoke", freshPayload(text), GLOBAL_CONTEXT),
+    close: () => manager.shutdown(),
+  };
+}
+
+/**
+ * The in-process rows of `deno task bench:all`: per payload size the raw baseline and five
+ * no-op plugins (with the issue's targets), plus metadata-returning and CONCURRENT variants.
+ */
+export async function ratioCases(): Promise<RatioCase[]> {
+  const seq = () => managerWith(5, "sequential");
+  const targets: Record<string, number> = { "100 B": 6, "1 KB": 2, "10 KB": 1.5 };
+  const cases: RatioCase[] = [];
+  for (const size of Object.keys(SIZES)) {
+    cases.push(rawFresh(size));
+    cases.push(managerFresh("5 sequential no-op", size, await seq(), targets[size]));
+    cases.push(
+      managerFresh(
+        "5 sequential metadata",
+        size,
+        await managerWith(5, "sequential", undefined, undefined, Tagger),
+      ),
+    );
+  }
+  cases.push(managerFresh("1 sequential no-op", "100 B", await managerWith(1, "sequential")));
+  cases.push(managerFresh("5 concurrent no-op", "1 KB", await managerWith(5, "concurrent")));
+  return cases;
 }

@@ -31,22 +31,36 @@ import {
 import { ExternalPluginServer } from "../server.ts";
 import type { InvokeHookRequest } from "../src/external/codec.ts";
 import { pluginContextToProto, toStruct } from "../src/external/struct.ts";
-
-/** The numbers of concurrent callers every target is measured with. */
-const IN_FLIGHT: readonly number[] = [1, 16];
+import { freshPayload, payloadText } from "./payloads.ts";
+import { ARGS, formatTable, MARKDOWN, median } from "./table.ts";
 
 /**
- * The payload of every call.
+ * The numbers of concurrent callers every target is measured with (issue 13: 1/16/64/256;
+ * `CPEX_BENCH_IN_FLIGHT=1,16` narrows a run).
+ */
+const IN_FLIGHT: readonly number[] = (() => {
+  const variable = "CPEX_BENCH_IN_FLIGHT";
+  const allowed = Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+  const env = allowed ? Deno.env.get(variable) : undefined;
+  const list = (env ?? "1,16,64,256").split(",").map(Number).filter((n) => n >= 1);
+  return list.length ? list : [1, 16, 64, 256];
+})();
+
+/**
+ * The JSON text of every call's payload: about 1 KB of nested tool arguments (issue 13), parsed
+ * afresh per call as a gateway receives it.
+ */
+export const PAYLOAD_TEXT: string = payloadText(1024);
+
+/**
+ * The payload of every call (one parse of {@linkcode PAYLOAD_TEXT}; calls use a fresh one).
  *
  * ```ts
  * import { PAYLOAD } from "./harness.ts";
- * console.log(PAYLOAD.name); // search
+ * console.log(PAYLOAD.name); // web_search
  * ```
  */
-export const PAYLOAD: ToolPreInvokePayload = {
-  name: "search",
-  args: { query: "hello world", limit: 10 },
-};
+export const PAYLOAD: ToolPreInvokePayload = freshPayload(PAYLOAD_TEXT);
 
 /**
  * The global context of every call.
@@ -74,7 +88,7 @@ export function invokeHookRequest(): InvokeHookRequest {
   return {
     hook_type: "tool_pre_invoke",
     plugin_name: "allow",
-    payload: toStruct(PAYLOAD as unknown as Record<string, unknown>),
+    payload: toStruct(freshPayload(PAYLOAD_TEXT) as unknown as Record<string, unknown>),
     context: pluginContextToProto({ global_context: GLOBAL_CONTEXT, state: {}, metadata: {} }),
   };
 }
@@ -98,18 +112,21 @@ export function checkEcho(label: string, result: unknown, reply: unknown = resul
   }
 }
 
-/** Allows every tool call and changes nothing. */
+/**
+ * Allows every tool call and returns metadata (issue 13: a reply that is not the pre-encoded
+ * bare allow, as a real policy plugin's).
+ */
 class Allow extends Plugin {
-  /** Allows the call. */
+  /** Allows the call with a metadata entry. */
   // deno-lint-ignore require-await
   async tool_pre_invoke(): Promise<PluginResult> {
-    return {};
+    return { metadata: { checked_by: "allow" } };
   }
 }
 
 /**
  * The server the Deno server children serve: an {@linkcode ExternalPluginServer} hosting one
- * no-op `allow` plugin (`tool_pre_invoke`, SEQUENTIAL).
+ * `allow` plugin that returns metadata (`tool_pre_invoke`, SEQUENTIAL).
  *
  * ```ts ignore
  * import { allowServer } from "./harness.ts";
@@ -196,7 +213,8 @@ export async function gatewayTarget(
   await manager.initialize();
   if (manager.pluginCount !== 1) throw new Error(`${label}: the external plugin did not load`);
   const call: Call = async () => {
-    const [result] = await manager.invokeHook("tool_pre_invoke", PAYLOAD, GLOBAL_CONTEXT);
+    const payload = freshPayload(PAYLOAD_TEXT);
+    const [result] = await manager.invokeHook("tool_pre_invoke", payload, GLOBAL_CONTEXT);
     if (!result.continue_processing) {
       throw new Error(`${label}: blocked: ${JSON.stringify(result.violation)}`);
     }
@@ -246,10 +264,10 @@ export interface RunOptions {
  * ```
  */
 export function runOptions(script: string, defaultRoundMs: number): RunOptions {
-  const roundMs = Number(Deno.args[0] ?? defaultRoundMs);
-  const rounds = Number(Deno.args[1] ?? 5);
+  const roundMs = Number(ARGS[0] ?? defaultRoundMs);
+  const rounds = Number(ARGS[1] ?? 5);
   if (!(roundMs >= 50) || !Number.isInteger(rounds) || rounds < 1) {
-    console.error(`usage: ${script} [round ms >= 50] [rounds >= 1]`);
+    console.error(`usage: ${script} [round ms >= 50] [rounds >= 1] [--markdown]`);
     Deno.exit(2);
   }
   return { roundMs, rounds, warmupMs: Math.max(300, roundMs) };
@@ -302,6 +320,8 @@ export interface Case {
   clientCpu: number;
   /** CPU seconds of the target's server summed over the measured rounds. */
   serverCpu: number;
+  /** Latency of each call in the measured rounds, ms. */
+  latencies: number[];
 }
 
 /** Runs the callers concurrently until `ms` have passed; calls per second. */
@@ -310,9 +330,14 @@ async function window(c: Case, ms: number, record: boolean): Promise<number> {
   const [client0, server0] = record ? cpuSeconds([Deno.pid, c.target.serverPid]) : [0, 0];
   const started = performance.now();
   const end = started + ms;
+  const latencies = c.latencies;
   await Promise.all(c.callers.map(async (call) => {
-    while (performance.now() < end) {
+    let now = performance.now();
+    while (now < end) {
       await call();
+      const after = performance.now();
+      if (record) latencies.push(after - now);
+      now = after;
       calls++;
     }
   }));
@@ -341,7 +366,16 @@ export async function measure(targets: Target[], run: RunOptions): Promise<Case[
   for (const target of targets) {
     for (const inFlight of IN_FLIGHT) {
       const callers = await target.callers(inFlight);
-      cases.push({ target, inFlight, callers, samples: [], calls: 0, clientCpu: 0, serverCpu: 0 });
+      cases.push({
+        target,
+        inFlight,
+        callers,
+        samples: [],
+        calls: 0,
+        clientCpu: 0,
+        serverCpu: 0,
+        latencies: [],
+      });
     }
   }
   for (const c of cases) await window(c, run.warmupMs, false);
@@ -351,11 +385,17 @@ export async function measure(targets: Target[], run: RunOptions): Promise<Case[
   return cases;
 }
 
-/** The median of `values`. */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** The 1/5/15-minute load averages, or `?` without `--allow-sys=loadavg`. */
+export function loadavg(): string {
+  if (Deno.permissions.querySync({ name: "sys", kind: "loadavg" }).state !== "granted") return "?";
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+}
+
+/** The `q` quantile (0..1) of `values` (nearest rank). */
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
 /** (max - min) / median of `values`. */
@@ -378,14 +418,6 @@ function rateOf(
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-/** Aligned rows: first column padded right, the others left, a rule under the header. */
-function formatTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const format = (cells: string[]): string =>
-    cells.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join("  ");
-  return [format(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(format)];
-}
 
 /**
  * What {@linkcode printReport} prints besides the cases.
@@ -446,8 +478,11 @@ export function printReport(cases: Case[], options: ReportOptions): void {
       ...(withTransport ? [t ?? "-"] : []),
       String(c.inFlight),
       Math.round(r).toLocaleString("en-US"),
+      `${Math.round(Math.min(...c.samples))}–${Math.round(Math.max(...c.samples))}`,
       (1e6 / r).toFixed(digits),
       `${Math.round(spread(c.samples) * 100)}%`,
+      quantile(c.latencies, 0.5).toFixed(2),
+      quantile(c.latencies, 0.99).toFixed(2),
       ratio(r, rateOf(cases, options.baseline, c.inFlight, t)),
       ratio(r, rateOf(cases, options.reference, c.inFlight, t)),
       cpu(c.clientCpu, c.calls),
@@ -459,8 +494,11 @@ export function printReport(cases: Case[], options: ReportOptions): void {
     ...(withTransport ? ["transport"] : []),
     "in-flight",
     "calls/s",
+    "min–max",
     "µs/call",
     "spread",
+    "p50 ms",
+    "p99 ms",
     "vs raw",
     "vs python",
     "client CPU",
@@ -469,13 +507,15 @@ export function printReport(cases: Case[], options: ReportOptions): void {
 
   console.log(
     `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs; servers ready in ` +
-      `${Math.round(options.startupMs)} ms; median of ${run.rounds} interleaved rounds x ` +
+      `${Math.round(options.startupMs)} ms; load ${loadavg()}; median of ${run.rounds} ` +
+      `interleaved rounds x ` +
       `${run.roundMs} ms after ${run.warmupMs} ms warm-up per case`,
   );
   for (const line of formatTable(header, rows)) console.log(line);
   console.log(
     "µs/call = 1e6 / (calls/s): wall time per call, amortized over the calls in flight. " +
-      `spread = (max-min)/median of the rounds. ${options.ratios}`,
+      `spread = (max-min)/median of the rounds; p50/p99: latency of single calls. ` +
+      options.ratios,
   );
   console.log(
     "client/server CPU: µs of CPU (utime+stime, all threads) per call over the measured " +
@@ -530,13 +570,24 @@ export interface TargetsOptions {
  */
 export function printTargets(cases: Case[], options: TargetsOptions): void {
   const met = (ok: boolean): string => ok ? "(met)" : "(NOT met)";
-  console.log(`\n${options.title}`);
+  const cpuOf = (label: string, n: number, t?: string): number | undefined => {
+    const c = cases.find((x) =>
+      x.target.label === label && x.target.transport === t && x.inFlight === n
+    );
+    return c ? (c.clientCpu + c.serverCpu) / c.calls : undefined;
+  };
+  console.log(`\n${options.title}${MARKDOWN ? "\n" : ""}`);
   for (const t of options.transports ?? [undefined]) {
     for (const n of IN_FLIGHT) {
       const ours = rateOf(cases, options.ours, n, t)!;
       const vsRaw = ours / rateOf(cases, options.baseline, n, t)!;
-      let line = `  ${t === undefined ? "" : `${t} `}${String(n).padStart(2)} in flight: ` +
+      let line =
+        `${MARKDOWN ? "- " : "  "}${t === undefined ? "" : `${t} `}${
+          String(n).padStart(2)
+        } in flight: ` +
         `${(vsRaw * 100).toFixed(0)}% of raw ${met(vsRaw >= options.minVsRaw)}`;
+      const cpuRatio = cpuOf(options.ours, n, t)! / cpuOf(options.baseline, n, t)!;
+      if (Number.isFinite(cpuRatio)) line += `, CPU/call ${cpuRatio.toFixed(2)}x raw's`;
       const py = rateOf(cases, options.reference, n, t);
       if (py !== undefined) {
         const vsPy = ours / py;

@@ -88,14 +88,41 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-/** Settles immediately: racing against it tells whether a promise has already settled. */
-const NOT_YET: unique symbol = Symbol("not yet");
-const NOT_YET_PROMISE: Promise<typeof NOT_YET> = Promise.resolve(NOT_YET);
+/** Settled already: awaiting it lets the reactions of an already settled promise run first. */
+const TICK: Promise<void> = Promise.resolve();
 
 /**
- * Calls `hookRef`'s handler with a deadline of `seconds`. Handlers that finish synchronously
- * or return an already settled promise need no timer (a timer costs ~1 µs); the others race
- * their deadline, and on expiry the signal is aborted and a `PluginTimeoutError` is thrown.
+ * Where a hook's promise reports: read after one tick to tell whether it had settled, else
+ * forwarded to the deadline race (issue 13: no `Promise.race` per plugin).
+ */
+class HookOutcome {
+  done = false;
+  failed = false;
+  value: unknown = undefined;
+  resolve: ((value: PluginResult) => void) | null = null;
+  reject: ((reason: unknown) => void) | null = null;
+
+  /** Records a value (and forwards it once the deadline race waits for it). */
+  ok(value: unknown): void {
+    this.done = true;
+    this.value = value;
+    this.resolve?.(value as PluginResult);
+  }
+
+  /** Records a failure (and forwards it once the deadline race waits for it). */
+  fail(reason: unknown): void {
+    this.done = true;
+    this.failed = true;
+    this.value = reason;
+    this.reject?.(reason);
+  }
+}
+
+/**
+ * Calls `hookRef`'s handler with a deadline of `seconds` from `now` (the caller's clock reading:
+ * one per plugin boundary, issue 13). Handlers that finish synchronously or return an already
+ * settled promise need no timer (a timer costs ~1 µs); the others race their deadline, and on
+ * expiry the signal is aborted and a `PluginTimeoutError` is thrown.
  */
 export async function callPlugin(
   hookRef: HookRef,
@@ -105,20 +132,24 @@ export async function callPlugin(
   seconds: number,
   deadlines: DeadlineQueue,
   pending?: PendingCall,
+  now: number = performance.now(),
 ): Promise<PluginResult> {
   // Known before the call, so a cancel during the first await still aborts the signal.
   if (pending) pending.options = options;
   const ms = Math.min(seconds * 1000, MAX_TIMER_MS);
-  options.deadline = performance.now() + ms;
+  options.deadline = now + ms;
   const returned = hookRef.handler(payload, context, options);
   if (!isThenable(returned)) {
     if (pending) pending.settled = true;
     return returned;
   }
-  const first = await Promise.race([returned, NOT_YET_PROMISE]);
-  if (first !== NOT_YET) {
+  const outcome = new HookOutcome();
+  returned.then((value) => outcome.ok(value), (reason) => outcome.fail(reason));
+  await TICK;
+  if (outcome.done) {
     if (pending) pending.settled = true;
-    return first as PluginResult;
+    if (outcome.failed) throw outcome.value;
+    return outcome.value as PluginResult;
   }
   if (pending?.settled) throw new PluginCancelledError(hookRef.ref.name);
   const name = hookRef.ref.name;
@@ -133,14 +164,15 @@ export async function callPlugin(
       pending.deadline = deadline;
       pending.reject = reject;
     }
-    returned.then((value) => {
+    outcome.resolve = (value) => {
       deadline.settle();
       if (pending) pending.settled = true;
-      resolve(value as PluginResult);
-    }, (error) => {
+      resolve(value);
+    };
+    outcome.reject = (error) => {
       deadline.settle();
       if (pending) pending.settled = true;
       reject(error);
-    });
+    };
   });
 }

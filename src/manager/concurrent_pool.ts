@@ -60,9 +60,9 @@ export class ConcurrentPool {
     const inv = this.inv;
     const hookRef = this.refs[index];
     if (inv.tracing) this.#spans[index] = startPluginSpan(inv, hookRef);
-    this.started[index] = performance.now();
+    const now = this.started[index] = performance.now();
     try {
-      inv.call(hookRef, this.input, this.contexts[index], this.#pending[index]).then(
+      inv.call(hookRef, this.input, this.contexts[index], this.#pending[index], now).then(
         (value) => this.#settle(index, true, value),
         (error) => this.#settle(index, false, error),
       );

@@ -13,7 +13,7 @@ import type { DefaultHookPolicy, Extensions, GlobalContext, HookPayloadPolicy } 
 import { finish } from "./chain_end.ts";
 import { runConcurrent } from "./concurrent_phase.ts";
 import { DeadlineQueue } from "./deadlines.ts";
-import { deepFreeze } from "./freeze.ts";
+import { deepFreeze, freezeBounded } from "./freeze.ts";
 import { type ExecutorSettings, Invocation } from "./invocation.ts";
 import { invokeForPlugin } from "./invoke_for_plugin.ts";
 import { payloadSizeError } from "./payload_size.ts";
@@ -149,10 +149,14 @@ export class PluginExecutor implements ExecutorSettings {
     options: InvokeOptions = {},
   ): Promise<[HookResult, PluginContextTable | null]> {
     if (!plan || plan.all.length === 0) return [new HookResult(), null];
-    const tooLarge = payloadSizeError(plan.hookName, payload, this.maxPayloadSize);
-    if (tooLarge !== null) throw new PayloadSizeError(tooLarge);
+    // One walk freezes the payload and bounds its size; the exact count (C3) runs only when
+    // the bound passes the limit (issue 13).
+    if (freezeBounded(payload) > this.maxPayloadSize) {
+      const tooLarge = payloadSizeError(plan.hookName, payload, this.maxPayloadSize);
+      if (tooLarge !== null) throw new PayloadSizeError(tooLarge);
+      deepFreeze(payload);
+    }
     this.checkInput?.(plan.hookName, payload);
-    deepFreeze(payload);
     if (options.extensions) deepFreeze(options.extensions);
     const inv = new Invocation(
       this,

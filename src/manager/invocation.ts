@@ -82,6 +82,11 @@ export class Invocation {
   chainStart = -1;
   /** When the last plugin call ended, from the timings the records take anyway. */
   chainEnd = 0;
+  /**
+   * The clock reading at the end of the last serial plugin, which is the next one's start (one
+   * clock read per plugin boundary, issue 13); -1 when there is none to reuse.
+   */
+  clock = -1;
 
   constructor(
     readonly settings: ExecutorSettings,
@@ -188,6 +193,7 @@ export class Invocation {
     input: unknown,
     context: PluginContext,
     pending?: PendingCall,
+    now?: number,
   ): Promise<PluginResult> {
     const ext = this.callerExtensions;
     // Views are frozen like payloads: a plugin cannot change what the caller or others see.
@@ -203,6 +209,7 @@ export class Invocation {
       pluginTimeout(hookRef.ref, settings),
       settings.deadlines,
       pending,
+      now,
     );
   }
 

@@ -10,7 +10,7 @@ import { deny } from "./chain_end.ts";
 import { handleFailure } from "./failure.ts";
 import type { Invocation } from "./invocation.ts";
 import { blocks, stampViolation } from "./outcome.ts";
-import { durationNs, newRecord, recordViolation } from "./records.ts";
+import { newRecord, recordViolation } from "./records.ts";
 import type { HookRef } from "./registry.ts";
 import type { HookResult } from "./result.ts";
 import { acceptModified, type Chained, checkResult, NONE } from "./result_checks.ts";
@@ -30,12 +30,13 @@ export async function runSerial(
   const context = inv.contextFor(hookRef);
   const input = inv.current;
   const span = inv.tracing ? startPluginSpan(inv, hookRef) : null;
-  const started = performance.now();
+  const started = inv.clock >= 0 ? inv.clock : performance.now();
+  inv.clock = -1;
   let result: PluginResult;
   let accepted: Chained = NONE;
   let halts: boolean;
   try {
-    result = checkResult(await inv.call(hookRef, input, context), ref.name);
+    result = checkResult(await inv.call(hookRef, input, context, undefined, started), ref.name);
     halts = blocks(result, mode);
     const mp = result.modified_payload;
     // A halting plugin's own modification is discarded (a suppressed TRANSFORM block keeps
@@ -48,7 +49,9 @@ export async function runSerial(
     handleFailure(inv, hookRef, error, started, mode === "sequential");
     return null;
   }
-  const duration = durationNs(started);
+  const ended = performance.now();
+  inv.clock = ended;
+  const duration = Math.max(1, Math.round((ended - started) * 1e6));
   endPluginSpan(inv, span, result);
   inv.executed++;
   inv.absorb(hookRef, context, result);
