@@ -31,8 +31,10 @@ export {
   ExternalPluginServer,
   type ExternalPluginServerOptions,
   type InvokeHookResponseData,
+  registerServerTransport,
   type ServeOptions,
   type ServerHandle,
   type TransportName,
+  type TransportServer,
 } from "./src/external/server.ts";
 export type { PluginContextData } from "./src/external/struct.ts";

@@ -13,7 +13,14 @@
  *
  * @module
  */
-import { announceReady, bindPrivateSocket, type OwnedSocket } from "../socket_file.ts";
+import type { OwnedSocket } from "../socket_file.ts";
+import {
+  closeQuietly,
+  formatHostPort,
+  listenTcp,
+  listenUnix,
+  startLifecycle,
+} from "../server_lifecycle.ts";
 import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
@@ -65,7 +72,7 @@ export interface GrpcServeOptions {
   tls?: TlsConfig | null;
   /** Print `READY` on stdout once listening (default true). */
   printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;
   /** Grace period of `close()` for in-flight calls, in ms (default 5000). */
   graceMs?: number;
@@ -133,30 +140,12 @@ export function resolveGrpcServerSettings(
   return { host, port, uds, tls };
 }
 
-function bindAddress(settings: GrpcServerSettings): string {
-  if (settings.uds) return `unix://${settings.uds}`;
-  return formatHostPort(settings.host, settings.port);
-}
-
-function formatHostPort(hostname: string, port: number): string {
-  const host = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
-  return `${host}:${port}`;
-}
-
-/** Binds TCP, or the Unix socket (born 0600, issue 9 item 8), synchronously as Deno does. */
+/** Binds TCP, or the Unix socket (born 0600, issue 9 item 8); errors name the address. */
 async function listen(
   settings: GrpcServerSettings,
 ): Promise<{ listener: Deno.Listener; socket: OwnedSocket | null }> {
-  if (settings.uds) {
-    const path = settings.uds;
-    return await bindPrivateSocket(
-      path,
-      () => Deno.listen({ transport: "unix", path }),
-      (l) => l.close(),
-    );
-  }
-  const hostname = settings.host.replace(/^\[|\]$/g, "");
-  return { listener: Deno.listen({ hostname, port: settings.port }), socket: null };
+  if (settings.uds) return await listenUnix(settings.uds, "grpc");
+  return { listener: listenTcp(settings.host, settings.port, "grpc"), socket: null };
 }
 
 function describe(error: unknown): string {
@@ -244,11 +233,7 @@ export async function serveGrpc(
     bound = await listen(settings);
   } catch (error) {
     gserver.forceShutdown();
-    // Socket-file refusals (live server, not a socket, umask) carry their own message.
-    if (settings.uds) throw error;
-    throw new Error(`gRPC server cannot bind ${bindAddress(settings)}: ${describe(error)}`, {
-      cause: error,
-    });
+    throw error;
   }
   const { listener, socket } = bound;
   const injector = gserver.createConnectionInjector(creds.credentials);
@@ -260,23 +245,9 @@ export async function serveGrpc(
   const address = settings.uds ??
     formatHostPort(settings.host, (listener.addr as Deno.NetAddr).port);
   const graceMs = options.graceMs ?? GRPC_SHUTDOWN_GRACE_MS;
-  let closing: Promise<void> | null = null;
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  const onSignal = () => void handle.close();
-  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-
   const stop = async (): Promise<void> => {
-    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
     accepting.stop();
-    const closeListener = () => {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    };
+    const closeListener = () => closeQuietly(listener);
     // A socket path that now names someone else's file is left alone (issue 9 item 9).
     const closed = socket
       ? await socket.release(closeListener, () => listener.unref())
@@ -293,15 +264,13 @@ export async function serveGrpc(
     clearTimeout(timer);
     // Connections still in their TLS handshake are not grpc-js sessions yet.
     accepting.destroyAll();
-    resolveFinished();
   };
-  const handle: ServerHandle = {
+  const { handle } = await startLifecycle({
+    transport: "grpc",
     address,
-    finished,
-    close: () => closing ??= stop(),
-  };
-  if (options.printReady !== false) {
-    await announceReady();
-  }
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+    stop,
+  });
   return handle;
 }
