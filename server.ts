@@ -38,3 +38,12 @@ export {
   type TransportServer,
 } from "./src/external/server.ts";
 export type { PluginContextData } from "./src/external/struct.ts";
+export {
+  createServerLogger,
+  type LogFields,
+  type LogFormat,
+  type LogLevel,
+  resolveLogLevel,
+  type ServerLogger,
+  type ServerLoggerOptions,
+} from "./src/external/server_log.ts";

@@ -16,6 +16,7 @@ import type { PluginConfig, PluginErrorModel, TlsConfig } from "../types.ts";
 import { parseContext } from "./context_schema.ts";
 import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
 import type { PluginContextData } from "./struct.ts";
+import type { ServerLogger } from "./server_log.ts";
 
 /** The reference's default config path, relative to the working directory. */
 export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
@@ -40,6 +41,11 @@ export interface ExternalPluginServerOptions {
    * validates payloads with.
    */
   manager?: PluginManagerOptions;
+  /**
+   * Where failed plugin calls are logged (plugin, hook and request id at `error`; each call and
+   * error messages at `debug`; never payloads). Default: none.
+   */
+  logger?: ServerLogger;
 }
 
 /**
@@ -330,10 +336,40 @@ export class ExternalPluginServer {
       const reply: InvokeHookResponseData = { plugin_name: pluginName, result: dumped };
       const after: PluginContextData = pluginContext;
       if (contextHasData(after)) reply.context = dumpContext(after);
+      if (this.#options.logger?.level === "debug") {
+        this.#options.logger.debug("plugin call", {
+          plugin: pluginName,
+          hook: hookType,
+          request_id: contextData.global_context?.request_id,
+          continue_processing: result.continue_processing !== false,
+        });
+      }
       return reply;
     } catch (error) {
-      return { plugin_name: pluginName, error: dumpError(errorModel(error, pluginName)) };
+      const model = errorModel(error, pluginName);
+      this.#logFailure(hookType, pluginName, contextData, error, model);
+      return { plugin_name: pluginName, error: dumpError(model) };
     }
+  }
+
+  /** Logs a failed call: who, which hook, which request; the message only at debug. */
+  #logFailure(
+    hookType: string,
+    pluginName: string,
+    contextData: PluginContextData,
+    error: unknown,
+    model: PluginErrorModel,
+  ): void {
+    const logger = this.#options.logger;
+    if (!logger) return;
+    const fields = {
+      plugin: pluginName.slice(0, 256),
+      hook: hookType.slice(0, 256),
+      request_id: String(contextData.global_context?.request_id ?? "").slice(0, 256),
+      error: model.code ?? (error instanceof Error ? error.name : "Error"),
+    };
+    logger.error("plugin call failed", fields);
+    logger.debug("plugin call failed: message", { ...fields, message: model.message });
   }
 
   /**
