@@ -22,7 +22,7 @@ function socketPath(label: string): string {
 
 function unixPermissions(config: string, module: string, path: string): string[] {
   return [
-    `--allow-read=${config},${module},mod.ts,src,${path}`,
+    `--allow-read=${config},${module},${path}`,
     `--allow-write=${path}`,
     `--allow-net=unix:${path}`,
   ];

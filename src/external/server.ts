@@ -109,7 +109,10 @@ export interface ServeOptions {
   uds?: string;
   /** TLS settings (`grpc`, `http`). */
   tls?: TlsConfig | null;
-  /** Print `READY` on stdout once listening (default true; never for `stdio`). */
+  /**
+   * Print `READY <transport> <address>` on stdout once listening (default true; never for
+   * `stdio`).
+   */
   printReady?: boolean;
   /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;

@@ -130,6 +130,22 @@ export async function listenUnix(
   }
 }
 
+/**
+ * Stops listening: closes `listener` and removes its socket file while it is still ours; a path
+ * that now names someone else's file is left alone and the listener only unref'd (issue 9
+ * item 9). Returns whether the listener was closed.
+ */
+export async function releaseListener(
+  listener: Deno.Listener,
+  socket: OwnedSocket | null,
+): Promise<boolean> {
+  if (!socket) {
+    closeQuietly(listener);
+    return true;
+  }
+  return await socket.release(() => closeQuietly(listener), () => listener.unref());
+}
+
 /** Closes a listener or connection that may be closed already. */
 export function closeQuietly(closer: { close(): void }): void {
   try {

@@ -15,10 +15,10 @@
  */
 import type { OwnedSocket } from "../socket_file.ts";
 import {
-  closeQuietly,
   formatHostPort,
   listenTcp,
   listenUnix,
+  releaseListener,
   startLifecycle,
 } from "../server_lifecycle.ts";
 import { ConfigError } from "../../errors.ts";
@@ -247,12 +247,7 @@ export async function serveGrpc(
   const graceMs = options.graceMs ?? GRPC_SHUTDOWN_GRACE_MS;
   const stop = async (): Promise<void> => {
     accepting.stop();
-    const closeListener = () => closeQuietly(listener);
-    // A socket path that now names someone else's file is left alone (issue 9 item 9).
-    const closed = socket
-      ? await socket.release(closeListener, () => listener.unref())
-      : (closeListener(), true);
-    if (closed) await accepting.finished;
+    if (await releaseListener(listener, socket)) await accepting.finished;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       timer = setTimeout(() => {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { closeQuietly, listenUnix, startLifecycle } from "../server_lifecycle.ts";
+import { closeQuietly, listenUnix, releaseListener, startLifecycle } from "../server_lifecycle.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
 import { FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../frame.ts";
@@ -242,9 +242,7 @@ export async function serveUnix(
       clearInterval(sweep);
       clearTimeout(backoffTimer);
       wake?.();
-      if (await socket.release(() => closeQuietly(listener), () => listener.unref())) {
-        await acceptLoop;
-      }
+      if (await releaseListener(listener, socket)) await acceptLoop;
       const tasks = [...connections.values()].map((s) => s.task);
       for (const conn of connections.keys()) closeQuietly(conn);
       await Promise.all(tasks);
