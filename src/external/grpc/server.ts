@@ -25,7 +25,7 @@ import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
-import type { ExternalPluginServer, ServerHandle } from "../server.ts";
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
 import {
@@ -59,29 +59,25 @@ export const DEFAULT_GRPC_PORT = 50051;
 export const GRPC_SHUTDOWN_GRACE_MS = 5_000;
 
 /**
- * Options of {@linkcode serveGrpc}; unset fields come from the YAML block or the environment.
+ * Options of {@linkcode serveGrpc}: the gRPC fields of {@linkcode ServeOptions} (`tls` takes
+ * `certfile`, `keyfile`, `ca_bundle`, `client_auth`; `null` turns TLS off), unset ones from the
+ * YAML block or the environment, plus the grace period of `close()`.
  */
-export interface GrpcServeOptions {
-  /** Host to bind. */
-  host?: string;
-  /** Port to bind; 0 picks a free port. */
-  port?: number;
-  /** Unix socket path to bind instead of TCP. */
-  uds?: string;
-  /** Server TLS (`certfile`, `keyfile`, `ca_bundle`, `client_auth`); `null` turns TLS off. */
-  tls?: TlsConfig | null;
-  /** Print `READY` on stdout once listening (default true). */
-  printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
-  handleSignals?: boolean;
+export interface GrpcServeOptions extends
+  Pick<
+    ServeOptions,
+    | "host"
+    | "port"
+    | "uds"
+    | "tls"
+    | "printReady"
+    | "handleSignals"
+    | "maxConnections"
+    | "handshakeTimeoutMs"
+    | "idleTimeoutMs"
+  > {
   /** Grace period of `close()` for in-flight calls, in ms (default 5000). */
   graceMs?: number;
-  /** Connections open at once (default 1024); more are closed on accept. */
-  maxConnections?: GrpcConnectionLimits["maxConnections"];
-  /** Bound on the TLS handshake, the HTTP/2 preface and SETTINGS, and a request (default 10 s). */
-  handshakeTimeoutMs?: GrpcConnectionLimits["handshakeTimeoutMs"];
-  /** A connection without calls for this long is closed (default 300 s). */
-  idleTimeoutMs?: GrpcConnectionLimits["idleTimeoutMs"];
 }
 
 /**
