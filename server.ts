@@ -31,8 +31,19 @@ export {
   ExternalPluginServer,
   type ExternalPluginServerOptions,
   type InvokeHookResponseData,
+  registerServerTransport,
   type ServeOptions,
   type ServerHandle,
   type TransportName,
+  type TransportServer,
 } from "./src/external/server.ts";
 export type { PluginContextData } from "./src/external/struct.ts";
+export {
+  createServerLogger,
+  type LogFields,
+  type LogFormat,
+  type LogLevel,
+  resolveLogLevel,
+  type ServerLogger,
+  type ServerLoggerOptions,
+} from "./src/external/server_log.ts";

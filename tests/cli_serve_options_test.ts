@@ -21,9 +21,14 @@ Deno.test("serve passes on only the settings the command line gives", () => {
     config: "p.yaml",
     transport: "grpc",
     allowPartial: false,
+    log: { level: "info", format: "text" },
     options: { transport: "grpc" },
   });
   assert.equal(plan("-c", "p.yaml", "-t", "unix", "--allow-partial").allowPartial, true);
+  assert.deepEqual(
+    plan("-c", "p.yaml", "-t", "unix", "--log-level", "debug", "--log-format", "json").log,
+    { level: "debug", format: "json" },
+  );
   assert.deepEqual(plan("-c", "p.yaml", "-t", "http", "-p", "0").options, {
     transport: "http",
     port: 0,

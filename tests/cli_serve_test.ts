@@ -67,8 +67,8 @@ Deno.test("serve over unix: READY, a gateway's hook calls, SIGTERM stops it and 
     permissions: unixPermissions(path),
   });
   try {
-    await server.waitFor("stdout", "READY\n");
-    assert.equal(server.stdout, "READY\n");
+    await server.waitFor("stdout", `READY unix ${path}\n`);
+    assert.equal(server.stdout, `READY unix ${path}\n`);
     assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o600);
     await server.waitFor("stderr", `1 plugin from ${CONFIG} on unix ${path}`);
 
@@ -282,7 +282,7 @@ Deno.test("serve refuses a partial load (fail_on_plugin_error: false) unless --a
     { permissions: partialPermissions(PARTIAL, path) },
   );
   try {
-    await server.waitFor("stdout", "READY\n");
+    await server.waitFor("stdout", `READY unix ${path}\n`);
     await server.waitFor("stderr", `1 plugin from ${PARTIAL} on unix ${path}`);
   } finally {
     const result = await server.kill("SIGTERM");
@@ -308,7 +308,7 @@ Deno.test("serve refuses a config with no plugin unless --allow-partial", async 
     permissions,
   });
   try {
-    await server.waitFor("stdout", "READY\n");
+    await server.waitFor("stdout", `READY unix ${path}\n`);
   } finally {
     const result = await server.kill("SIGTERM");
     assert.equal(result.code, 0, result.stderr);

@@ -70,7 +70,7 @@ Deno.test("gRPC example server runs with exactly --allow-net=127.0.0.1:PORT and 
     server.kill("SIGTERM");
     const { status, stdout, stderr } = await server.finish();
     assert.equal(status.code, 0, `exit ${status.code}; stderr: ${stderr}`);
-    assert.equal(stdout, "READY\n");
+    assert.equal(stdout, `READY grpc 127.0.0.1:${port}\n`);
     assert.equal(stderr, "", "no permission prompt, warning or error");
   } finally {
     server.kill("SIGKILL");
@@ -91,7 +91,7 @@ Deno.test("gRPC example server on a Unix socket runs with exactly the three sock
     server.kill("SIGTERM");
     const { status, stdout, stderr } = await server.finish();
     assert.equal(status.code, 0, `exit ${status.code}; stderr: ${stderr}`);
-    assert.equal(stdout, "READY\n");
+    assert.equal(stdout, `READY grpc ${path}\n`);
     assert.equal(stderr, "");
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound, "socket removed on SIGTERM");
   } finally {

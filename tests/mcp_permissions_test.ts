@@ -41,7 +41,7 @@ Deno.test("example HTTP server runs with only --allow-net=127.0.0.1:PORT and ser
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
     const { value } = await reader.read();
-    assert.equal(value?.trim(), "READY");
+    assert.equal(value?.trim(), `READY http 127.0.0.1:${port}`);
     const m = await gateway([httpEntry("ArgumentValidator", `http://localhost:${port}/mcp`)]);
     try {
       const [blocked] = await m.invokeHook("tool_pre_invoke", PAYLOAD, { request_id: "r" });

@@ -63,6 +63,9 @@ Deno.test("the server, testing and cli entries export what they are for, only", 
   assert.deepEqual(Object.keys(server).sort(), [
     "DEFAULT_SERVER_CONFIG_PATH",
     "ExternalPluginServer",
+    "createServerLogger",
+    "registerServerTransport",
+    "resolveLogLevel",
   ]);
   assert.deepEqual(Object.keys(testing).sort(), ["PluginHarness", "testContext", "testPlugin"]);
   assert.deepEqual(Object.keys(cli).sort(), ["main"]);

@@ -111,7 +111,7 @@ Deno.test("Unix example server runs with exactly the three socket flags and stop
     const { status, stdout, stderr } = await server.finish();
     assert.equal(status.code, 0, `exit ${status.code}; stderr: ${stderr}`);
     assert.equal(status.signal, null);
-    assert.equal(stdout, "READY\n");
+    assert.equal(stdout, `READY unix ${path}\n`);
     assert.equal(stderr, "", "no permission prompt, warning or error");
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound, "socket file removed on SIGTERM");
   } finally {

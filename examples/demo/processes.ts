@@ -169,7 +169,7 @@ export class DemoProcess {
             const status = await this.exited;
             throw this.#failure(`exited with code ${status.code} before READY`);
           }
-          if (next.value.trim() === "READY") return;
+          if (next.value.trim().split(" ")[0] === "READY") return; // READY transport address
         }
       })();
       ready.catch(() => {}); // when the timeout wins, the reader ends once the child is stopped

@@ -52,9 +52,10 @@ const SERVE = page(
   `Usage: ${PROGRAM} serve [--config FILE] --transport unix|grpc|mcp|http|stdio [options]`,
   `
 Serve the plugins of a config file to gateways in other processes: the Deno counterpart of the
-reference's plugin server runtimes (same config files, same PLUGINS_* variables). Prints READY
-on stdout once listening (never for stdio, where stdout carries only MCP messages; diagnostics
-go to stderr) and stops on SIGINT/SIGTERM, removing its socket file.
+reference's plugin server runtimes (same config files, same PLUGINS_* variables). Prints
+"READY <transport> <address>" on stdout once listening (never for stdio, where stdout carries
+only MCP messages; diagnostics go to stderr) and stops on SIGINT/SIGTERM/SIGHUP, removing its
+socket file.
 
 Options:
   -c, --config FILE        Config file (else PLUGINS_CONFIG_PATH, else
@@ -76,6 +77,9 @@ Options:
                            (default: require with --tls-ca, else none)
       --allow-partial      Serve even if a plugin did not load or none did (by default
                            serve refuses to start: a missing security plugin fails closed)
+      --log-level LEVEL    debug | info | warn | error (else PLUGINS_LOG_LEVEL, else info);
+                           failed plugin calls name plugin, hook and request id, never payloads
+      --log-format FORMAT  text (default) | json (one JSON object per line on stderr)
   -h, --help               Show this help
 
 Unset mcp and grpc listen settings come from the config's server_settings (mcp) or

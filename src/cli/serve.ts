@@ -8,7 +8,7 @@
 // Through the entry points, not ../external/server.ts: plugin modules the config names import
 // @cpex/core (mod.ts), and with it already loaded they need no read permission for its files.
 import "../../mod.ts";
-import { ExternalPluginServer } from "../../server.ts";
+import { createServerLogger, ExternalPluginServer } from "../../server.ts";
 import { parseArgs } from "./args.ts";
 import type { Output } from "./output.ts";
 import { resolveServePlan, SERVE_SPEC, type ServePlan } from "./serve_options.ts";
@@ -46,9 +46,16 @@ function refusePartial(server: ExternalPluginServer, plan: ServePlan): void {
  */
 export async function serveCommand(args: readonly string[], output: Output): Promise<number> {
   const plan = resolveServePlan(parseArgs(args, SERVE_SPEC));
+  // One logger for the manager, the server and this command (issue 12): levels, JSON lines.
+  const logger = createServerLogger({
+    level: plan.log.level,
+    format: plan.log.format,
+    write: (line) => output.stderr(line),
+  });
   const server = new ExternalPluginServer({
     config: plan.config,
-    manager: { logger: { warn: (message) => output.stderr(`cpex serve: ${message}\n`) } },
+    manager: { logger: { warn: (m) => logger.warn(m), info: (m) => logger.info(m) } },
+    logger,
   });
   let handle;
   try {
@@ -61,15 +68,15 @@ export async function serveCommand(args: readonly string[], output: Output): Pro
     throw error;
   }
   const count = server.manager?.pluginCount ?? 0;
-  output.stderr(
-    `cpex serve: ${count} plugin${count === 1 ? "" : "s"} from ${plan.config} on ` +
-      `${plan.transport}${handle.address === plan.transport ? "" : ` ${handle.address}`}\n`,
+  logger.info(
+    `${count} plugin${count === 1 ? "" : "s"} from ${plan.config} on ` +
+      `${plan.transport}${handle.address === plan.transport ? "" : ` ${handle.address}`}`,
   );
   try {
     await handle.finished;
   } finally {
     await server.close();
   }
-  output.stderr("cpex serve: stopped\n");
+  logger.info("stopped");
   return 0;
 }

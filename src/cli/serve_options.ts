@@ -13,6 +13,7 @@ import { readEnv } from "../config/env.ts";
 import { grpcServerTlsSchema, mcpServerTlsSchema } from "../config/transport_schema.ts";
 import type { TlsConfig } from "../types.ts";
 import { type CommandSpec, type ParsedArgs, UsageError } from "./args.ts";
+import { type LogFormat, type LogLevel, resolveLogLevel } from "../external/server_log.ts";
 
 /**
  * The options of `serve`.
@@ -31,6 +32,8 @@ export const SERVE_SPEC: CommandSpec = {
     "tls-ca": { type: "string" },
     "client-auth": { type: "string" },
     "allow-partial": { type: "boolean" },
+    "log-level": { type: "string" },
+    "log-format": { type: "string" },
   },
   positionals: { min: 0, max: 0 },
 };
@@ -66,6 +69,8 @@ export interface ServePlan {
    * otherwise `serve` refuses before `READY` (issue 12).
    */
   readonly allowPartial: boolean;
+  /** `--log-level` (else PLUGINS_LOG_LEVEL, else `info`) and `--log-format` (`text`, `json`). */
+  readonly log: { level: LogLevel; format: LogFormat };
   /** The options for `ExternalPluginServer.serve()`. */
   readonly options: {
     transport: ServeTransport;
@@ -78,6 +83,21 @@ export interface ServePlan {
 }
 
 const TCP_OPTIONS = ["host", "port", "uds", "tls-cert", "tls-key", "tls-ca", "client-auth"];
+
+/** `--log-level` and `--log-format`, checked (issue 12). */
+function logOptions(options: ParsedArgs["options"]): ServePlan["log"] {
+  let level: LogLevel;
+  try {
+    level = resolveLogLevel(options["log-level"] as string | undefined);
+  } catch (error) {
+    fail(`--log-level: ${(error as Error).message}`);
+  }
+  const format = (options["log-format"] as string | undefined) ?? "text";
+  if (format !== "text" && format !== "json") {
+    fail(`--log-format must be text or json, got '${format}'`);
+  }
+  return { level, format };
+}
 
 function isTransport(name: string): name is ServeTransport {
   return (SERVE_TRANSPORTS as readonly string[]).includes(name);
@@ -168,6 +188,7 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
     );
   }
   const allowPartial = options["allow-partial"] === true;
+  const log = logOptions(options);
   const given = (flags: string[]) => flags.filter((f) => options[f] !== undefined);
   const serveOptions: ServePlan["options"] = { transport: name };
   if (name === "unix" || name === "stdio") {
@@ -178,7 +199,7 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
     if (options.path !== undefined) {
       serveOptions.path = absolute("--path", options.path as string);
     }
-    return { config, transport: name, allowPartial, options: serveOptions };
+    return { config, transport: name, allowPartial, log, options: serveOptions };
   }
   if (options.path !== undefined) {
     fail(`--path does not apply to --transport ${name} (use --uds for a Unix socket)`);
@@ -204,5 +225,5 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
   }
   const tls = tlsOptions(options, name === "grpc" ? "grpc" : "mcp");
   if (tls) serveOptions.tls = tls;
-  return { config, transport: name, allowPartial, options: serveOptions };
+  return { config, transport: name, allowPartial, log, options: serveOptions };
 }

@@ -8,7 +8,6 @@
 import { PluginContext } from "../context.ts";
 import { errorRepr, PluginError } from "../errors.ts";
 import type { Config } from "../config/schema.ts";
-import { loadConfig } from "../config/load.ts";
 import { readEnv } from "../config/env.ts";
 import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
 import { isBlockSuppressed } from "../manager/result.ts";
@@ -17,6 +16,7 @@ import type { PluginConfig, PluginErrorModel, TlsConfig } from "../types.ts";
 import { parseContext } from "./context_schema.ts";
 import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
 import type { PluginContextData } from "./struct.ts";
+import type { ServerLogger } from "./server_log.ts";
 
 /** The reference's default config path, relative to the working directory. */
 export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
@@ -41,6 +41,11 @@ export interface ExternalPluginServerOptions {
    * validates payloads with.
    */
   manager?: PluginManagerOptions;
+  /**
+   * Where failed plugin calls are logged (plugin, hook and request id at `error`; each call and
+   * error messages at `debug`; never payloads). Default: none.
+   */
+  logger?: ServerLogger;
 }
 
 /**
@@ -89,8 +94,11 @@ export type TransportName = "unix" | "grpc" | "http" | "streamablehttp" | "mcp" 
  * ```
  */
 export interface ServeOptions {
-  /** The transport; default PLUGINS_TRANSPORT (required one way or the other). */
-  transport?: TransportName;
+  /**
+   * The transport (a built-in or one added with {@linkcode registerServerTransport}); default
+   * PLUGINS_TRANSPORT (required one way or the other).
+   */
+  transport?: TransportName | (string & Record<never, never>);
   /** Unix socket path of the `unix` transport. */
   path?: string;
   /** Host to bind (`grpc`, `http`). */
@@ -101,9 +109,12 @@ export interface ServeOptions {
   uds?: string;
   /** TLS settings (`grpc`, `http`). */
   tls?: TlsConfig | null;
-  /** Print `READY` on stdout once listening (default true; never for `stdio`). */
+  /**
+   * Print `READY <transport> <address>` on stdout once listening (default true; never for
+   * `stdio`).
+   */
   printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;
   /** Connections open at once (`grpc`: default 1024); more are closed on accept. */
   maxConnections?: number;
@@ -114,7 +125,19 @@ export interface ServeOptions {
 }
 
 /**
- * What a transport module provides.
+ * How a transport serves an {@linkcode ExternalPluginServer}: bind, answer, and return a
+ * {@linkcode ServerHandle}. A transport module usually builds its handle with the shared
+ * lifecycle (READY line, signals, idempotent close).
+ *
+ * @example
+ * ```ts
+ * import type { TransportServer } from "@cpex/core/server";
+ * const inert: TransportServer = () => {
+ *   let stop!: () => void;
+ *   const finished = new Promise<void>((resolve) => stop = resolve);
+ *   return Promise.resolve({ address: "inert", finished, close: () => (stop(), finished) });
+ * };
+ * ```
  */
 export type TransportServer = (
   server: ExternalPluginServer,
@@ -122,14 +145,42 @@ export type TransportServer = (
 ) => Promise<ServerHandle>;
 
 // Each transport's module (and its dependencies: grpc-js, the MCP SDK) loads only when used.
-const TRANSPORTS: Partial<Record<TransportName, () => Promise<TransportServer>>> = {
-  unix: async () => (await import("./unix/server.ts")).serveUnixTransport,
-  grpc: async () => (await import("./grpc/server.ts")).serveGrpc,
-  http: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
-  streamablehttp: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
-  mcp: async () => (await import("./mcp/http_server.ts")).serveMcpHttp,
-  stdio: async () => (await import("./mcp/stdio_server.ts")).serveMcpStdioTransport,
-};
+const transports = new Map<string, () => Promise<TransportServer>>();
+
+/**
+ * Registers a server transport under `name` for `serve({ transport: name })` and
+ * PLUGINS_TRANSPORT (the server-side counterpart of `registerExternalTransport`).
+ * `load` runs, and its module is imported, only when the transport is served; registering a
+ * built-in name replaces it.
+ *
+ * @example
+ * ```ts
+ * import { ExternalPluginServer, registerServerTransport } from "@cpex/core/server";
+ * registerServerTransport("inert", () =>
+ *   Promise.resolve((_server) => {
+ *     let stop!: () => void;
+ *     const finished = new Promise<void>((resolve) => stop = resolve);
+ *     return Promise.resolve({ address: "inert", finished, close: () => (stop(), finished) });
+ *   }));
+ * const server = new ExternalPluginServer({ plugins: [] });
+ * const handle = await server.serve({ transport: "inert" });
+ * console.log(handle.address); // "inert"
+ * await server.close();
+ * ```
+ */
+export function registerServerTransport(name: string, load: () => Promise<TransportServer>): void {
+  transports.set(name.toLowerCase(), load);
+}
+
+registerServerTransport("unix", async () => (await import("./unix/server.ts")).serveUnixTransport);
+registerServerTransport("grpc", async () => (await import("./grpc/server.ts")).serveGrpc);
+for (const name of ["http", "streamablehttp", "mcp"]) {
+  registerServerTransport(name, async () => (await import("./mcp/http_server.ts")).serveMcpHttp);
+}
+registerServerTransport(
+  "stdio",
+  async () => (await import("./mcp/stdio_server.ts")).serveMcpStdioTransport,
+);
 
 /**
  * A running transport; `close()` stops listening, closes connections and removes the socket.
@@ -210,16 +261,11 @@ export class ExternalPluginServer {
       this.#manager = manager;
       return;
     }
+    // The manager reads and parses the file; its config is ours (read once, issue 10 item 2).
     const source = config ?? readEnv("PLUGINS_CONFIG_PATH") ?? DEFAULT_SERVER_CONFIG_PATH;
-    const parsed = typeof source === "string" || source instanceof URL
-      ? await loadConfig(source)
-      : source;
-    const manager = new PluginManager(
-      typeof source === "string" || source instanceof URL ? source : parsed,
-      managerOptions,
-    );
+    const manager = new PluginManager(source, managerOptions);
     await manager.initialize();
-    this.#configs = parsed.plugins;
+    this.#configs = manager.config?.plugins ?? [];
     this.#manager = manager;
   }
 
@@ -272,27 +318,19 @@ export class ExternalPluginServer {
         contextData.state,
         contextData.metadata,
       );
-      if (!manager.getPlugin(pluginName) || !hookRefExists(manager, pluginName, hookType)) {
-        throw new PluginError({
-          message:
-            `Unable to find ${hookType} for plugin ${pluginName}.  Make sure the plugin is registered.`,
-          plugin_name: pluginName,
-        });
-      }
       // The manager's own registry (issue 10 item 3): a server built with custom hooks
-      // validates them like built-ins.
-      const hooks = manager.hookRegistry;
-      const input = hooks.isRegistered(hookType)
-        ? hooks.parsePayload(hookType, payload as object)
-        : payload;
-      if (typeof input !== "object" || input === null) {
+      // validates them like built-ins. The manager finds the plugin ("Unable to find ...")
+      // before it validates the payload, as the reference: one lookup per call (issue 10).
+      const registered = manager.hookRegistry.isRegistered(hookType);
+      if (!registered && (typeof payload !== "object" || payload === null)) {
         throw new TypeError(`Payload for ${hookType} must be an object`);
       }
       const result = await manager.invokeHookForPlugin(
         pluginName,
         hookType,
-        input as Record<string, unknown>,
+        payload as Record<string, unknown>,
         pluginContext,
+        { payloadAsJson: registered },
       );
       const dumped = dumpResult(result);
       // A blocked result carries no metadata on the wire, nor does a TRANSFORM/AUDIT plugin's
@@ -301,10 +339,40 @@ export class ExternalPluginServer {
       const reply: InvokeHookResponseData = { plugin_name: pluginName, result: dumped };
       const after: PluginContextData = pluginContext;
       if (contextHasData(after)) reply.context = dumpContext(after);
+      if (this.#options.logger?.level === "debug") {
+        this.#options.logger.debug("plugin call", {
+          plugin: pluginName,
+          hook: hookType,
+          request_id: contextData.global_context?.request_id,
+          continue_processing: result.continue_processing !== false,
+        });
+      }
       return reply;
     } catch (error) {
-      return { plugin_name: pluginName, error: dumpError(errorModel(error, pluginName)) };
+      const model = errorModel(error, pluginName);
+      this.#logFailure(hookType, pluginName, contextData, error, model);
+      return { plugin_name: pluginName, error: dumpError(model) };
     }
+  }
+
+  /** Logs a failed call: who, which hook, which request; the message only at debug. */
+  #logFailure(
+    hookType: string,
+    pluginName: string,
+    contextData: PluginContextData,
+    error: unknown,
+    model: PluginErrorModel,
+  ): void {
+    const logger = this.#options.logger;
+    if (!logger) return;
+    const fields = {
+      plugin: pluginName.slice(0, 256),
+      hook: hookType.slice(0, 256),
+      request_id: String(contextData.global_context?.request_id ?? "").slice(0, 256),
+      error: model.code ?? (error instanceof Error ? error.name : "Error"),
+    };
+    logger.error("plugin call failed", fields);
+    logger.debug("plugin call failed: message", { ...fields, message: model.message });
   }
 
   /**
@@ -312,14 +380,12 @@ export class ExternalPluginServer {
    * fails with a message naming any missing flag.
    */
   async serve(options: ServeOptions = {}): Promise<ServerHandle> {
-    const name = (options.transport ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase()) as
-      | TransportName
-      | undefined;
-    const load = name ? TRANSPORTS[name] : undefined;
+    const name = options.transport ?? readEnv("PLUGINS_TRANSPORT")?.toLowerCase();
+    const load = name ? transports.get(name.toLowerCase()) : undefined;
     if (!load) {
       throw new Error(
         `Unknown or missing transport '${name ?? ""}': pass serve({ transport }) or set ` +
-          `PLUGINS_TRANSPORT to one of ${Object.keys(TRANSPORTS).join(", ")}`,
+          `PLUGINS_TRANSPORT to one of ${[...transports.keys()].join(", ")}`,
       );
     }
     const serveTransport = await load();
@@ -348,11 +414,6 @@ export class ExternalPluginServer {
     this.#ready = null;
     await manager?.shutdown();
   }
-}
-
-function hookRefExists(manager: PluginManager, name: string, hookType: string): boolean {
-  const plugin = manager.getPlugin(name);
-  return plugin !== null && plugin.config.name === name && plugin.hooks.includes(hookType);
 }
 
 function errorModel(error: unknown, pluginName: string): PluginErrorModel {

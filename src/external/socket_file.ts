@@ -1,8 +1,7 @@
 /**
  * Socket-file chores shared by every server that can bind a Unix socket (the raw Unix server,
  * gRPC over `unix://` and MCP over `uds`): clear a stale socket, create the socket so that it is
- * never connectable by another user, remove it only while it is still ours, and the `READY`
- * line a parent process waits for.
+ * never connectable by another user, and remove it only while it is still ours.
  *
  * Why a umask and not a private directory (issue 9 item 8, measured on Deno 2.9.6): `bind(2)`
  * creates the socket file with the process umask applied, and a `chmod` afterwards leaves a
@@ -179,13 +178,4 @@ export async function bindPrivateSocket<T>(
     throw error;
   }
   return { listener, socket: owned };
-}
-
-/**
- * Writes the `READY` line on stdout (the reference's runtimes print it for a parent process).
- */
-export async function announceReady(): Promise<void> {
-  const line = new TextEncoder().encode("READY\n");
-  let written = 0;
-  while (written < line.length) written += await Deno.stdout.write(line.subarray(written));
 }

@@ -88,7 +88,7 @@ export class Subprocess {
       let text = "";
       for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
         text += chunk;
-        if (/^READY$/m.test(text)) markReady();
+        if (/^READY( |$)/m.test(text)) markReady(); // `READY transport address` (issue 12)
       }
       failReady(new Error(`ended without printing READY; stdout: ${text}`));
       return text;

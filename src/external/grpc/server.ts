@@ -13,12 +13,19 @@
  *
  * @module
  */
-import { announceReady, bindPrivateSocket, type OwnedSocket } from "../socket_file.ts";
+import type { OwnedSocket } from "../socket_file.ts";
+import {
+  formatHostPort,
+  listenTcp,
+  listenUnix,
+  releaseListener,
+  startLifecycle,
+} from "../server_lifecycle.ts";
 import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
-import type { ExternalPluginServer, ServerHandle } from "../server.ts";
+import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
 import {
@@ -52,29 +59,25 @@ export const DEFAULT_GRPC_PORT = 50051;
 export const GRPC_SHUTDOWN_GRACE_MS = 5_000;
 
 /**
- * Options of {@linkcode serveGrpc}; unset fields come from the YAML block or the environment.
+ * Options of {@linkcode serveGrpc}: the gRPC fields of {@linkcode ServeOptions} (`tls` takes
+ * `certfile`, `keyfile`, `ca_bundle`, `client_auth`; `null` turns TLS off), unset ones from the
+ * YAML block or the environment, plus the grace period of `close()`.
  */
-export interface GrpcServeOptions {
-  /** Host to bind. */
-  host?: string;
-  /** Port to bind; 0 picks a free port. */
-  port?: number;
-  /** Unix socket path to bind instead of TCP. */
-  uds?: string;
-  /** Server TLS (`certfile`, `keyfile`, `ca_bundle`, `client_auth`); `null` turns TLS off. */
-  tls?: TlsConfig | null;
-  /** Print `READY` on stdout once listening (default true). */
-  printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM (default true). */
-  handleSignals?: boolean;
+export interface GrpcServeOptions extends
+  Pick<
+    ServeOptions,
+    | "host"
+    | "port"
+    | "uds"
+    | "tls"
+    | "printReady"
+    | "handleSignals"
+    | "maxConnections"
+    | "handshakeTimeoutMs"
+    | "idleTimeoutMs"
+  > {
   /** Grace period of `close()` for in-flight calls, in ms (default 5000). */
   graceMs?: number;
-  /** Connections open at once (default 1024); more are closed on accept. */
-  maxConnections?: GrpcConnectionLimits["maxConnections"];
-  /** Bound on the TLS handshake, the HTTP/2 preface and SETTINGS, and a request (default 10 s). */
-  handshakeTimeoutMs?: GrpcConnectionLimits["handshakeTimeoutMs"];
-  /** A connection without calls for this long is closed (default 300 s). */
-  idleTimeoutMs?: GrpcConnectionLimits["idleTimeoutMs"];
 }
 
 /**
@@ -133,30 +136,12 @@ export function resolveGrpcServerSettings(
   return { host, port, uds, tls };
 }
 
-function bindAddress(settings: GrpcServerSettings): string {
-  if (settings.uds) return `unix://${settings.uds}`;
-  return formatHostPort(settings.host, settings.port);
-}
-
-function formatHostPort(hostname: string, port: number): string {
-  const host = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
-  return `${host}:${port}`;
-}
-
-/** Binds TCP, or the Unix socket (born 0600, issue 9 item 8), synchronously as Deno does. */
+/** Binds TCP, or the Unix socket (born 0600, issue 9 item 8); errors name the address. */
 async function listen(
   settings: GrpcServerSettings,
 ): Promise<{ listener: Deno.Listener; socket: OwnedSocket | null }> {
-  if (settings.uds) {
-    const path = settings.uds;
-    return await bindPrivateSocket(
-      path,
-      () => Deno.listen({ transport: "unix", path }),
-      (l) => l.close(),
-    );
-  }
-  const hostname = settings.host.replace(/^\[|\]$/g, "");
-  return { listener: Deno.listen({ hostname, port: settings.port }), socket: null };
+  if (settings.uds) return await listenUnix(settings.uds, "grpc");
+  return { listener: listenTcp(settings.host, settings.port, "grpc"), socket: null };
 }
 
 function describe(error: unknown): string {
@@ -244,11 +229,7 @@ export async function serveGrpc(
     bound = await listen(settings);
   } catch (error) {
     gserver.forceShutdown();
-    // Socket-file refusals (live server, not a socket, umask) carry their own message.
-    if (settings.uds) throw error;
-    throw new Error(`gRPC server cannot bind ${bindAddress(settings)}: ${describe(error)}`, {
-      cause: error,
-    });
+    throw error;
   }
   const { listener, socket } = bound;
   const injector = gserver.createConnectionInjector(creds.credentials);
@@ -260,28 +241,9 @@ export async function serveGrpc(
   const address = settings.uds ??
     formatHostPort(settings.host, (listener.addr as Deno.NetAddr).port);
   const graceMs = options.graceMs ?? GRPC_SHUTDOWN_GRACE_MS;
-  let closing: Promise<void> | null = null;
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  const onSignal = () => void handle.close();
-  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-
   const stop = async (): Promise<void> => {
-    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
     accepting.stop();
-    const closeListener = () => {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    };
-    // A socket path that now names someone else's file is left alone (issue 9 item 9).
-    const closed = socket
-      ? await socket.release(closeListener, () => listener.unref())
-      : (closeListener(), true);
-    if (closed) await accepting.finished;
+    if (await releaseListener(listener, socket)) await accepting.finished;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -293,15 +255,13 @@ export async function serveGrpc(
     clearTimeout(timer);
     // Connections still in their TLS handshake are not grpc-js sessions yet.
     accepting.destroyAll();
-    resolveFinished();
   };
-  const handle: ServerHandle = {
+  const { handle } = await startLifecycle({
+    transport: "grpc",
     address,
-    finished,
-    close: () => closing ??= stop(),
-  };
-  if (options.printReady !== false) {
-    await announceReady();
-  }
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+    stop,
+  });
   return handle;
 }

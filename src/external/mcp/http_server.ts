@@ -16,7 +16,13 @@
  *
  * @module
  */
-import { announceReady, bindPrivateSocket } from "../socket_file.ts";
+import {
+  bindError,
+  formatHostPort,
+  listenTcp,
+  listenUnix,
+  startLifecycle,
+} from "../server_lifecycle.ts";
 import { DEFAULT_HTTP1_LIMITS, type Http1Limits, serveHttp1 } from "../http1_server.ts";
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
@@ -59,7 +65,7 @@ export interface McpHttpServeOptions {
   tls?: TlsConfig | null;
   /** Print `READY` on stdout once listening (default true). */
   printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;
   /** Largest accepted request body in bytes (default 4 MiB). */
   maxBodyBytes?: number;
@@ -434,11 +440,7 @@ async function serveWithListener(
   if (settings.uds) {
     const path = settings.uds;
     // Born 0600 or refused (issue 9 item 8); nothing is served before that check passed.
-    const { listener, socket } = await bindPrivateSocket(
-      path,
-      () => Deno.listen({ transport: "unix", path }),
-      (l) => l.close(),
-    );
+    const { listener, socket } = await listenUnix(path, "http");
     const server = serveHttp1(listener, handler, { origin: "http://localhost", limits });
     return {
       address: path,
@@ -450,21 +452,26 @@ async function serveWithListener(
       },
     };
   }
-  const listener = tls
-    ? Deno.listenTls({
-      hostname: settings.host,
-      port: settings.port,
-      ...tls,
-      alpnProtocols: ["http/1.1"],
-    })
-    : Deno.listen({ hostname: settings.host, port: settings.port });
-  const addr = listener.addr;
+  let listener: Deno.Listener;
+  if (tls) {
+    try {
+      listener = Deno.listenTls({
+        hostname: settings.host,
+        port: settings.port,
+        ...tls,
+        alpnProtocols: ["http/1.1"],
+      });
+    } catch (error) {
+      throw bindError(error, formatHostPort(settings.host, settings.port), "http");
+    }
+  } else listener = listenTcp(settings.host, settings.port, "http");
+  const addr = listener.addr as Deno.NetAddr;
   const server = serveHttp1(listener, handler, {
     origin: `${tls ? "https" : "http"}://localhost`,
     limits,
   });
   return {
-    address: formatAddress(addr.hostname, addr.port),
+    address: formatHostPort(addr.hostname, addr.port),
     stop: () => server.close(),
   };
 }
@@ -472,10 +479,6 @@ async function serveWithListener(
 /** The limits that are set (an explicit `undefined` keeps the default). */
 function definedLimits(limits: Partial<Http1Limits>): Partial<Http1Limits> {
   return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** `node:https` front end: asks for (and with `ssl_cert_reqs` 2 requires) client certificates. */
@@ -501,9 +504,12 @@ async function serveWithNodeHttps(
     rejectUnauthorized: reqs === 2,
   }, (req, res) => void bridge(app, req, res, reqs, open));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once(
+      "error",
+      (error) => reject(bindError(error, formatHostPort(settings.host, settings.port), "http")),
+    );
     server.listen(settings.port, settings.host, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
       resolve();
     });
   });
@@ -516,7 +522,7 @@ async function serveWithNodeHttps(
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : settings.port;
   return {
-    address: formatAddress(settings.host, port),
+    address: formatHostPort(settings.host, port),
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const res of open) res.destroy();
@@ -646,30 +652,23 @@ export async function serveMcpHttp(
         : null,
       limits,
     );
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  let closing: Promise<void> | null = null;
-  const onSignal = () => void handle.close();
-  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  const handle: McpHttpServerHandle = {
+  const { handle } = await startLifecycle({
+    transport: "http",
     address: listening.address,
-    finished,
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+    async stop(): Promise<void> {
+      await app.close(); // ends every session's open streams first
+      await listening.stop();
+    },
+  });
+  return {
+    address: handle.address,
+    finished: handle.finished,
+    close: handle.close,
     get sessionCount() {
       return app.sessions.size;
     },
     terminateSessions: () => app.terminateSessions(),
-    close(): Promise<void> {
-      return closing ??= (async () => {
-        for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
-        await app.close(); // ends every session's open streams first
-        await listening.stop();
-        resolveFinished();
-      })();
-    },
   };
-  if (options.printReady !== false) {
-    await announceReady();
-  }
-  return handle;
 }

@@ -9,12 +9,13 @@ import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server
 import { type BadLineHandler, LineTransport } from "./line_transport.ts";
 import { createMcpServer } from "./tools.ts";
 import { ExactNumbers } from "./exact_numbers.ts";
+import { startLifecycle } from "../server_lifecycle.ts";
 
 /**
  * Options of {@linkcode serveMcpStdio}.
  */
 export interface McpStdioServeOptions {
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;
   /** Input stream (default `Deno.stdin.readable`). */
   input?: ReadableStream<Uint8Array>;
@@ -55,27 +56,20 @@ export async function serveMcpStdio(
     { onBadLine: answerBadLine, numbers, drainTimeoutMs: options.drainTimeoutMs },
   );
   const mcp = createMcpServer(server, numbers);
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  const onSignal = () => void handle.close();
-  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
-  const stop = () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
-    resolveFinished();
-  };
-  transport.onclose = stop;
+  let closeMcp = (): Promise<void> => Promise.resolve();
+  // No READY line: stdout belongs to the protocol.
+  const lifecycle = await startLifecycle({
+    transport: "stdio",
+    address: "stdio",
+    printReady: false,
+    handleSignals: options.handleSignals,
+    stop: () => closeMcp(),
+  });
+  transport.onclose = lifecycle.end;
   transport.onerror = (error) => console.error(`MCP stdio server: ${error.message}`);
   await mcp.connect(transport);
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  const handle: ServerHandle = {
-    address: "stdio",
-    finished,
-    async close(): Promise<void> {
-      await mcp.close();
-      await finished;
-    },
-  };
-  return handle;
+  closeMcp = () => mcp.close();
+  return lifecycle.handle;
 }
 
 /**

@@ -5,47 +5,15 @@
  * @module
  */
 import protobuf from "protobufjs";
-import { encodeAllowReply, isDefaultAllow } from "../allow_reply.ts";
-import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../codec.ts";
+import { encodeAllowReply } from "../allow_reply.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
+import { invokeProto } from "../proto_invoke.ts";
 import type { ExternalPluginServer } from "../server.ts";
-import {
-  fromStruct,
-  pluginContextFromProto,
-  pluginContextToProto,
-  type ProtoPluginError,
-  toStruct,
-} from "../struct.ts";
+import { type ProtoPluginContext, type ProtoStruct, toStruct } from "../struct.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
 import { MAX_FRAME_LENGTH } from "../frame.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * Bounds on what an error reply echoes (issue 9 item 10): a request naming a plugin of
- * megabytes got that name back three times (in `plugin_name`, the error's `plugin_name` and
- * its message), past the 16 MiB frame limit, and the connection was closed without an answer.
- */
-const MAX_ECHOED_NAME = 256;
-const MAX_ERROR_MESSAGE = 8 * 1024;
-/** Error details larger than this (as JSON) are replaced by a note saying so. */
-const MAX_ERROR_DETAILS = 64 * 1024;
-
-/** `text` cut to `max` characters, saying how much was cut. */
-function bounded(text: string, max: number): string {
-  return text.length <= max
-    ? text
-    : `${text.slice(0, max)}... [${text.length - max} more characters]`;
-}
-
-function boundedDetails(details: Record<string, unknown>): Record<string, unknown> {
-  let size: number;
-  try {
-    size = JSON.stringify(details)?.length ?? 0;
-  } catch {
-    return { truncated: true };
-  }
-  return size <= MAX_ERROR_DETAILS ? details : { truncated: true, size };
-}
 
 /**
  * The reply sent instead of one that would exceed the frame limit: a small error the gateway
@@ -74,20 +42,6 @@ function tryDecode<N extends "InvokeHookRequest" | "GetPluginConfigRequest">(
   } catch {
     return null;
   }
-}
-
-function errorToProto(error: Record<string, unknown>): ProtoPluginError {
-  const out: ProtoPluginError = {
-    message: bounded(String(error.message ?? "Unknown error"), MAX_ERROR_MESSAGE),
-  };
-  if (error.plugin_name) out.plugin_name = bounded(String(error.plugin_name), MAX_ECHOED_NAME);
-  if (error.code) out.code = bounded(String(error.code), MAX_ECHOED_NAME);
-  out.mcp_error_code = typeof error.mcp_error_code === "number"
-    ? error.mcp_error_code
-    : INTERNAL_ERROR_CODE;
-  const details = error.details as Record<string, unknown> | undefined;
-  if (details && Object.keys(details).length) out.details = toStruct(boundedDetails(details));
-  return out;
 }
 
 /**
@@ -171,38 +125,14 @@ async function invokeHook(
   server: ExternalPluginServer,
   hookType: string,
   pluginName: string,
-  request: { payload?: unknown; context?: unknown },
+  request: { payload?: ProtoStruct | null; context?: ProtoPluginContext | null },
 ): Promise<Uint8Array> {
-  let response: InvokeHookResponse;
-  try {
-    const payload = fromStruct(request.payload as Parameters<typeof fromStruct>[0]);
-    const context = pluginContextFromProto(
-      request.context as Parameters<typeof pluginContextFromProto>[0],
-    );
-    const reply = await server.invokeHookWithContext(hookType, pluginName, payload, context);
-    if (!reply.error && !reply.context && isDefaultAllow(reply.result)) {
-      return encodeAllowReply(pluginName);
-    }
-    response = { plugin_name: bounded(pluginName, MAX_ECHOED_NAME) };
-    if (reply.error) {
-      response.error = errorToProto(reply.error);
-    } else {
-      response.result = toStruct(reply.result ?? {});
-      if (reply.context) {
-        response.context = pluginContextToProto(
-          reply.context as unknown as Parameters<typeof pluginContextToProto>[0],
-        );
-      }
-    }
-  } catch (error) {
-    response = {
-      plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
-      error: {
-        message: bounded(error instanceof Error ? error.message : String(error), MAX_ERROR_MESSAGE),
-        code: "INTERNAL_ERROR",
-        mcp_error_code: INTERNAL_ERROR_CODE,
-      },
-    };
-  }
-  return encodeMessage("InvokeHookResponse", response);
+  const response = await invokeProto(
+    server,
+    hookType,
+    pluginName,
+    request.payload,
+    request.context,
+  );
+  return response ? encodeMessage("InvokeHookResponse", response) : encodeAllowReply(pluginName);
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { announceReady, bindPrivateSocket } from "../socket_file.ts";
+import { closeQuietly, listenUnix, releaseListener, startLifecycle } from "../server_lifecycle.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
 import { FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../frame.ts";
@@ -42,7 +42,7 @@ export interface UnixServeOptions {
   configured?: string | null;
   /** Print `READY` on stdout once listening (default true). */
   printReady?: boolean;
-  /** Stop on SIGINT/SIGTERM (default true). */
+  /** Stop on SIGINT/SIGTERM/SIGHUP (default true). */
   handleSignals?: boolean;
   /** Idle timeout per connection in ms: no request for this long closes it (default 300 s). */
   idleTimeoutMs?: number;
@@ -139,15 +139,9 @@ export async function serveUnix(
   preflight("unix socket plugin server", unixSocketPermissions(path));
   await server.initialize();
   // Born 0600 or refused (issue 9 item 8); removed on close only while still ours (item 9).
-  const { listener, socket } = await bindPrivateSocket(
-    path,
-    () => Deno.listen({ transport: "unix", path }),
-    (l) => l.close(),
-  );
+  const { listener, socket } = await listenUnix(path, "unix");
   const connections = new Map<Deno.Conn, ConnectionState>();
   let closing = false;
-  let resolveFinished!: () => void;
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
 
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -238,32 +232,22 @@ export async function serveUnix(
     }
   })();
 
-  const onSignal = () => void handle.close();
-  const signals: Deno.Signal[] = options.handleSignals === false ? [] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-
-  const handle: ServerHandle = {
+  const { handle } = await startLifecycle({
+    transport: "unix",
     address: path,
-    finished,
-    async close(): Promise<void> {
-      if (closing) return await finished;
+    printReady: options.printReady,
+    handleSignals: options.handleSignals,
+    async stop(): Promise<void> {
       closing = true;
-      for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
       clearInterval(sweep);
       clearTimeout(backoffTimer);
       wake?.();
-      if (await socket.release(() => closeQuietly(listener), () => listener.unref())) {
-        await acceptLoop;
-      }
+      if (await releaseListener(listener, socket)) await acceptLoop;
       const tasks = [...connections.values()].map((s) => s.task);
       for (const conn of connections.keys()) closeQuietly(conn);
       await Promise.all(tasks);
-      resolveFinished();
     },
-  };
-  if (options.printReady !== false) {
-    await announceReady();
-  }
+  });
   return handle;
 }
 
@@ -284,14 +268,6 @@ interface ConnectionState {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function closeQuietly(closer: { close(): void }): void {
-  try {
-    closer.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /**
