@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CLI, REPO, runCli, spawnCli, tempDir } from "./helpers/cli.ts";
+import { REPO, runCli, spawnCli, tempDir } from "./helpers/cli.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const CORE = REPO.replace(/\/$/, "");

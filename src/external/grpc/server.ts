@@ -24,16 +24,10 @@ import {
 import { ConfigError } from "../../errors.ts";
 import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
-import type { TlsConfig } from "../../types.ts";
 import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
-import {
-  enforceStageDeadlines,
-  type GrpcConnectionLimits,
-  grpcServerOptions,
-  resolveGrpcLimits,
-} from "./limits.ts";
+import { enforceStageDeadlines, grpcServerOptions, resolveGrpcLimits } from "./limits.ts";
 import { acceptConnections } from "./listener.ts";
 import {
   fileReadPermissions,
