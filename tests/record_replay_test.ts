@@ -16,22 +16,11 @@ import {
 import { parseRecording, type ReplayReport } from "../testing.ts";
 import { main } from "../src/cli/main.ts";
 import { STEPS } from "../examples/demo/script.ts";
+import { demoTraffic } from "./demo_traffic.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 const GATEWAY = `${EXAMPLES}gateway.yaml`;
 const quiet = { warn: () => {}, info: () => {} };
-
-/** The demo's calls, cycled to `n`: every 5th through the trusted admin server. */
-export function* demoTraffic(n: number): Generator<[string, unknown, GlobalContext, number]> {
-  for (let i = 0; i < n; i++) {
-    const step = STEPS[i % STEPS.length];
-    const ctx: GlobalContext = {
-      request_id: `req-${i}`,
-      server_id: i % 5 === 0 ? "admin" : "public-gateway",
-    };
-    yield [step.hook, structuredClone(step.payload), ctx, i % STEPS.length];
-  }
-}
 
 /** The gateway config with its plugin kinds made absolute, so the copy may live in /tmp. */
 async function gatewayCopy(dir: string, edit: (yaml: string) => string = (y) => y) {
