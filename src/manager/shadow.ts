@@ -101,14 +101,15 @@ export class ShadowRunner {
   }
 
   /**
-   * Runs the shadows of `hook` on `payload` (frozen) and `global` (a copy taken before the live
-   * chain ran) in the background and compares with `live` (null when the chain threw).
+   * Runs the shadows of `hook` on `payload` (frozen) and `global` (a fresh copy taken before the
+   * live chain ran, owned by the runner) in the background and compares with `live` (null when the chain threw).
    */
   run(hook: string, payload: unknown, global: GlobalContext, live: HookResult | null): void {
+    let i = 0;
     for (const s of this.#shadows) {
       const plan = s.registry.plan(hook);
       if (!plan || plan.all.length === 0) continue;
-      const task = this.#compare(s, hook, payload, global, live).catch(() => {});
+      const task = this.#compare(s, hook, payload, global, live, i++).catch(() => {});
       this.#pending.add(task);
       task.finally(() => this.#pending.delete(task));
     }
@@ -120,11 +121,13 @@ export class ShadowRunner {
     payload: unknown,
     global: GlobalContext,
     live: HookResult | null,
+    i: number,
   ): Promise<void> {
     const requestId = String(global?.request_id ?? "");
     let diff: ShadowDiff | null = null;
     try {
-      const context = structuredClone(global);
+      // One copy per shadow: a shadow's state changes never reach another.
+      const context = i === 0 ? global : structuredClone(global);
       const [would] = await s.executor.execute(s.registry.plan(hook), payload, context);
       if (!would.continue_processing) {
         if (live === null || live.continue_processing) {

@@ -231,7 +231,8 @@ export class HookRecorder {
 
   /**
    * Queues one finished invocation. `global` must be a copy taken before the chain ran (plugins
-   * may change the live one); `payload` is the frozen input. Never throws.
+   * may change the live one), as an object or its JSON text; `payload` is the frozen input.
+   * Never throws.
    */
   add(
     hook: string,
@@ -297,7 +298,8 @@ export class HookRecorder {
     try {
       const decision = decisionOf(p.outcome);
       let payload = p.payload;
-      let global = p.global;
+      // The manager hands a JSON snapshot (taken on the call path, parsed here, off it).
+      let global = typeof p.global === "string" ? JSON.parse(p.global) : p.global;
       const r = this.#redactor;
       if (r) {
         payload = r.apply(payload, "");
