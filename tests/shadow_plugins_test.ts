@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { CpexMetrics, type HookResult, PluginManager, type ShadowDiff } from "../mod.ts";
 import { demoTraffic } from "./demo_traffic.ts";
+import { main } from "../src/cli/main.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 
@@ -126,6 +127,39 @@ Deno.test("a failing shadow plugin is counted as an error diff and never fails t
     assert.equal(result.continue_processing, true);
     await manager.shutdown();
     assert.equal(metrics.shadowDiffCount("Boom", "tool_pre_invoke", "error"), 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cpex check marks shadow plugins, accepts plugin_settings.record and rejects a bad sample_rate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cpex-shadow-" });
+  try {
+    const config = await configWithShadows(dir, SHADOWS);
+    const yaml = await Deno.readTextFile(config);
+    const run = async (text: string) => {
+      await Deno.writeTextFile(config, text);
+      let out = "";
+      const code = await main(["check", config], {
+        stdout: (t) => void (out += t),
+        stderr: (t) => void (out += t),
+      });
+      return { code, out };
+    };
+    const recorded = yaml.replace(
+      "plugin_settings:\n",
+      `plugin_settings:\n  record: {path: ${dir}/r.jsonl, sample_rate: 0.25}\n`,
+    );
+    const ok = await run(recorded);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /StricterDenyList\s+sequential \(shadow\)/);
+    assert.doesNotMatch(ok.out, /unknown key/);
+    const bad = await run(recorded.replace("sample_rate: 0.25", "sample_rate: 1.5"));
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.out,
+      /plugin_settings\.record\.sample_rate: expected a number between 0 and 1/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
