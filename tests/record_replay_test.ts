@@ -17,6 +17,8 @@ import { parseRecording, type ReplayReport } from "../testing.ts";
 import { main } from "../src/cli/main.ts";
 import { STEPS } from "../examples/demo/script.ts";
 import { demoTraffic } from "./demo_traffic.ts";
+import { socketPath, startPluginServer } from "./helpers/unix_fixtures.ts";
+import { DenyList } from "../examples/plugins/deny_list.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 const GATEWAY = `${EXAMPLES}gateway.yaml`;
@@ -268,6 +270,43 @@ Deno.test("plugin_settings.record rotates at max_bytes and keeps max_files files
       "req-199",
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replay runs the candidate's external plugins too (a deny list on a Unix socket server)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cpex-replay-" });
+  const sock = socketPath("replay");
+  const server = await startPluginServer([
+    new DenyList({
+      name: "DenyList",
+      kind: "external-host",
+      hooks: ["prompt_pre_fetch", "tool_pre_invoke"],
+      config: { words: ["crap", "jailbreak", "ignore previous instructions", "rm -rf"] },
+    }),
+  ], sock);
+  try {
+    const rec = `${dir}/hooks.jsonl`;
+    await record(rec, 130);
+    const candidate = await gatewayCopy(dir, (y) =>
+      y.replace(
+        /kind: \S+deny_list\.ts#DenyList\n((?: {4}.*\n)*?) {4}config:\n {6}words: .*\n/,
+        `kind: external\n$1    unix_socket: {path: "${sock}"}\n`,
+      ));
+    assert.match(await Deno.readTextFile(candidate), /kind: external/);
+    const { code, out } = await replay(["--config", candidate, "--json", rec]);
+    assert.equal(code, 1, out);
+    const report = JSON.parse(out) as ReplayReport;
+    const expected = [...demoTraffic(130)].filter(([h, p]) =>
+      (h === "prompt_pre_fetch" || h === "tool_pre_invoke") &&
+      /\bcrap\b/i.test(JSON.stringify(p)) && !/ignore previous/i.test(JSON.stringify(p))
+    ).length;
+    assert.deepEqual(
+      report.groups.map((g) => [g.kind, g.plugin, g.code, g.count]),
+      [["newly_blocked", "DenyList", "deny", expected]],
+    );
+  } finally {
+    await server.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

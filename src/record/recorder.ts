@@ -172,9 +172,10 @@ function pluginOf(r: ExecutionRecord): RecordedPlugin {
 }
 
 /**
- * Records hook invocations as JSON lines. Managers create one from their `record` option or
- * the config's `plugin_settings.record`; {@linkcode HookRecorder.close} (called by the
- * manager's `shutdown()`) writes what is queued and closes the file.
+ * Records hook invocations as JSON lines. Pass one as the manager's `recorder` option, or let
+ * the manager create one from the config's `plugin_settings.record`.
+ * {@linkcode HookRecorder.close} writes what is queued and closes the file; the manager's
+ * `shutdown()` flushes its recorder and closes it only if it created it.
  *
  * @example
  * ```ts
@@ -182,7 +183,8 @@ function pluginOf(r: ExecutionRecord): RecordedPlugin {
  * const recorder = new HookRecorder({ path: "/tmp/cpex-doc-recording.jsonl" });
  * const manager = new PluginManager(null, { recorder });
  * await manager.initialize();
- * await manager.shutdown(); // also closes the recorder
+ * await manager.shutdown(); // flushes the recorder (it closes only one the config created)
+ * await recorder.close();
  * console.log(recorder.dropped); // 0
  * ```
  */
