@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { CpexMetrics, type HookResult, PluginManager, type ShadowDiff } from "../mod.ts";
+import {
+  CpexMetrics,
+  type HookResult,
+  parseConfig,
+  Plugin,
+  PluginManager,
+  type ShadowDiff,
+} from "../mod.ts";
 import { demoTraffic } from "./demo_traffic.ts";
 import { main } from "../src/cli/main.ts";
 
@@ -163,4 +170,45 @@ Deno.test("cpex check marks shadow plugins, accepts plugin_settings.record and r
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a shadow plugin is shut down when a later plugin fails to load, and on shutdown", async () => {
+  const events: string[] = [];
+  class Watched extends Plugin {
+    override shutdown(): Promise<void> {
+      events.push(`down ${this.name}`);
+      return Promise.resolve();
+    }
+    tool_pre_invoke() {
+      return {};
+    }
+  }
+  class Broken extends Plugin {
+    override initialize(): Promise<void> {
+      return Promise.reject(new Error("cannot start"));
+    }
+  }
+  const entry = (name: string, kind: string, shadow: boolean) => ({
+    name,
+    kind,
+    hooks: ["tool_pre_invoke"],
+    ...(shadow ? { shadow: true } : {}),
+  });
+  const failing = new PluginManager(
+    parseConfig({ plugins: [entry("S", "watched", true), entry("B", "broken", false)] }),
+    { pluginKinds: { watched: Watched, broken: Broken }, metrics: null, logger: { warn() {} } },
+  );
+  await assert.rejects(failing.initialize(), /Plugin initialization failed: B/);
+  assert.deepEqual(events, ["down S"]);
+  events.length = 0;
+  const ok = new PluginManager(parseConfig({ plugins: [entry("S", "watched", true)] }), {
+    pluginKinds: { watched: Watched },
+    metrics: null,
+    logger: { warn() {} },
+  });
+  await ok.initialize();
+  assert.equal(ok.pluginCount, 0);
+  await ok.invokeHook("tool_pre_invoke", { name: "t", args: {} }, { request_id: "r" });
+  await ok.shutdown();
+  assert.deepEqual(events, ["down S"]);
 });

@@ -553,7 +553,6 @@ export class PluginManager {
   shutdown(): Promise<void> {
     return this.#serial(async () => {
       this.#executor.close();
-      await this.#shadows.close((m) => (this.#options.logger ?? consoleLogger).warn(m));
       if (this.#recorder) {
         if (this.#ownsRecorder) {
           await this.#recorder.close();
@@ -569,6 +568,7 @@ export class PluginManager {
 
   async #clearRegistry(): Promise<void> {
     const logger = this.#options.logger ?? consoleLogger;
+    await this.#shadows.close((m) => logger.warn(m));
     for (const name of [...this.#order].reverse()) {
       const ref = this.#registry.get(name);
       if (!ref) continue;
