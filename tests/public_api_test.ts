@@ -64,7 +64,14 @@ Deno.test("the server, testing and cli entries export what they are for, only", 
     "DEFAULT_SERVER_CONFIG_PATH",
     "ExternalPluginServer",
   ]);
-  assert.deepEqual(Object.keys(testing).sort(), ["PluginHarness", "testContext", "testPlugin"]);
+  assert.deepEqual(Object.keys(testing).sort(), [
+    "PluginHarness",
+    "formatReplayReport",
+    "parseRecording",
+    "replayCalls",
+    "testContext",
+    "testPlugin",
+  ]);
   assert.deepEqual(Object.keys(cli).sort(), ["main"]);
 });
 

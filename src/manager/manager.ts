@@ -293,7 +293,7 @@ export class PluginManager {
       }
       const failOnError = this.#applySettings();
       const config = this.#config;
-      const record = config?.plugin_settings.record;
+      const record = config?.plugin_settings?.record;
       if (record && this.#options.recorder === undefined && this.#recorder === null) {
         this.#recorder = new HookRecorder({
           path: record.path,
