@@ -82,6 +82,23 @@ export {
   type OtelLoggerProvider,
 } from "./src/observability/otel_logger.ts";
 export { PROMETHEUS_CONTENT_TYPE, writePrometheus } from "./src/observability/prometheus.ts";
+export {
+  type CallOutcome,
+  decisionOf,
+  HookRecorder,
+  type RecordedCall,
+  type RecordedDecision,
+  type RecordedPlugin,
+  type RecorderOptions,
+} from "./src/record/recorder.ts";
+export {
+  DEFAULT_PATTERNS,
+  luhnValid,
+  REDACTED,
+  type RedactOptions,
+  Redactor,
+} from "./src/record/redact.ts";
+export type { ShadowDiff } from "./src/manager/shadow.ts";
 export * from "./src/hooks/tools.ts";
 export * from "./src/hooks/prompts.ts";
 export * from "./src/hooks/resources.ts";
@@ -107,6 +124,7 @@ export {
   parsePluginConfig,
   type ParsePluginConfigOptions,
   type PluginSettings,
+  type RecordSettings,
   type UnixSocketServerConfig,
 } from "./src/config/schema.ts";
 export { loadConfig } from "./src/config/load.ts";

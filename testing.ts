@@ -38,3 +38,14 @@ export {
   testPlugin,
   type TestPluginOptions,
 } from "./src/testing/test_plugin.ts";
+export {
+  formatReplayReport,
+  type LatencySummary,
+  parseRecording,
+  replayCalls,
+  type ReplayDiffKind,
+  type ReplayExample,
+  type ReplayGroup,
+  type ReplayOptions,
+  type ReplayReport,
+} from "./src/replay/replay.ts";

@@ -519,6 +519,11 @@ export interface PluginConfig {
   priority: number;
   /** Per-plugin timeout in seconds (ours); overrides the manager's timeout. */
   timeout?: number | null;
+  /**
+   * Run on live traffic without effect and count where its decision would differ (ours, issue
+   * 17; the reference ignores the key).
+   */
+  shadow?: boolean;
   /** Declared maximum content size (not enforced); 10,000,000 by default. */
   max_content_size: number;
   /** When the plugin runs: any matching condition (OR); `[]` means always. */

@@ -67,7 +67,14 @@ Deno.test("the server, testing and cli entries export what they are for, only", 
     "registerServerTransport",
     "resolveLogLevel",
   ]);
-  assert.deepEqual(Object.keys(testing).sort(), ["PluginHarness", "testContext", "testPlugin"]);
+  assert.deepEqual(Object.keys(testing).sort(), [
+    "PluginHarness",
+    "formatReplayReport",
+    "parseRecording",
+    "replayCalls",
+    "testContext",
+    "testPlugin",
+  ]);
   assert.deepEqual(Object.keys(cli).sort(), ["main"]);
 });
 

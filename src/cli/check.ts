@@ -120,7 +120,7 @@ export function renderPlan(plan: ConfigPlan): string {
       rows.push([
         String(p.order),
         p.name,
-        p.mode,
+        p.shadow ? `${p.mode} (shadow)` : p.mode,
         String(p.priority),
         p.on_error,
         seconds(p.timeout),

@@ -61,6 +61,7 @@ const PLUGIN_KEYS = [
   "grpc",
   "unix_socket",
   "timeout",
+  "shadow",
 ];
 const SETTINGS_KEYS = [
   "plugin_timeout",
@@ -71,6 +72,7 @@ const SETTINGS_KEYS = [
   "execution_pool",
   "default_hook_policy",
   "max_payload_size",
+  "record",
 ];
 const CONDITION_KEYS = [
   "server_ids",

@@ -37,6 +37,7 @@ Commands:
   serve    Serve the plugins of a config to gateways over unix, grpc, mcp (http) or stdio
   check    Validate a config and print each hook's plugins in execution order
   init     Create an external plugin project (plugin class, config, tests, deno tasks)
+  replay   Run recorded hook calls through a candidate config and diff the decisions
   help     Show the help of a command (same as <command> --help)
 
 Options:
@@ -180,7 +181,40 @@ Example:
 `,
 );
 
-const PAGES: Readonly<Record<string, HelpPage>> = { serve: SERVE, check: CHECK, init: INIT };
+const REPLAY = page(
+  `Usage: ${PROGRAM} replay --config FILE [--json] [--examples N] RECORDING...`,
+  `
+Run hook calls recorded by plugin_settings.record (JSONL; rotated files may be listed in order)
+through the plugins of a candidate config, in-process and external alike, and print how the
+decisions differ from the recorded ones: calls newly blocked, newly allowed, blocked by another
+plugin or code, with another payload, newly failing; grouped by plugin and violation code with
+a few examples each, and whole-chain latency percentiles recorded vs candidate. Calls of one
+request id share plugin contexts, as they did live. The candidate records nothing.
+
+Options:
+  -c, --config FILE   The candidate config
+      --json          Print the report as JSON on stdout
+      --examples N    Examples per group (3)
+  -h, --help          Show this help
+
+Exit codes: 0 no decision changed, 1 some did (or the replay failed), 2 usage error.
+Recordings are redacted (emails and card numbers by default), so a plugin that looks for those
+sees the redacted text on replay: record with redact: false where the data may be kept.
+
+Permissions: --allow-read for the config, its plugin modules and the recordings, plus what
+its plugins and transports need (as for serve).
+
+Example:
+  ${PROGRAM} replay --config candidate.yaml hooks.jsonl.1 hooks.jsonl
+`,
+);
+
+const PAGES: Readonly<Record<string, HelpPage>> = {
+  serve: SERVE,
+  check: CHECK,
+  init: INIT,
+  replay: REPLAY,
+};
 
 /**
  * The help page of `command`, or the overview for null; undefined for an unknown command.

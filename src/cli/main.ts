@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   serve: async () => (await import("./serve.ts")).serveCommand,
   check: async () => (await import("./check.ts")).checkCommand,
   init: async () => (await import("./init.ts")).initCommand,
+  replay: async () => (await import("./replay.ts")).replayCommand,
 };
 
 function usageError(output: Output, message: string, command: string | null): number {

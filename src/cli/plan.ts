@@ -66,6 +66,8 @@ export interface PlanEntry {
   name: string;
   /** Mode (never `disabled`: disabled plugins are not loaded). */
   mode: PluginMode;
+  /** Present (true) for a shadow plugin: it runs beside the chain, without effect (issue 17). */
+  shadow?: true;
   /** Priority (lower runs first within its phase). */
   priority: number;
   /** What happens when the plugin fails. */
@@ -296,6 +298,7 @@ export function buildPlan(
           conditions: effectiveConditions(plugin.conditions, hook, registry),
           transport: transportOf(plugin),
           server_may_override: serverMayOverride(plugin),
+          ...(plugin.shadow === true ? { shadow: true as const } : {}),
         };
       }),
     });

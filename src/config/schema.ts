@@ -70,6 +70,30 @@ export interface PluginSettings {
   default_hook_policy?: "allow" | "deny";
   /** Largest accepted payload (characters). */
   max_payload_size?: number;
+  /** Hook recording (issue 17; the reference ignores `plugin_settings`). */
+  record?: RecordSettings;
+}
+
+/**
+ * `plugin_settings.record`: append each hook invocation to a JSONL file (issue 17).
+ *
+ * @example
+ * ```ts
+ * import type { RecordSettings } from "@cpex/core";
+ * const r: RecordSettings = { path: "hooks.jsonl", sample_rate: 0.1, redact: { paths: ["args.pin"] } };
+ * ```
+ */
+export interface RecordSettings {
+  /** The file (relative paths: from the working directory). */
+  path: string;
+  /** Fraction of invocations recorded (1). */
+  sample_rate?: number;
+  /** Rotate before the file grows past this many bytes (64 MiB). */
+  max_bytes?: number;
+  /** Rotated files kept (3). */
+  max_files?: number;
+  /** Redaction (emails and card numbers by default); `false` turns it off. */
+  redact?: false | { paths?: string[]; patterns?: string[] };
 }
 
 /**
@@ -247,6 +271,7 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     grpc: grpcClientSchema.nullable().default(null),
     unix_socket: unixSocketClientSchema.nullable().default(null),
     timeout: numberField({ above: 0 }).nullable().optional(),
+    shadow: booleanField().optional(),
     ...sandboxShape,
   }).superRefine((p, ctx) => {
     checkSandboxKeys(p, ctx);
@@ -269,6 +294,7 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     }
   }).transform((p): PluginConfig => {
     if (p.timeout === undefined) delete p.timeout;
+    if (p.shadow === undefined) delete p.shadow;
     dropUnsetSandboxKeys(p as Record<string, unknown>);
     return p as PluginConfig;
   });
@@ -304,6 +330,19 @@ const pluginSettingsSchema: z.ZodType<PluginSettings> = z.preprocess(
     execution_pool: integerField({ min: 0 }).optional(),
     default_hook_policy: choiceField(["allow", "deny"] as const).optional(),
     max_payload_size: integerField({ min: 1 }).optional(),
+    record: z.object({
+      path: stringField({ nonBlank: true }),
+      sample_rate: numberField({ min: 0, max: 1 }).optional(),
+      max_bytes: integerField({ min: 1 }).optional(),
+      max_files: integerField({ min: 0 }).optional(),
+      redact: z.union([
+        z.literal(false),
+        z.object({
+          paths: z.array(stringField({ nonBlank: true })).optional(),
+          patterns: z.array(stringField({ nonBlank: true })).optional(),
+        }),
+      ]).optional(),
+    }).optional(),
   }),
 );
 

@@ -29,6 +29,8 @@ import { resolveSpecifier, splitModuleKind } from "./specifier.ts";
 import { manifestPathFor, readManifest, withDefaultConfig } from "../config/manifest.ts";
 import { copyPluginConfig } from "../config/explicit_keys.ts";
 import type { HookResult } from "./result.ts";
+import { HookRecorder } from "../record/recorder.ts";
+import { type ShadowDiff, ShadowRunner } from "./shadow.ts";
 
 /**
  * Where the manager reports problems that do not fail a call (plugins skipped at load,
@@ -88,6 +90,13 @@ export interface PluginManagerOptions {
   hookRegistry?: HookRegistry;
   /** Where warnings go. */
   logger?: ManagerLogger;
+  /**
+   * Records hook invocations (issue 17); wins over the config's `plugin_settings.record`, and
+   * `null` turns that off. `shutdown()` flushes it (and closes the one the config created).
+   */
+  recorder?: HookRecorder | null;
+  /** Called with each shadow plugin diff (issue 17), besides the metric and the log line. */
+  onShadowDiff?: (diff: ShadowDiff) => void;
 }
 
 /**
@@ -160,6 +169,9 @@ export class PluginManager {
   #initialized = false;
   #lock: Promise<unknown> = Promise.resolve();
   #order: string[] = [];
+  #recorder: HookRecorder | null = null;
+  #ownsRecorder = false;
+  readonly #shadows: ShadowRunner;
 
   /**
    * Creates a manager for a config file path (loaded by `initialize()`), a parsed
@@ -172,15 +184,35 @@ export class PluginManager {
     this.#hooks = options.hookRegistry ?? hookRegistry;
     const hooks = this.#hooks;
     this.#registry = new PluginRegistry((name) => hooks.conditionTarget(name));
-    this.#executor = new PluginExecutor({
+    const settings = {
       hookPolicies: options.hookPolicies,
+      validatePayload: (hook: string, value: unknown) => validateModified(hooks, hook, value),
+      isCrossType: (hook: string) => hooks.isCrossType(hook),
+      checkInput: (hook: string, value: unknown) => checkPayload(hooks, hook, value),
+    };
+    const metrics = options.metrics === undefined ? defaultMetrics() : options.metrics;
+    this.#executor = new PluginExecutor({
+      ...settings,
       observability: options.observability,
-      metrics: options.metrics === undefined ? defaultMetrics() : options.metrics,
-      validatePayload: (hook, value) => validateModified(hooks, hook, value),
-      isCrossType: (hook) => hooks.isCrossType(hook),
-      checkInput: (hook, value) => checkPayload(hooks, hook, value),
+      metrics,
     });
+    this.#shadows = new ShadowRunner(
+      (name) => hooks.conditionTarget(name),
+      settings,
+      metrics,
+      (diff) => this.#reportShadow(diff),
+    );
+    this.#recorder = options.recorder ?? null;
     this.#applySettings();
+  }
+
+  #reportShadow(diff: ShadowDiff): void {
+    const logger = this.#options.logger ?? consoleLogger;
+    const what = diff.code === null ? "" : `: ${diff.code}`;
+    logger.warn(
+      `shadow plugin ${diff.plugin} ${diff.kind} diff at ${diff.hook} (request ${diff.requestId})${what}`,
+    );
+    this.#options.onShadowDiff?.(diff);
   }
 
   /**
@@ -261,6 +293,18 @@ export class PluginManager {
       }
       const failOnError = this.#applySettings();
       const config = this.#config;
+      const record = config?.plugin_settings?.record;
+      if (record && this.#options.recorder === undefined && this.#recorder === null) {
+        this.#recorder = new HookRecorder({
+          path: record.path,
+          sampleRate: record.sample_rate,
+          maxBytes: record.max_bytes,
+          maxFiles: record.max_files,
+          redact: record.redact,
+          metrics: this.#executor.metrics,
+        });
+        this.#ownsRecorder = true;
+      }
       if (config) {
         const logger = this.#options.logger ?? consoleLogger;
         const enabled = config.plugins.filter((p) => p.mode !== "disabled");
@@ -307,6 +351,14 @@ export class PluginManager {
     // initialize(); in-process plugins are trusted with the file's entry only.
     const trusted = config.kind === "external" ? structuredClone(plugin.config) : config;
     try {
+      if (entry.shadow === true) {
+        // Issue 17: runs beside the live chain, never in it.
+        if (this.#registry.get(trusted.name)) {
+          throw new Error(`Plugin ${trusted.name} already registered`);
+        }
+        this.#shadows.add(plugin, trusted, this.#executor.timeout);
+        return;
+      }
       this.#registry.register(plugin, trusted);
     } catch (error) {
       await plugin.shutdown().catch(() => {});
@@ -387,12 +439,63 @@ export class PluginManager {
     globalContext: GlobalContext,
     options?: InvokeOptions,
   ): Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]> {
-    return this.#executor.execute(
-      this.#registry.plan(hookName),
+    const recorder = this.#recorder !== null && this.#recorder.sample() ? this.#recorder : null;
+    if (recorder === null && (this.#shadows.size === 0 || !this.#shadows.handles(hookName))) {
+      return this.#executor.execute(
+        this.#registry.plan(hookName),
+        payload,
+        globalContext,
+        options,
+      ) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
+    }
+    return this.#invokeTapped(
+      hookName,
       payload,
       globalContext,
       options,
+      recorder,
     ) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
+  }
+
+  /**
+   * `invokeHook` with the recorder and shadow plugins attached (issue 17): the global context
+   * is copied before the chain can change it, and both get the outcome after the caller's
+   * result is settled; neither can fail the call.
+   */
+  async #invokeTapped(
+    hookName: string,
+    payload: unknown,
+    globalContext: GlobalContext,
+    options: InvokeOptions | undefined,
+    recorder: HookRecorder | null,
+  ): Promise<[HookResult, PluginContextTable | null]> {
+    const plan = this.#registry.plan(hookName);
+    // A JSON snapshot is the cheapest copy of a small context (structuredClone costs ~3x).
+    let before: string | GlobalContext = globalContext;
+    let input = payload;
+    try {
+      before = JSON.stringify(globalContext);
+      // Without plugins the executor does not freeze the payload; the caller may reuse it.
+      if (recorder && (!plan || plan.all.length === 0)) input = structuredClone(payload);
+    } catch { /* not JSON data: recorded (and dropped by the writer) as is */ }
+    const wall = Date.now();
+    const started = performance.now();
+    let out: [HookResult, PluginContextTable | null];
+    try {
+      out = await this.#executor.execute(plan, payload, globalContext, options);
+    } catch (error) {
+      recorder?.add(hookName, input, before, wall, performance.now() - started, {
+        result: null,
+        error,
+      });
+      if (this.#shadows.size) this.#shadows.run(hookName, payload, snapshotOf(before), null);
+      throw error;
+    }
+    recorder?.add(hookName, input, before, wall, performance.now() - started, {
+      result: out[0],
+    });
+    if (this.#shadows.size) this.#shadows.run(hookName, input, snapshotOf(before), out[0]);
+    return out;
   }
 
   /**
@@ -450,6 +553,13 @@ export class PluginManager {
   shutdown(): Promise<void> {
     return this.#serial(async () => {
       this.#executor.close();
+      if (this.#recorder) {
+        if (this.#ownsRecorder) {
+          await this.#recorder.close();
+          this.#recorder = null;
+          this.#ownsRecorder = false;
+        } else await this.#recorder.flush();
+      }
       if (!this.#initialized && this.#registry.pluginCount === 0) return;
       await this.#clearRegistry();
       this.#initialized = false;
@@ -458,6 +568,7 @@ export class PluginManager {
 
   async #clearRegistry(): Promise<void> {
     const logger = this.#options.logger ?? consoleLogger;
+    await this.#shadows.close((m) => logger.warn(m));
     for (const name of [...this.#order].reverse()) {
       const ref = this.#registry.get(name);
       if (!ref) continue;
@@ -478,6 +589,11 @@ export class PluginManager {
     this.#lock = run.catch(() => {});
     return run;
   }
+}
+
+/** The context a JSON snapshot was taken of (a fresh object per call). */
+function snapshotOf(before: string | GlobalContext): GlobalContext {
+  return typeof before === "string" ? JSON.parse(before) : before;
 }
 
 function report(logger: ManagerLogger, message: string): void {

@@ -324,6 +324,9 @@ export interface CpexMetricsOptions {
  * - `cpex.hook.duration` histogram, seconds {hook}
  * - `cpex.remote.duration` histogram, seconds {plugin, transport}, and
  *   `cpex.remote.errors` counter {plugin, transport, kind} for external plugins.
+ * - `cpex.record.dropped` counter: hook recordings dropped (queue full, write error; issue 17)
+ * - `cpex.shadow.diffs` counter {plugin, hook, kind}: shadow plugin decisions that differ from
+ *   the live one (issue 17)
  *
  * Managers use the process-wide {@linkcode defaultMetrics} unless given their own.
  *
@@ -343,6 +346,9 @@ export class CpexMetrics {
   readonly #pluginDuration: Histogram;
   readonly #hookDuration: Histogram;
   readonly #remoteDuration: Histogram;
+  readonly #shadowDiffs = new Map<string, { count: number; attributes: MetricAttributes }>();
+  /** Hook recordings dropped so far (issue 17). */
+  recordDropped = 0;
 
   /** Creates the instruments on the given (else the global) meter provider. */
   constructor(options: CpexMetricsOptions = {}) {
@@ -373,8 +379,25 @@ export class CpexMetrics {
     const remoteErrors = meter.createObservableCounter("cpex.remote.errors", {
       description: "Failed calls of external plugins, by kind (error, timeout)",
     });
-    const observables: Observable[] = [calls, violations, failOpen, remoteErrors];
+    const recordDropped = meter.createObservableCounter("cpex.record.dropped", {
+      description: "Hook recordings dropped instead of slowing or failing calls",
+    });
+    const shadowDiffs = meter.createObservableCounter("cpex.shadow.diffs", {
+      description: "Shadow plugin decisions that differ from the live decision, by kind",
+    });
+    const observables: Observable[] = [
+      calls,
+      violations,
+      failOpen,
+      remoteErrors,
+      recordDropped,
+      shadowDiffs,
+    ];
     meter.addBatchObservableCallback((result: BatchObservableResult) => {
+      if (this.recordDropped > 0) result.observe(recordDropped, this.recordDropped);
+      for (const d of this.#shadowDiffs.values()) {
+        result.observe(shadowDiffs, d.count, d.attributes);
+      }
       for (const s of this.#plugins.values()) {
         for (let i = 0; i < s.calls.length; i++) {
           if (s.calls[i] > 0) result.observe(calls, s.calls[i], s.callAttributes[i]);
@@ -444,6 +467,22 @@ export class CpexMetrics {
   /** Records a violation with `code` reported by a blocking call of `series`. */
   violation(series: PluginSeries, code: string): void {
     series.violation(code).count++;
+  }
+
+  /** Counts one shadow plugin decision that differs from the live one (issue 17). */
+  shadowDiff(plugin: string, hook: string, kind: string): void {
+    const key = `${plugin}\u0000${hook}\u0000${kind}`;
+    let entry = this.#shadowDiffs.get(key);
+    if (!entry) {
+      entry = { count: 0, attributes: Object.freeze({ plugin, hook, kind }) };
+      this.#shadowDiffs.set(key, entry);
+    }
+    entry.count++;
+  }
+
+  /** The shadow diff count of (`plugin`, `hook`, `kind`), 0 when none. */
+  shadowDiffCount(plugin: string, hook: string, kind: string): number {
+    return this.#shadowDiffs.get(`${plugin}\u0000${hook}\u0000${kind}`)?.count ?? 0;
   }
 
   /** Records the latency (seconds) of a whole chain of `series`. */
