@@ -341,6 +341,12 @@ Deno.test("check: misspelt hook names and keys are warnings with a suggestion", 
   );
 });
 
+Deno.test("check: sandbox and shadow keys are known keys, not misspellings", async () => {
+  const r = await checkDir("sandboxed.yaml");
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /unknown key/);
+});
+
 Deno.test("check: an unset env variable is a warning where harmless and an error where it breaks the config", async () => {
   const env = ["--allow-env=CPEX_CHECK_UNSET_OWNER,CPEX_CHECK_UNSET_PRIORITY"];
   const harmless = await runCli(["check", `${CHECK}/env_unset.yaml`], {

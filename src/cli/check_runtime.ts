@@ -62,6 +62,11 @@ const PLUGIN_KEYS = [
   "unix_socket",
   "timeout",
   "shadow",
+  // Sandboxed plugins (issue 16).
+  "isolation",
+  "permissions",
+  "memory_mb",
+  "workers",
 ];
 const SETTINGS_KEYS = [
   "plugin_timeout",
