@@ -264,7 +264,7 @@ for (const transport of ["unix", "grpc", "http"] as const) {
     const plugin = transport === "unix"
       ? new UnixSocketExternalPlugin(served.entry, options)
       : transport === "grpc"
-      ? new GrpcExternalPlugin(served.entry, options)
+      ? new GrpcExternalPlugin(served.entry, { ...options, channelOptions: FAST_BACKOFF })
       : new McpExternalPlugin(served.entry, options);
     try {
       await within(plugin.initialize(), "initialize");
@@ -276,7 +276,7 @@ for (const transport of ["unix", "grpc", "http"] as const) {
       await plugin.shutdown();
       await served.close().catch(() => {});
       // The channel's reconnect backoff (after the failed probe) outlives its close briefly.
-      if (transport === "grpc") await settleBackoffTimers();
+      if (transport === "grpc") await settleBackoffTimers(500);
     }
   });
 }
