@@ -12,7 +12,9 @@
  * The channel reconnects by itself when the server restarts; its reconnect backoff is capped
  * at one second (grpc-js's default cap is two minutes) so a restarted server is found quickly.
  *
- * grpc-js is imported only in `initialize()`, after the permission preflight.
+ * grpc-js is imported only in `initialize()`, after the permission preflight. What is specific
+ * to gRPC lives here (the channel, unary calls, status codes); retries, error mapping and
+ * decoding are the core's ({@linkcode RemotePlugin}).
  *
  * @module
  */

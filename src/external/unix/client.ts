@@ -5,7 +5,9 @@
  * Each call borrows its own connection (idle ones are pooled), so concurrent hook calls never
  * queue behind one socket. A connection whose call timed out, was cancelled or failed is
  * closed, never reused: a late reply can never be read as the answer to the next request (the
- * reference reads it one request late).
+ * reference reads it one request late). What is specific to the Unix socket lives here (the
+ * socket pool, framing, whether a failed request was delivered); reconnecting, re-sending,
+ * error mapping and decoding are the core's ({@linkcode RemotePlugin}).
  *
  * @module
  */
