@@ -22,10 +22,10 @@ import { backoffMs, RetriesExhausted, retry } from "../src/external/retry.ts";
 import { GrpcExternalPlugin } from "../src/external/grpc/client.ts";
 import { McpExternalPlugin } from "../src/external/mcp/client.ts";
 import { UnixSocketExternalPlugin } from "../src/external/unix/client.ts";
-import type { ServerHandle } from "../server.ts";
 import { FAST_BACKOFF, settleBackoffTimers } from "./helpers/grpc_fixtures.ts";
-import { EMAIL_PRE_SEND, emailRegistry, emailServer } from "./helpers/email_hooks.ts";
-import { socketPath, within } from "./helpers/unix_fixtures.ts";
+import { EMAIL_PRE_SEND, emailRegistry } from "./helpers/email_hooks.ts";
+import { serveOn } from "./helpers/email_served.ts";
+import { within } from "./helpers/unix_fixtures.ts";
 
 Deno.test("retry counts every try, the first included, and doubles its sleeps", async () => {
   let calls = 0;
@@ -219,47 +219,9 @@ Deno.test("a hook the plugin's registry lacks is refused before anything is sent
   await plugin.shutdown();
 });
 
-/** A real server of every transport, and the gateway entry that reaches it. */
-async function serve(
-  transport: "unix" | "grpc" | "http",
-): Promise<{ entry: PluginConfigInput; close(): Promise<void> }> {
-  const server = emailServer();
-  const common = { printReady: false, handleSignals: false };
-  let handle: ServerHandle;
-  let entry: PluginConfigInput;
-  if (transport === "unix") {
-    const path = socketPath("probe");
-    handle = await server.serve({ transport, path, ...common });
-    entry = {
-      name: "EmailGuard",
-      kind: "external",
-      hooks: [EMAIL_PRE_SEND],
-      unix_socket: { path },
-    };
-  } else if (transport === "grpc") {
-    handle = await server.serve({ transport, host: "127.0.0.1", port: 0, ...common });
-    entry = { name: "EmailGuard", kind: "external", grpc: { target: handle.address } };
-  } else {
-    handle = await server.serve({ transport, host: "127.0.0.1", port: 0, ...common });
-    const port = handle.address.split(":").pop();
-    entry = {
-      name: "EmailGuard",
-      kind: "external",
-      mcp: { proto: "STREAMABLEHTTP", url: `http://localhost:${port}/mcp` },
-    };
-  }
-  return {
-    entry,
-    async close() {
-      await handle.close();
-      await server.shutdown();
-    },
-  };
-}
-
 for (const transport of ["unix", "grpc", "http"] as const) {
   Deno.test(`the health probe answers over ${transport}, and fails once the server is gone`, async () => {
-    const served = await serve(transport);
+    const served = await serveOn(transport);
     const options = { hookRegistry: emailRegistry() };
     const plugin = transport === "unix"
       ? new UnixSocketExternalPlugin(served.entry, options)
