@@ -24,13 +24,12 @@ import type { HookRegistry } from "../../hooks/registry.ts";
 import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput, TlsConfig } from "../../types.ts";
 import { invokeRequest, replyFromProto } from "../proto_call.ts";
-import {
-  type ConnectionPolicy,
-  type RemoteCall,
-  RemoteCallError,
-  type RemoteConnection,
-  RemotePlugin,
-  type RemoteReply,
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
 } from "../remote_plugin.ts";
 import { describe } from "../retry.ts";
 import { fromStruct } from "../struct.ts";

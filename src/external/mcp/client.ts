@@ -27,14 +27,13 @@ import type { PluginContext } from "../../context.ts";
 import type { McpClientConfig, PluginConfig, PluginConfigInput } from "../../types.ts";
 import { dumpGlobalContext } from "../dump.ts";
 import { preflight, type RequiredPermission } from "../permissions.ts";
-import {
-  type ConnectionPolicy,
-  type ContextUpdate,
-  type RemoteCall,
-  RemoteCallError,
-  type RemoteConnection,
-  RemotePlugin,
-  type RemoteReply,
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  ContextUpdate,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
 } from "../remote_plugin.ts";
 import { describe } from "../retry.ts";
 import { HttpConnector } from "./http_connector.ts";

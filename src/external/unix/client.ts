@@ -20,13 +20,12 @@ import { decodeMessage, encodeMessage } from "../codec.ts";
 import { encodeFrame, FrameReader } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
 import { invokeRequest, replyFromProto } from "../proto_call.ts";
-import {
-  type ConnectionPolicy,
-  type RemoteCall,
-  RemoteCallError,
-  type RemoteConnection,
-  RemotePlugin,
-  type RemoteReply,
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
 } from "../remote_plugin.ts";
 import { describe } from "../retry.ts";
 
