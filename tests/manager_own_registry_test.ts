@@ -20,57 +20,11 @@ import {
   registerExternalTransport,
 } from "../mod.ts";
 import { createUnixSocketPlugin } from "../src/external/unix/client.ts";
-import type { ServerHandle } from "../server.ts";
-import {
-  EMAIL_PRE_SEND,
-  type EmailPayload,
-  emailRegistry,
-  emailServer,
-} from "./helpers/email_hooks.ts";
-import { socketPath, within } from "./helpers/unix_fixtures.ts";
+import { EMAIL_PRE_SEND, type EmailPayload, emailRegistry } from "./helpers/email_hooks.ts";
+import { type Served, serveOn } from "./helpers/email_served.ts";
+import { within } from "./helpers/unix_fixtures.ts";
 
 const CHILD = new URL("./helpers/email_hooks.ts", import.meta.url).pathname;
-
-/** A served transport and the gateway entry that reaches it. */
-interface Served {
-  entry: PluginConfigInput;
-  close(): Promise<void>;
-}
-
-async function serveOn(transport: "unix" | "grpc" | "http"): Promise<Served> {
-  const server = emailServer();
-  const common = { printReady: false, handleSignals: false };
-  let handle: ServerHandle;
-  let entry: PluginConfigInput;
-  if (transport === "unix") {
-    const path = socketPath("own-registry");
-    handle = await server.serve({ transport, path, ...common });
-    entry = {
-      name: "EmailGuard",
-      kind: "external",
-      hooks: [EMAIL_PRE_SEND],
-      unix_socket: { path, reconnect_delay: 0.01 },
-    };
-  } else if (transport === "grpc") {
-    handle = await server.serve({ transport, host: "127.0.0.1", port: 0, ...common });
-    entry = { name: "EmailGuard", kind: "external", grpc: { target: handle.address } };
-  } else {
-    handle = await server.serve({ transport, host: "127.0.0.1", port: 0, ...common });
-    const port = handle.address.split(":").pop();
-    entry = {
-      name: "EmailGuard",
-      kind: "external",
-      mcp: { proto: "STREAMABLEHTTP", url: `http://localhost:${port}/mcp`, reconnect_delay: 0.05 },
-    };
-  }
-  return {
-    entry,
-    async close() {
-      await handle.close();
-      await server.shutdown();
-    },
-  };
-}
 
 function serveStdio(): Served {
   return {

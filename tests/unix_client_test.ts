@@ -711,7 +711,7 @@ Deno.test("after a server restart on the same path the next call reconnects and 
   });
 });
 
-Deno.test("with the server down a call fails after the reconnect attempts with linear backoff", async () => {
+Deno.test("with the server down a call fails after the reconnect attempts with bounded backoff", async () => {
   await withPluginServer("down", [scriptedGate()], async (server) => {
     const manager = await gateway(
       gatewayConfig(gatewayEntry(server.path, { reconnect_attempts: 3, reconnect_delay: 0.1 })),
@@ -726,8 +726,8 @@ Deno.test("with the server down a call fails after the reconnect attempts with l
       // The dead pooled connection fails, then reconnecting gives up (wire.md §6.3).
       assert.match(error.message, /^Failed to reconnect after 3 attempts: /);
       assert.equal(error.error.plugin_name, "Gate");
-      // Linear: the dead pooled connection (0.1 s), then connects sleeping 0.1 s and 0.2 s.
-      // Exponential or unbounded retries would blow the upper bound.
+      // The dead pooled connection (0.1 s), then connects sleeping 0.1 s and 0.2 s (doubling,
+      // up to 10 % jitter). Unbounded retries would blow the upper bound.
       assert.ok(elapsed >= 350, `gave up after only ${elapsed} ms`);
       assert.ok(elapsed < 1_500, `took ${elapsed} ms`);
 

@@ -12,26 +12,27 @@
  * The channel reconnects by itself when the server restarts; its reconnect backoff is capped
  * at one second (grpc-js's default cap is two minutes) so a restarted server is found quickly.
  *
- * grpc-js is imported only in `initialize()`, after the permission preflight.
+ * grpc-js is imported only in `initialize()`, after the permission preflight. What is specific
+ * to gRPC lives here (the channel, unary calls, status codes); retries, error mapping and
+ * decoding are the core's ({@linkcode RemotePlugin}).
  *
  * @module
  */
-import { allowResult } from "../allow_reply.ts";
-import { decodeRemoteResult } from "../decode_result.ts";
 import { PluginError } from "../../errors.ts";
 import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
-import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
-import { type HookCallOptions, Plugin } from "../../plugin.ts";
-import type { PluginContext } from "../../context.ts";
-import type { PluginConfig, PluginConfigInput, PluginResult, TlsConfig } from "../../types.ts";
-import { mergeRemoteConfig } from "../merge.ts";
-import {
-  fromStruct,
-  pluginContextToProto,
-  pluginErrorFromProto,
-  toStruct,
-  updateContextFromProto,
-} from "../struct.ts";
+import type { HookRegistry } from "../../hooks/registry.ts";
+import type { HookCallOptions, Plugin } from "../../plugin.ts";
+import type { PluginConfig, PluginConfigInput, TlsConfig } from "../../types.ts";
+import { invokeRequest, replyFromProto } from "../proto_call.ts";
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
+} from "../remote_plugin.ts";
+import { describe } from "../retry.ts";
+import { fromStruct } from "../struct.ts";
 import { type GrpcJs, loadGrpcJs } from "./grpc_js.ts";
 import {
   fileReadPermissions,
@@ -39,7 +40,12 @@ import {
   grpcPreflight,
   grpcTargetPermissions,
 } from "./permissions.ts";
-import { isAllowResponse, PLUGIN_SERVICE, type UnaryMethod } from "./service.ts";
+import {
+  CPEX_HEALTH_SERVICE,
+  isAllowResponse,
+  PLUGIN_SERVICE,
+  type UnaryMethod,
+} from "./service.ts";
 import { channelCredentials } from "./tls.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
 
@@ -82,56 +88,67 @@ function parseTarget(target: string): { host: string; port: number } {
   return { host, port };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * A plugin hosted by a gRPC plugin server.
  */
-export class GrpcExternalPlugin extends Plugin {
+export class GrpcExternalPlugin extends RemotePlugin {
+  /** Creates the proxy from the gateway's plugin entry (its `grpc` block). */
+  constructor(config: PluginConfig | PluginConfigInput, options: GrpcPluginOptions = {}) {
+    super(config, (parsed) => new GrpcConnection(parsed, options), options);
+  }
+}
+
+/** One grpc-js channel to the plugin's server (it reconnects by itself). */
+class GrpcConnection implements RemoteConnection {
+  readonly #name: string;
   readonly #address: Address;
-  readonly #target: string;
+  readonly target: string;
   readonly #tls: TlsConfig | null;
   readonly #options: GrpcPluginOptions;
-  readonly #hooks: HookRegistry;
+  readonly policy: ConnectionPolicy;
   #grpc: GrpcJs | null = null;
   #client: GrpcJsModule.Client | null = null;
 
-  /** Creates the proxy from the gateway's plugin entry (its `grpc` block). */
-  constructor(config: PluginConfig | PluginConfigInput, options: GrpcPluginOptions = {}) {
-    super(config);
-    this.#hooks = options.hookRegistry ?? getHookRegistry();
-    const block = this.config.grpc;
+  constructor(config: PluginConfig, options: GrpcPluginOptions) {
+    this.#name = config.name;
+    const block = config.grpc;
     if (!block || (!block.target && !block.uds)) {
       throw new PluginError({
-        message: `Plugin ${this.name} has no grpc section with a target or uds`,
-        plugin_name: this.name,
+        message: `Plugin ${config.name} has no grpc section with a target or uds`,
+        plugin_name: config.name,
       });
     }
     if (block.uds) {
       this.#address = { uds: block.uds };
-      this.#target = `unix://${block.uds}`;
+      this.target = `unix://${block.uds}`;
       this.#tls = null; // TLS never applies to a Unix socket (env TLS is ignored, as the reference).
     } else {
       this.#address = parseTarget(block.target!);
-      this.#target = block.target!;
+      this.target = block.target!;
       this.#tls = block.tls ?? grpcClientTlsFromEnv();
     }
     this.#options = options;
+    const delays = options.retryDelaysMs ?? [1000, 2000];
+    this.policy = {
+      initial: { attempts: delays.length + 1, delayMs: delays[0] ?? 0 },
+      initialFailure: (attempts, error) =>
+        `gRPC plugin '${config.name}' connection failed after ${attempts} attempts: ${
+          describe(error)
+        }`,
+      configTimeoutMs: options.configTimeoutMs ?? 10_000,
+      remoteConfig: "merge",
+      reconnect: null, // grpc-js reconnects the channel by itself (wire.md §3.4 step 5).
+      sends: 1,
+      resendDelayMs: 0,
+      invalidReply: "Received invalid response from gRPC plugin server",
+    };
   }
 
-  /** The grpc-js channel target (`host:port` or `unix:///path`). */
-  get target(): string {
-    return this.#target;
+  get connected(): boolean {
+    return this.#client !== null;
   }
 
-  /** Opens the channel, fetches the remote config and merges it under the local entry. */
-  override async initialize(): Promise<void> {
+  async prepare(): Promise<void> {
     const tls = this.#tls;
     grpcPreflight("gRPC plugin client", [
       ...grpcTargetPermissions(this.#address),
@@ -141,100 +158,82 @@ export class GrpcExternalPlugin extends Plugin {
       ),
     ]);
     const grpc = this.#grpc = await loadGrpcJs();
-    if (!this.#client) {
-      let setup;
-      try {
-        setup = await channelCredentials(
-          grpc,
-          "host" in this.#address ? this.#address.host : "",
-          tls,
-        );
-      } catch (error) {
-        throw this.#error(`Failed to configure TLS for plugin '${this.name}': ${describe(error)}`, {
-          cause: error,
-        });
-      }
-      this.#client = new grpc.Client(this.#target, setup.credentials, {
-        ...DEFAULT_CHANNEL_OPTIONS,
-        ...setup.options,
-        ...this.#options.channelOptions,
-      });
-    }
-    const delays = this.#options.retryDelaysMs ?? [1000, 2000];
-    const timeoutMs = this.#options.configTimeoutMs ?? 10_000;
-    let response;
-    let lastError: unknown;
-    for (let attempt = 0; attempt <= delays.length; attempt++) {
-      try {
-        response = await this.#unary(PLUGIN_SERVICE.GetPluginConfig, { name: this.name }, {
-          deadline: Date.now() + timeoutMs,
-        });
-        break;
-      } catch (error) {
-        lastError = error;
-        if (attempt < delays.length) await sleep(delays[attempt]);
-      }
-    }
-    if (!response) {
-      throw this.#error(
-        `gRPC plugin '${this.name}' connection failed after ${delays.length + 1} attempts: ` +
-          describe(lastError),
-        { cause: lastError },
+    if (this.#client) return;
+    let setup;
+    try {
+      setup = await channelCredentials(
+        grpc,
+        "host" in this.#address ? this.#address.host : "",
+        tls,
+      );
+    } catch (error) {
+      throw new RemoteCallError(
+        `Failed to configure TLS for plugin '${this.#name}': ${describe(error)}`,
+        { cause: error },
       );
     }
+    this.#client = new grpc.Client(this.target, setup.credentials, {
+      ...DEFAULT_CHANNEL_OPTIONS,
+      ...setup.options,
+      ...this.#options.channelOptions,
+    });
+  }
+
+  /** The channel connects lazily; the config fetch is the first try. */
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async fetchConfig(name: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const response = await this.#unary(PLUGIN_SERVICE.GetPluginConfig, { name }, signal, true);
     if (!response.found || !response.config) {
-      throw this.#error("Unable to retrieve configuration for external plugin");
+      // The reference's message names no plugin (wire.md §3.4 step 2).
+      throw new RemoteCallError("Unable to retrieve configuration for external plugin");
     }
-    this.config = mergeRemoteConfig(this.config, fromStruct(response.config));
+    return fromStruct(response.config);
   }
 
-  /** Sends every hook call to the server. */
-  override async handleHook(
-    hookName: string,
-    payload: unknown,
-    context: PluginContext,
-    options: HookCallOptions,
-  ): Promise<PluginResult> {
-    if (!this.#hooks.isRegistered(hookName)) {
-      throw this.#error(`No result type registered for hook: ${hookName}`);
-    }
-    const response = await this.#unary(PLUGIN_SERVICE.InvokeHook, {
-      hook_type: hookName,
-      plugin_name: this.name,
-      payload: toStruct(payload as Record<string, unknown>),
-      context: pluginContextToProto(context),
-    }, { signal: options.signal });
-    if (isAllowResponse(response)) return allowResult();
-    if (response.error && response.error.message) {
-      throw new PluginError(pluginErrorFromProto(response.error, this.name));
-    }
-    if (response.context) updateContextFromProto(context, response.context);
-    if (!response.result) {
-      throw this.#error("Received invalid response from gRPC plugin server");
-    }
-    return decodeRemoteResult(this.#hooks, hookName, fromStruct(response.result));
+  async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
+    const response = await this.#unary(
+      PLUGIN_SERVICE.InvokeHook,
+      invokeRequest(call),
+      options.signal,
+      false,
+    );
+    if (isAllowResponse(response)) return { allow: true };
+    return replyFromProto(response, this.#name);
   }
 
-  /** Closes the channel (idempotent). */
-  override shutdown(): Promise<void> {
+  async probe(signal: AbortSignal): Promise<void> {
+    await this.#unary(CPEX_HEALTH_SERVICE.Check, {}, signal, false);
+  }
+
+  close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
     client?.close();
     return Promise.resolve();
   }
 
-  /** One unary call; gRPC failures become `PluginError`, an abort rejects with its reason. */
+  /**
+   * One unary call, cancelled by `signal`. A gRPC failure is a {@linkcode RemoteCallError}
+   * (`retryable` as asked: only config fetches are tried again), an abort rejects with its
+   * reason.
+   */
   #unary<Req, Res>(
     method: UnaryMethod<Req, Res>,
     request: Req,
-    { signal, deadline }: { signal?: AbortSignal; deadline?: number },
+    signal: AbortSignal,
+    retryable: boolean,
   ): Promise<Res> {
     const client = this.#client;
     const grpc = this.#grpc;
     if (!client || !grpc) {
-      return Promise.reject(this.#error(`Plugin ${this.name} is not initialized (or shut down)`));
+      return Promise.reject(
+        new RemoteCallError(`Plugin ${this.#name} is not initialized (or shut down)`),
+      );
     }
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     return new Promise<Res>((resolve, reject) => {
       const onAbort = () => call.cancel();
       const call = client.makeUnaryRequest(
@@ -243,30 +242,29 @@ export class GrpcExternalPlugin extends Plugin {
         method.responseDeserialize,
         request,
         new grpc.Metadata(),
-        deadline ? { deadline } : {},
+        {},
         (error, value) => {
-          signal?.removeEventListener("abort", onAbort);
-          if (signal?.aborted) reject(signal.reason);
-          else if (error) reject(this.#rpcError(method.originalName, error));
-          else if (value === undefined) reject(this.#error("Empty gRPC response"));
+          signal.removeEventListener("abort", onAbort);
+          if (signal.aborted) reject(signal.reason);
+          else if (error) reject(this.#rpcError(method.originalName, error, retryable));
+          else if (value === undefined) reject(new RemoteCallError("Empty gRPC response"));
           else resolve(value);
         },
       );
-      signal?.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 
-  #rpcError(methodName: string, error: GrpcJsModule.ServiceError): PluginError {
+  #rpcError(
+    methodName: string,
+    error: GrpcJsModule.ServiceError,
+    retryable: boolean,
+  ): RemoteCallError {
     const name = this.#grpc?.status[error.code] ?? String(error.code);
-    return new PluginError({
-      message: `gRPC ${methodName} call failed: ${name} (${error.code}): ${error.details}`,
-      plugin_name: this.name,
-      details: { grpc_status: name, grpc_code: error.code },
-    }, { cause: error });
-  }
-
-  #error(message: string, options?: ErrorOptions): PluginError {
-    return new PluginError({ message, plugin_name: this.name }, options);
+    return new RemoteCallError(
+      `gRPC ${methodName} call failed: ${name} (${error.code}): ${error.details}`,
+      { retryable, details: { grpc_status: name, grpc_code: error.code }, cause: error },
+    );
   }
 }
 

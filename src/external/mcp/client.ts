@@ -4,10 +4,13 @@
  * fetches the plugin's remote config and merges it into the local entry, and sends every hook
  * call as the `invoke_hook` tool.
  *
+ * What is specific to MCP lives here (sessions, tool calls, the JSON reply); connecting,
+ * retries, error mapping and decoding are the core's ({@linkcode RemotePlugin}).
+ *
  * Reconnects: a call that fails because the connection failed (HTTP 404 for a terminated
  * session, a refused connection after a server restart) reconnects up to
- * `reconnect_attempts` times, sleeping `reconnect_delay × attempt` seconds in between, and
- * is retried once. A STDIO child that dies during a call fails that call with a
+ * `reconnect_attempts` times, sleeping `reconnect_delay` seconds doubling (with jitter) in
+ * between, and is retried once. A STDIO child that dies during a call fails that call with a
  * `PluginError` (retrying could crash it again); the next call starts a new child under the
  * same reconnect rules. Unlike the reference, each reconnect attempt is one connection try
  * (not a nested three-try loop with 1 s/2 s sleeps).
@@ -16,35 +19,31 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { PluginContext } from "../../context.ts";
 import { mcpClientTlsFromEnv } from "../../config/from_env.ts";
-import { errorRepr, PluginError } from "../../errors.ts";
-import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
-import { type HookCallOptions, Plugin } from "../../plugin.ts";
-import type {
-  McpClientConfig,
-  PluginConfig,
-  PluginConfigInput,
-  PluginErrorModel,
-  PluginResult,
-} from "../../types.ts";
+import { PluginError } from "../../errors.ts";
+import type { HookRegistry } from "../../hooks/registry.ts";
+import type { HookCallOptions, Plugin } from "../../plugin.ts";
+import type { PluginContext } from "../../context.ts";
+import type { McpClientConfig, PluginConfig, PluginConfigInput } from "../../types.ts";
 import { dumpGlobalContext } from "../dump.ts";
-import { mergeRemoteConfig } from "../merge.ts";
 import { preflight, type RequiredPermission } from "../permissions.ts";
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  ContextUpdate,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
+} from "../remote_plugin.ts";
+import { describe } from "../retry.ts";
 import { HttpConnector } from "./http_connector.ts";
 import { httpClientPermissions, runPermission } from "./permissions.ts";
 import type { McpConnector, McpSession } from "./session.ts";
 import { StdioConnector } from "./stdio_connector.ts";
-import { GET_PLUGIN_CONFIG, INVOKE_HOOK } from "./tools.ts";
+import { GET_PLUGIN_CONFIG, INVOKE_HOOK } from "./tool_names.ts";
 
 /** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
 const TOOL_CALL_TIMEOUT_MS = 300_000;
-/** Sleeps between the initial HTTP connection attempts (1 s, then 2 s). */
-const INITIAL_BACKOFF_MS = [1000, 2000];
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** `promise`'s value, or null after `ms` (the timer is always cleared). */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
@@ -66,18 +65,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * A plugin hosted by an MCP plugin server (Streamable HTTP or STDIO).
  */
-export class McpExternalPlugin extends Plugin {
-  readonly #local: PluginConfig;
-  readonly #block: McpClientConfig;
-  readonly #connector: McpConnector;
-  readonly #permissions: RequiredPermission[];
-  readonly #attempts: number;
-  readonly #delayMs: number;
-  #session: McpSession | null = null;
-  #reconnecting: Promise<McpSession> | null = null;
-  #closed = false;
-  readonly #hooks: HookRegistry;
-
+export class McpExternalPlugin extends RemotePlugin {
   /**
    * Creates the proxy from the gateway's plugin entry (its `mcp` block). Results are decoded
    * with `hookRegistry`: the loading manager's own (default: the shared one).
@@ -86,14 +74,24 @@ export class McpExternalPlugin extends Plugin {
     config: PluginConfig | PluginConfigInput,
     options: { hookRegistry?: HookRegistry } = {},
   ) {
-    super(config);
-    this.#hooks = options.hookRegistry ?? getHookRegistry();
-    this.#local = this.config;
-    const block = this.config.mcp;
-    if (!block) throw this.#error(`Plugin ${this.name} has no mcp section`);
+    super(config, (parsed) => new McpConnection(parsed), options);
+  }
+}
+
+/** One MCP session at a time to the plugin's server, replaced when it breaks. */
+class McpConnection implements RemoteConnection {
+  readonly #name: string;
+  readonly #block: McpClientConfig;
+  readonly #connector: McpConnector;
+  readonly #permissions: RequiredPermission[];
+  readonly policy: ConnectionPolicy;
+  #session: McpSession | null = null;
+
+  constructor(config: PluginConfig) {
+    this.#name = config.name;
+    const block = config.mcp;
+    if (!block) throw this.#error(`Plugin ${this.#name} has no mcp section`);
     this.#block = block;
-    this.#attempts = Math.max(0, block.reconnect_attempts ?? 3);
-    this.#delayMs = (block.reconnect_delay ?? 0.1) * 1000;
     if (block.proto === "STDIO") {
       const connector = new StdioConnector(block);
       this.#connector = connector;
@@ -104,61 +102,65 @@ export class McpExternalPlugin extends Plugin {
       this.#permissions = httpClientPermissions(block.url, block.uds, tls);
     } else {
       throw this.#error(
-        `Plugin ${this.name}: MCP transport ${block.proto} is not supported (use STREAMABLEHTTP or STDIO)`,
+        `Plugin ${this.#name}: MCP transport ${block.proto} is not supported (use STREAMABLEHTTP or STDIO)`,
       );
     }
+    const target = this.#connector.target;
+    this.policy = {
+      // HTTP 3 tries sleeping 1 s then 2 s, STDIO 1 (wire.md §2.1).
+      initial: { attempts: this.#connector.initialAttempts, delayMs: 1000 },
+      initialFailure: (attempts, error) =>
+        `External plugin '${this.#name}' connection failed after ${attempts} attempt${
+          attempts === 1 ? "" : "s"
+        }: ${target} is not reachable. Please ensure the MCP server is running. ` +
+        `(${describe(error)})`,
+      configTimeoutMs: TOOL_CALL_TIMEOUT_MS,
+      remoteConfig: "merge",
+      // Unlike the reference, each reconnect try is one connection try (not a nested loop).
+      reconnect: {
+        attempts: Math.max(0, block.reconnect_attempts ?? 3),
+        delayMs: (block.reconnect_delay ?? 0.1) * 1000,
+      },
+      sends: 2, // A call that failed on a broken connection is sent once more (wire.md §2.1).
+      resendDelayMs: 0,
+      invalidReply: "Received invalid response",
+    };
   }
 
-  /** The server this proxy talks to (a URL or a command line). */
   get target(): string {
     return this.#connector.target;
   }
 
-  /** Connects, fetches the remote config and merges it into the local entry (wire.md §1.5). */
-  override async initialize(): Promise<void> {
-    preflight(`MCP plugin client for ${this.name}`, this.#permissions);
-    this.#closed = false;
+  get connected(): boolean {
+    return this.#session !== null && !this.#session.dead;
+  }
+
+  prepare(): Promise<void> {
+    preflight(`MCP plugin client for ${this.#name}`, this.#permissions);
+    return Promise.resolve();
+  }
+
+  /** Opens a new session, dropping a broken one first. */
+  async connect(): Promise<void> {
+    const broken = this.#session;
+    if (broken) await this.#retire(broken);
+    this.#session = await this.#connector.connect();
+  }
+
+  async fetchConfig(name: string, signal: AbortSignal): Promise<Record<string, unknown> | null> {
+    let result: CallToolResult;
     try {
-      const session = await this.#connectInitially();
-      this.#session = session;
-      const remote = await this.#fetchRemoteConfig(session);
-      this.config = mergeRemoteConfig(this.#local, remote);
+      result = await this.#live().client.callTool(
+        { name: GET_PLUGIN_CONFIG, arguments: { name } },
+        undefined,
+        { signal, timeout: TOOL_CALL_TIMEOUT_MS },
+      ) as CallToolResult;
     } catch (error) {
-      await this.shutdown();
-      if (error instanceof PluginError) throw error;
-      throw this.#error(
-        `Failed to initialize external plugin ${this.name}: ${message(error)}`,
-        error,
+      throw new RemoteCallError(
+        `Failed to initialize external plugin ${this.#name}: ${describe(error)}`,
+        { cause: error },
       );
     }
-  }
-
-  async #connectInitially(): Promise<McpSession> {
-    const attempts = this.#connector.initialAttempts;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        return await this.#connector.connect();
-      } catch (error) {
-        lastError = error;
-        if (attempt < attempts) await sleep(INITIAL_BACKOFF_MS[attempt - 1] ?? 2000);
-      }
-    }
-    throw this.#error(
-      `External plugin '${this.name}' connection failed after ${attempts} attempt${
-        attempts === 1 ? "" : "s"
-      }: ${this.#connector.target} is not reachable. Please ensure the MCP server is running. ` +
-        `(${message(lastError)})`,
-      lastError,
-    );
-  }
-
-  async #fetchRemoteConfig(session: McpSession): Promise<Record<string, unknown>> {
-    const result = await session.client.callTool(
-      { name: GET_PLUGIN_CONFIG, arguments: { name: this.name } },
-      undefined,
-      { timeout: TOOL_CALL_TIMEOUT_MS },
-    ) as CallToolResult;
     const first = result.content?.find((c) => c.type === "text");
     let remote: unknown;
     try {
@@ -166,100 +168,65 @@ export class McpExternalPlugin extends Plugin {
     } catch {
       remote = null;
     }
-    if (!isRecord(remote) || Object.keys(remote).length === 0) {
-      throw this.#error(`Unable to retrieve configuration for external plugin ${this.name}`);
-    }
-    return remote;
+    return isRecord(remote) && Object.keys(remote).length > 0 ? remote : null;
   }
 
-  /** Sends the hook call as `invoke_hook` and decodes the answer (wire.md §1.6). */
-  override async handleHook(
-    hookName: string,
-    payload: unknown,
-    context: PluginContext,
-    options: HookCallOptions,
-  ): Promise<PluginResult> {
-    if (!this.#hooks.isRegistered(hookName)) {
-      throw this.#error(`No result type registered for hook: ${hookName}`);
-    }
-    const args = {
-      hook_type: hookName,
-      plugin_name: this.name,
-      payload,
-      context: contextArgument(context),
-    };
-    const result = await this.#call(args, options.signal);
-    return this.#decode(hookName, result, context);
-  }
-
-  async #call(args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
-    if (this.#closed) throw this.#error("Plugin was shut down");
-    let session = this.#session;
-    if (!session || session.dead) session = await this.#reconnect(session);
-    const send = (s: McpSession) =>
-      s.client.callTool({ name: INVOKE_HOOK, arguments: args }, undefined, {
-        signal,
-        timeout: TOOL_CALL_TIMEOUT_MS,
-      }) as Promise<CallToolResult>;
+  /** Sends the hook call as `invoke_hook` and reads the answer (wire.md §1.6). */
+  async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
+    const session = this.#live();
+    let result: CallToolResult;
     try {
-      return await send(session);
+      result = await session.client.callTool(
+        {
+          name: INVOKE_HOOK,
+          arguments: {
+            hook_type: call.hookName,
+            plugin_name: call.pluginName,
+            payload: call.payload,
+            context: contextArgument(call.context),
+          },
+        },
+        undefined,
+        { signal: options.signal, timeout: TOOL_CALL_TIMEOUT_MS },
+      ) as CallToolResult;
     } catch (error) {
-      if (signal.aborted || this.#closed) throw error;
-      if (!this.#connector.isConnectionError(error)) throw this.#wrap(error);
+      if (options.signal.aborted || !this.#connector.isConnectionError(error)) throw error;
       if (this.#block.proto === "STDIO") {
-        // The child died during this call: fail it, restart on the next call.
+        // The child died during this call: fail it (retrying could crash it again); the next
+        // call starts a new child.
         const reason = (session.exited ? await within(session.exited, 1000) : null) ??
-          session.deathReason ?? message(error);
+          session.deathReason ?? describe(error);
         void this.#retire(session);
-        throw this.#error(`MCP plugin server of ${this.name} failed: ${reason}`, error);
+        throw new RemoteCallError(`MCP plugin server of ${this.#name} failed: ${reason}`, {
+          cause: error,
+        });
       }
-      session = await this.#reconnect(session);
-      try {
-        return await send(session);
-      } catch (retryError) {
-        throw this.#wrap(retryError);
-      }
+      // The request never reached a live session (HTTP 404 for a terminated one, a refused
+      // connection): reconnect and send again.
+      throw new RemoteCallError(describe(error), { retryable: true, cause: error });
     }
+    return this.#reply(result);
   }
 
-  /** Drops a broken session (without ending it on the server: it is gone). */
-  async #retire(session: McpSession): Promise<void> {
-    if (this.#session === session) this.#session = null;
-    await session.close(false).catch(() => {});
+  async probe(signal: AbortSignal): Promise<void> {
+    await this.#connector.probe(this.#session, signal);
   }
 
-  /** Replaces `broken` with a new session; concurrent callers share one reconnect. */
-  #reconnect(broken: McpSession | null): Promise<McpSession> {
-    const current = this.#session;
-    if (current && current !== broken && !current.dead) return Promise.resolve(current);
-    return this.#reconnecting ??= (async () => {
-      if (broken) await this.#retire(broken);
-      let lastError: unknown;
-      for (let attempt = 1; attempt <= this.#attempts; attempt++) {
-        if (this.#closed) break;
-        try {
-          const session = await this.#connector.connect();
-          if (this.#closed) {
-            await session.close(true);
-            break;
-          }
-          this.#session = session;
-          return session;
-        } catch (error) {
-          lastError = error;
-          if (attempt < this.#attempts) await sleep(this.#delayMs * attempt);
-        }
-      }
-      throw this.#error(
-        `Failed to reconnect after ${this.#attempts} attempts: ${
-          lastError === undefined ? "plugin shut down" : message(lastError)
-        }`,
-        lastError,
-      );
-    })().finally(() => this.#reconnecting = null);
+  /** Ends the session on the server (HTTP `DELETE`) or stops the child, then frees the pool. */
+  async close(): Promise<void> {
+    const session = this.#session;
+    this.#session = null;
+    await session?.close(true);
+    this.#connector.close();
   }
 
-  #decode(hookName: string, result: CallToolResult, context: PluginContext): PluginResult {
+  #live(): McpSession {
+    if (!this.#session) throw new RemoteCallError(`Plugin ${this.#name} is not connected`);
+    return this.#session;
+  }
+
+  /** The first text item holding a result or an error. */
+  #reply(result: CallToolResult): RemoteReply {
     for (const item of result.content ?? []) {
       if (item.type !== "text") continue;
       let data: unknown;
@@ -268,55 +235,27 @@ export class McpExternalPlugin extends Plugin {
       } catch {
         throw new PluginError({
           message: `Error trying to decode json: ${item.text}`,
-          plugin_name: this.name,
+          plugin_name: this.#name,
           code: "JSON_DECODE_ERROR",
         });
       }
       if (!isRecord(data)) continue;
-      if (isRecord(data.context)) applyContext(context, data.context);
-      if (isRecord(data.result)) {
-        return this.#hooks.parseResult(hookName, data.result) as PluginResult;
-      }
-      if (isRecord(data.error)) throw new PluginError(this.#errorModel(data.error));
+      const context = isRecord(data.context) ? contextUpdate(data.context) : null;
+      if (isRecord(data.result)) return { result: data.result, context };
+      if (isRecord(data.error)) return { error: data.error, context };
     }
-    throw this.#error(`Received invalid response. Result = ${JSON.stringify(result)}`);
+    throw new RemoteCallError(`Received invalid response. Result = ${JSON.stringify(result)}`);
   }
 
-  #errorModel(error: Record<string, unknown>): PluginErrorModel {
-    const model: PluginErrorModel = {
-      message: typeof error.message === "string" ? error.message : JSON.stringify(error),
-      plugin_name: typeof error.plugin_name === "string" && error.plugin_name
-        ? error.plugin_name
-        : this.name,
-    };
-    if (typeof error.code === "string") model.code = error.code;
-    if (isRecord(error.details)) model.details = error.details;
-    if (typeof error.mcp_error_code === "number") model.mcp_error_code = error.mcp_error_code;
-    return model;
+  /** Drops a broken session (without ending it on the server: it is gone). */
+  async #retire(session: McpSession): Promise<void> {
+    if (this.#session === session) this.#session = null;
+    await session.close(false).catch(() => {});
   }
 
-  /** Ends the session on the server (HTTP `DELETE`) or stops the child, then frees the pool. */
-  override async shutdown(): Promise<void> {
-    this.#closed = true;
-    const session = this.#session;
-    this.#session = null;
-    await this.#reconnecting?.catch(() => {});
-    await session?.close(true);
-    this.#connector.close();
+  #error(text: string): PluginError {
+    return new PluginError({ message: text, plugin_name: this.#name });
   }
-
-  #wrap(error: unknown): PluginError {
-    if (error instanceof PluginError) return error;
-    return this.#error(errorRepr(error), error);
-  }
-
-  #error(text: string, cause?: unknown): PluginError {
-    return new PluginError({ message: text, plugin_name: this.name }, { cause });
-  }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The context as the reference sends it: null-valued global fields left out. */
@@ -328,12 +267,14 @@ function contextArgument(context: PluginContext): Record<string, unknown> {
   return { state: context.state, global_context: global, metadata: context.metadata };
 }
 
-/** Applies a returned context in place: local state and metadata, and the global state. */
-function applyContext(target: PluginContext, returned: Record<string, unknown>): void {
-  if (isRecord(returned.state)) target.state = returned.state;
-  if (isRecord(returned.metadata)) target.metadata = returned.metadata;
+/** A returned context: local state and metadata, and the global state, where present. */
+function contextUpdate(returned: Record<string, unknown>): ContextUpdate {
   const global = returned.global_context;
-  if (isRecord(global) && isRecord(global.state)) target.global_context.state = global.state;
+  return {
+    state: isRecord(returned.state) ? returned.state : undefined,
+    metadata: isRecord(returned.metadata) ? returned.metadata : undefined,
+    globalState: isRecord(global) && isRecord(global.state) ? global.state : undefined,
+  };
 }
 
 /**

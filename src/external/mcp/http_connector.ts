@@ -140,10 +140,7 @@ export class HttpConnector implements McpConnector {
 
   /** Opens a session: `initialize`, `notifications/initialized`, `tools/list`. */
   async connect(): Promise<McpSession> {
-    const { fetch } = await (this.#fetch ??= createMcpFetch(this.#options).then((made) => {
-      this.#client = made.client;
-      return made;
-    }));
+    const { fetch } = await this.#pooledFetch();
     const transport = new StreamableHTTPClientTransport(new URL(this.#options.url), { fetch });
     const client = new Client(MCP_CLIENT_INFO);
     try {
@@ -167,6 +164,21 @@ export class HttpConnector implements McpConnector {
         await client.close().catch(() => {});
       },
     };
+  }
+
+  /** `GET /health` on the server, through the connector's pool (wire.md §2.2). */
+  async probe(_session: McpSession | null, signal: AbortSignal): Promise<void> {
+    const { fetch } = await this.#pooledFetch();
+    const response = await fetch(new URL("/health", this.#options.url), { signal });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`health check answered HTTP ${response.status}`);
+  }
+
+  #pooledFetch(): Promise<{ fetch: typeof fetch; client: Deno.HttpClient }> {
+    return this.#fetch ??= createMcpFetch(this.#options).then((made) => {
+      this.#client = made.client;
+      return made;
+    });
   }
 
   /** HTTP errors (404 for a terminated session), refused connections and closed transports. */

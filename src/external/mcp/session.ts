@@ -36,6 +36,8 @@ export interface McpConnector {
   readonly initialAttempts: number;
   /** Opens a new session (initialize handshake included). */
   connect(): Promise<McpSession>;
+  /** A health check of the server; `session` is the live one, if any. */
+  probe(session: McpSession | null, signal: AbortSignal): Promise<void>;
   /** True when `error` means the connection (not the call) failed, so a reconnect may help. */
   isConnectionError(error: unknown): boolean;
   /** Releases what the connector holds (HTTP client pools). */

@@ -132,6 +132,12 @@ export class StdioConnector implements McpConnector {
   }
 
   /** A closed connection (the child died) or a failed spawn. */
+  /** An MCP `ping` on the live session (a child has no health endpoint). */
+  async probe(session: McpSession | null, signal: AbortSignal): Promise<void> {
+    if (!session || session.dead) throw new Error("no live MCP session");
+    await session.client.ping({ signal });
+  }
+
   isConnectionError(error: unknown): boolean {
     return (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) ||
       (error instanceof Error && /Not connected|Transport closed/.test(error.message));

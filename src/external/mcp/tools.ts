@@ -14,13 +14,9 @@ import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { ExternalPluginServer } from "../server.ts";
 import type { ExactNumbers } from "./exact_numbers.ts";
+import { GET_PLUGIN_CONFIG, GET_PLUGIN_CONFIGS, INVOKE_HOOK } from "./tool_names.ts";
 
-/** Tool name of the all-configs query. */
-export const GET_PLUGIN_CONFIGS = "get_plugin_configs";
-/** Tool name of the one-config query. */
-export const GET_PLUGIN_CONFIG = "get_plugin_config";
-/** Tool name of the hook call. */
-export const INVOKE_HOOK = "invoke_hook";
+export { GET_PLUGIN_CONFIG, GET_PLUGIN_CONFIGS, INVOKE_HOOK } from "./tool_names.ts";
 /** The server name the reference announces. */
 export const MCP_SERVER_NAME = "MCP Plugin Server";
 /** The instructions the reference announces. */

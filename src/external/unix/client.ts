@@ -5,37 +5,38 @@
  * Each call borrows its own connection (idle ones are pooled), so concurrent hook calls never
  * queue behind one socket. A connection whose call timed out, was cancelled or failed is
  * closed, never reused: a late reply can never be read as the answer to the next request (the
- * reference reads it one request late).
+ * reference reads it one request late). What is specific to the Unix socket lives here (the
+ * socket pool, framing, whether a failed request was delivered); reconnecting, re-sending,
+ * error mapping and decoding are the core's ({@linkcode RemotePlugin}).
  *
  * @module
  */
 import { PluginError } from "../../errors.ts";
-import { getHookRegistry, type HookRegistry } from "../../hooks/registry.ts";
-import { type HookCallOptions, Plugin } from "../../plugin.ts";
-import type { PluginContext } from "../../context.ts";
-import type { PluginConfig, PluginConfigInput, PluginResult } from "../../types.ts";
-import { DeadlineQueue } from "../../manager/deadlines.ts";
-import { allowResult, isAllowReply } from "../allow_reply.ts";
-import { decodeRemoteResult } from "../decode_result.ts";
+import type { HookRegistry } from "../../hooks/registry.ts";
+import type { HookCallOptions, Plugin } from "../../plugin.ts";
+import type { PluginConfig, PluginConfigInput } from "../../types.ts";
+import { isAllowReply } from "../allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../codec.ts";
 import { encodeFrame, FrameReader } from "../frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
-import {
-  fromStruct,
-  pluginContextToProto,
-  pluginErrorFromProto,
-  toStruct,
-  updateContextFromProto,
-} from "../struct.ts";
+import { invokeRequest, replyFromProto } from "../proto_call.ts";
+import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
+import type {
+  ConnectionPolicy,
+  RemoteCall,
+  RemoteConnection,
+  RemoteReply,
+} from "../remote_plugin.ts";
+import { describe } from "../retry.ts";
 
 const INVALID_RESPONSE = "Received invalid response from Unix socket plugin server";
 
 /** Idle connections kept per plugin; more concurrent calls open (and later close) extra ones. */
 const MAX_IDLE_CONNECTIONS = 16;
 
-class Connection {
+class Socket {
   readonly reader: FrameReader;
-  /** Why the connection was closed under a pending exchange (timeout or abort). */
+  /** Why the socket was closed under a pending exchange (timeout or abort). */
   failure: unknown = undefined;
   constructor(readonly conn: Deno.UnixConn) {
     this.reader = new FrameReader(conn);
@@ -49,23 +50,11 @@ class Connection {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * A plugin hosted by an external plugin server on a Unix socket.
  */
-export class UnixSocketExternalPlugin extends Plugin {
+export class UnixSocketExternalPlugin extends RemotePlugin {
   readonly #path: string;
-  readonly #timeoutSeconds: number;
-  readonly #attempts: number;
-  readonly #delayMs: number;
-  readonly #idle: Connection[] = [];
-  readonly #busy = new Set<Connection>();
-  readonly #deadlines = new DeadlineQueue();
-  readonly #hooks: HookRegistry;
-  #closed = false;
 
   /**
    * Creates the proxy from the gateway's plugin entry (its `unix_socket` block). Results are
@@ -75,242 +64,197 @@ export class UnixSocketExternalPlugin extends Plugin {
     config: PluginConfig | PluginConfigInput,
     options: { hookRegistry?: HookRegistry } = {},
   ) {
-    super(config);
-    this.#hooks = options.hookRegistry ?? getHookRegistry();
-    const block = this.config.unix_socket;
-    if (!block) {
-      throw new PluginError({
-        message: `Plugin ${this.name} has no unix_socket section`,
-        plugin_name: this.name,
-      });
-    }
-    this.#path = block.path;
-    this.#timeoutSeconds = block.timeout ?? 30;
-    this.#attempts = block.reconnect_attempts ?? 3;
-    this.#delayMs = (block.reconnect_delay ?? 0.1) * 1000;
+    let path = "";
+    super(config, (parsed) => {
+      const connection = new UnixConnection(parsed);
+      path = connection.target;
+      return connection;
+    }, options);
+    this.#path = path;
   }
 
   /** The server's socket path. */
   get socketPath(): string {
     return this.#path;
   }
+}
 
-  /**
-   * Connects and asks the server for this plugin's config (only to verify it; this transport
-   * merges nothing, so hooks and mode come from the gateway's YAML).
-   */
-  override async initialize(): Promise<void> {
-    preflight("unix socket plugin client", unixSocketPermissions(this.#path));
+/**
+ * Sockets to the plugin's server: each call borrows its own (idle ones are pooled). Only
+ * `get_plugin_config` is verified at start-up; this transport merges nothing, so hooks and
+ * mode come from the gateway's YAML.
+ */
+class UnixConnection implements RemoteConnection {
+  readonly target: string;
+  readonly policy: ConnectionPolicy;
+  readonly connected = true; // Sockets are opened per call when the pool is empty.
+  readonly #name: string;
+  readonly #timeoutSeconds: number;
+  readonly #idle: Socket[] = [];
+  readonly #busy = new Set<Socket>();
+  #closed = false;
+
+  constructor(config: PluginConfig) {
+    const block = config.unix_socket;
+    if (!block) {
+      throw new PluginError({
+        message: `Plugin ${config.name} has no unix_socket section`,
+        plugin_name: config.name,
+      });
+    }
+    this.#name = config.name;
+    this.target = block.path;
+    this.#timeoutSeconds = block.timeout ?? 30;
+    const attempts = block.reconnect_attempts ?? 3;
+    const delayMs = (block.reconnect_delay ?? 0.1) * 1000;
+    this.policy = {
+      initial: { attempts: 1, delayMs: 0 },
+      initialFailure: (_, error) => `Failed to connect to ${this.target}: ${describe(error)}`,
+      configTimeoutMs: Infinity, // The read timeout bounds the config check.
+      remoteConfig: "verify",
+      reconnect: { attempts, delayMs },
+      sends: attempts + 1,
+      resendDelayMs: delayMs,
+      invalidReply: INVALID_RESPONSE,
+    };
+  }
+
+  prepare(): Promise<void> {
+    preflight("unix socket plugin client", unixSocketPermissions(this.target));
     this.#closed = false;
-    let connection: Connection;
-    try {
-      connection = await this.#connect();
-    } catch (error) {
-      throw this.#error(`Failed to connect to ${this.#path}: ${describe(error)}`, error);
-    }
-    try {
-      const reply = await this.#exchange(
-        connection,
-        encodeMessage("GetPluginConfigRequest", { name: this.name }),
-        this.#timeoutSeconds,
-      );
-      if (reply.length === 0 || !decodeMessage("GetPluginConfigResponse", reply).found) {
-        console.warn(`Plugin ${this.name} not found on the Unix socket server ${this.#path}`);
-      }
-      this.#release(connection);
-    } catch (error) {
-      connection.close();
-      console.warn(`Config check of plugin ${this.name} failed: ${describe(error)}`);
-    }
+    return Promise.resolve();
   }
 
-  /** Sends every hook call to the server. */
-  override async handleHook(
-    hookName: string,
-    payload: unknown,
-    context: PluginContext,
-    options: HookCallOptions,
-  ): Promise<PluginResult> {
-    if (!this.#hooks.isRegistered(hookName)) {
-      throw this.#error(`No result type registered for hook: ${hookName}`);
-    }
-    const request = encodeMessage("InvokeHookRequest", {
-      hook_type: hookName,
-      plugin_name: this.name,
-      payload: toStruct(payload as Record<string, unknown>),
-      context: pluginContextToProto(context),
-    });
+  /** Opens one socket into the pool. */
+  async connect(): Promise<void> {
+    this.#release(await this.#open());
+  }
+
+  async fetchConfig(name: string, signal: AbortSignal): Promise<Record<string, unknown> | null> {
+    const reply = await this.#call(encodeMessage("GetPluginConfigRequest", { name }), signal);
+    if (reply.length === 0) return null;
+    const response = decodeMessage("GetPluginConfigResponse", reply);
+    return response.found ? {} : null;
+  }
+
+  async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
+    const request = encodeMessage("InvokeHookRequest", invokeRequest(call));
     const reply = await this.#call(request, options.signal, options.deadline ?? Infinity);
-    if (reply.length === 0) throw this.#error(INVALID_RESPONSE);
-    if (isAllowReply(reply)) return allowResult();
-    let response;
+    if (reply.length === 0) throw new RemoteCallError(INVALID_RESPONSE);
+    if (isAllowReply(reply)) return { allow: true };
     try {
-      response = decodeMessage("InvokeHookResponse", reply);
+      return replyFromProto(decodeMessage("InvokeHookResponse", reply), this.#name);
     } catch (error) {
-      throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
-    }
-    if (response.error && response.error.message) {
-      throw new PluginError(pluginErrorFromProto(response.error, this.name));
-    }
-    if (response.context) updateContextFromProto(context, response.context);
-    if (!response.result) throw this.#error(INVALID_RESPONSE);
-    try {
-      const json = fromStruct(response.result);
-      // Nothing to validate against the hook's schema: the executor checks the rest.
-      return decodeRemoteResult(this.#hooks, hookName, json);
-    } catch (error) {
-      throw this.#error(`${INVALID_RESPONSE}: ${describe(error)}`, error);
+      throw new RemoteCallError(`${INVALID_RESPONSE}: ${describe(error)}`, { cause: error });
     }
   }
 
-  /** Closes every connection. */
-  override shutdown(): Promise<void> {
+  /** Asks for the plugin's config: the cheapest request every server answers. */
+  async probe(signal: AbortSignal): Promise<void> {
+    await this.#call(encodeMessage("GetPluginConfigRequest", { name: this.#name }), signal);
+  }
+
+  close(): Promise<void> {
     this.#closed = true;
-    this.#deadlines.close();
-    for (const c of this.#idle.splice(0)) c.close();
-    for (const c of this.#busy) c.close();
+    for (const s of this.#idle.splice(0)) s.close();
+    for (const s of this.#busy) s.close();
     this.#busy.clear();
     return Promise.resolve();
   }
 
   /**
-   * Sends one request; retries on connection failures, but only when the server cannot have run
-   * the request (issue 9 item 10; the reference re-sends whatever happened).
+   * One exchange on a borrowed socket. A socket whose exchange failed is closed, never reused:
+   * a late reply can never be read as the answer to the next request (the reference reads it
+   * one request late).
    */
-  async #call(request: Uint8Array, signal: AbortSignal, deadline: number): Promise<Uint8Array> {
-    const frame = encodeFrame(request);
-    let lastError: unknown;
-    for (let attempt = 0; attempt <= this.#attempts; attempt++) {
-      if (this.#closed) throw this.#error("Plugin was shut down");
-      signal.throwIfAborted();
-      const connection = this.#idle.pop() ?? await this.#reconnect();
-      this.#busy.add(connection);
+  async #call(request: Uint8Array, signal: AbortSignal, deadline = Infinity): Promise<Uint8Array> {
+    let socket = this.#idle.pop();
+    if (!socket) {
       try {
-        const reply = await this.#exchange(
-          connection,
-          frame,
-          this.#timeoutSeconds,
-          signal,
-          true,
-          deadline,
-        );
-        this.#release(connection);
-        return reply;
+        socket = await this.#open();
       } catch (error) {
-        this.#busy.delete(connection);
-        connection.close();
-        if (!(error instanceof BrokenConnection)) throw error;
-        // The server went away: every pooled connection is dead too.
-        for (const idle of this.#idle.splice(0)) idle.close();
-        if (this.#closed) throw this.#error("Plugin was shut down", error.cause);
-        if (!error.retryable) {
-          throw this.#error(
-            `Connection lost after the request was sent (not re-sent: the server may have ` +
-              `run it): ${describe(error.cause)}`,
-            error.cause,
-          );
-        }
-        lastError = error.cause;
-        if (attempt < this.#attempts) await sleep(this.#delayMs * (attempt + 1));
+        // Nothing was sent: safe to try again.
+        throw new RemoteCallError(describe(error), { retryable: true, cause: error });
       }
     }
-    throw this.#error(
-      `Request failed after ${this.#attempts + 1} attempts: ${describe(lastError)}`,
-      lastError,
-    );
+    this.#busy.add(socket);
+    try {
+      const reply = await this.#exchange(socket, encodeFrame(request), signal, deadline);
+      this.#release(socket);
+      return reply;
+    } catch (error) {
+      this.#busy.delete(socket);
+      socket.close();
+      // The server went away: every pooled socket is dead too.
+      if (error instanceof RemoteCallError) {
+        for (const idle of this.#idle.splice(0)) idle.close();
+      }
+      throw error;
+    }
   }
 
   /**
-   * Writes `bytes` and reads one frame. The timeout (on the plugin's shared deadline timer)
-   * and the caller's signal both end the exchange by closing the connection, which fails the
-   * pending read: no timer or promise race per call.
+   * Writes `frame` and reads one frame. The read timeout (`unix_socket.timeout`, only when it
+   * ends before the manager's deadline) and the caller's signal both end the exchange by
+   * closing the socket, which fails the pending read: no promise race per call.
    */
   async #exchange(
-    connection: Connection,
-    bytes: Uint8Array,
-    timeoutSeconds: number,
-    signal?: AbortSignal,
-    framed = false,
-    callerDeadline = Infinity,
+    socket: Socket,
+    frame: Uint8Array,
+    signal: AbortSignal,
+    callerDeadline: number,
   ): Promise<Uint8Array> {
-    const out = framed ? bytes : encodeFrame(bytes);
-    const ms = timeoutSeconds * 1000;
+    const ms = this.#timeoutSeconds * 1000;
     // When the manager gives up first, its signal ends the exchange: no timer of our own.
-    const deadline = callerDeadline <= performance.now() + ms
-      ? null
-      : this.#deadlines.add(ms, () => {
-        connection.failure ??= this.#error(`Request timed out after ${timeoutSeconds}s`);
-        connection.close();
+    const timer = callerDeadline <= performance.now() + ms ? undefined : setTimeout(() => {
+      socket.failure ??= new PluginError({
+        message: `Request timed out after ${this.#timeoutSeconds}s`,
+        plugin_name: this.#name,
       });
-    const onAbort = signal
-      ? () => {
-        connection.failure ??= signal.reason;
-        connection.close();
-      }
-      : undefined;
-    if (onAbort) signal!.addEventListener("abort", onAbort, { once: true });
+      socket.close();
+    }, ms);
+    const onAbort = () => {
+      socket.failure ??= signal.reason;
+      socket.close();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     let sent = false;
     try {
       let written = 0;
-      while (written < out.length) written += await connection.conn.write(out.subarray(written));
+      while (written < frame.length) written += await socket.conn.write(frame.subarray(written));
       sent = true;
-      const frame = await connection.reader.read();
-      if (frame === null) throw new Error("connection closed by the server");
-      return frame;
+      const reply = await socket.reader.read();
+      if (reply === null) throw new Error("connection closed by the server");
+      return reply;
     } catch (error) {
-      if (connection.failure !== undefined) throw connection.failure;
+      if (socket.failure !== undefined) throw socket.failure;
       // Safe to send again only when the server cannot have run the request: it was not fully
       // written (a server dispatches whole frames only), or the server closed the connection
       // with it unread, which the kernel reports as a reset (e.g. a pooled connection closed
-      // by the server's idle timeout just as the request went out).
-      throw new BrokenConnection(error, !sent || error instanceof Deno.errors.ConnectionReset);
+      // by the server's idle timeout just as the request went out). Issue 9 item 10.
+      const retryable = !sent || error instanceof Deno.errors.ConnectionReset;
+      throw new RemoteCallError(
+        retryable
+          ? describe(error)
+          : `Connection lost after the request was sent (not re-sent: the server may have ` +
+            `run it): ${describe(error)}`,
+        { retryable, cause: error },
+      );
     } finally {
-      deadline?.settle();
-      if (onAbort) signal!.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
-  #release(connection: Connection): void {
-    this.#busy.delete(connection);
-    if (this.#closed || this.#idle.length >= MAX_IDLE_CONNECTIONS) connection.close();
-    else this.#idle.push(connection);
+  #release(socket: Socket): void {
+    this.#busy.delete(socket);
+    if (this.#closed || this.#idle.length >= MAX_IDLE_CONNECTIONS) socket.close();
+    else this.#idle.push(socket);
   }
 
-  async #connect(): Promise<Connection> {
-    return new Connection(await Deno.connect({ transport: "unix", path: this.#path }));
+  async #open(): Promise<Socket> {
+    return new Socket(await Deno.connect({ transport: "unix", path: this.target }));
   }
-
-  /** Opens a connection, retrying with linear backoff (the server may be restarting). */
-  async #reconnect(): Promise<Connection> {
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= Math.max(1, this.#attempts); attempt++) {
-      try {
-        return await this.#connect();
-      } catch (error) {
-        lastError = error;
-        if (attempt < this.#attempts) await sleep(this.#delayMs * attempt);
-      }
-    }
-    throw this.#error(
-      `Failed to reconnect after ${Math.max(1, this.#attempts)} attempts: ${describe(lastError)}`,
-      lastError,
-    );
-  }
-
-  #error(message: string, cause?: unknown): PluginError {
-    return new PluginError({ message, plugin_name: this.name }, { cause });
-  }
-}
-
-/** An I/O failure on a connection; `retryable` when the request cannot have been run. */
-class BrokenConnection extends Error {
-  constructor(cause: unknown, readonly retryable: boolean) {
-    super(describe(cause), { cause });
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
