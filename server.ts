@@ -37,7 +37,7 @@ export {
   type TransportName,
   type TransportServer,
 } from "./src/external/server.ts";
-export type { PluginContextData } from "./src/external/struct.ts";
+export type { PluginContextData } from "./src/types.ts";
 export {
   createServerLogger,
   type LogFields,

@@ -37,12 +37,12 @@
  *
  * @module
  */
-import type { InvokeHookRequest, InvokeHookResponse } from "../src/external/codec.ts";
+import type { InvokeHookRequest, InvokeHookResponse } from "../src/external/proto/codec.ts";
 import { DEFAULT_CHANNEL_OPTIONS } from "../src/external/grpc/client.ts";
 import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
 import { PLUGIN_SERVICE } from "../src/external/grpc/service.ts";
 import { loadGrpcJs } from "../src/external/grpc/grpc_js.ts";
-import { fromStruct } from "../src/external/struct.ts";
+import { fromStruct } from "../src/external/proto/struct.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
 import {
   BENCH_DIR,

@@ -21,8 +21,8 @@
 import type * as grpcTypes from "@grpc/grpc-js";
 import { loadGrpcJs } from "../src/external/grpc/grpc_js.ts";
 import { PLUGIN_SERVICE } from "../src/external/grpc/service.ts";
-import type { InvokeHookRequest, InvokeHookResponse } from "../src/external/codec.ts";
-import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/struct.ts";
+import type { InvokeHookRequest, InvokeHookResponse } from "../src/external/proto/codec.ts";
+import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/proto/struct.ts";
 import { printReady, stdinClosed } from "./children.ts";
 
 const port = Number(Deno.args[0]);

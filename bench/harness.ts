@@ -29,8 +29,8 @@ import {
   type ToolPreInvokePayload,
 } from "../mod.ts";
 import { ExternalPluginServer } from "../server.ts";
-import type { InvokeHookRequest } from "../src/external/codec.ts";
-import { pluginContextToProto, toStruct } from "../src/external/struct.ts";
+import type { InvokeHookRequest } from "../src/external/proto/codec.ts";
+import { pluginContextToProto, toStruct } from "../src/external/proto/struct.ts";
 import { freshPayload, payloadText } from "./payloads.ts";
 import { ARGS, formatTable, MARKDOWN, median } from "./table.ts";
 

@@ -27,9 +27,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseConfig, PluginManager } from "../mod.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { encodeFrame, FrameReader } from "../src/external/frame.ts";
-import { fromStruct, pluginContextToProto, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import { encodeFrame, FrameReader } from "../src/external/unix/frame.ts";
+import { fromStruct, pluginContextToProto, toStruct } from "../src/external/proto/struct.ts";
 import { ChildSet, runGuarded } from "./children.ts";
 
 const SOCKET_DIR = "/tmp/cpex-bench-sandbox";

@@ -31,9 +31,9 @@
  *
  * @module
  */
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { encodeFrame, FrameReader } from "../src/external/frame.ts";
-import { fromStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import { encodeFrame, FrameReader } from "../src/external/unix/frame.ts";
+import { fromStruct } from "../src/external/proto/struct.ts";
 import { BENCH_DIR, ChildSet, PYTHON_SKIPPED, READY, runGuarded } from "./children.ts";
 import {
   type Call,

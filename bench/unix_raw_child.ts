@@ -19,9 +19,9 @@
  *
  * @module
  */
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { FrameReader, writeFrame } from "../src/external/frame.ts";
-import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import { FrameReader, writeFrame } from "../src/external/unix/frame.ts";
+import { fromStruct, pluginContextFromProto, toStruct } from "../src/external/proto/struct.ts";
 import { printReady, stdinClosed } from "./children.ts";
 
 const [protoPath, bytesPath] = Deno.args;

@@ -1,16 +1,16 @@
 /**
- * Regenerates `src/external/proto_source.ts` (the embedded text of `plugin_service.proto`).
+ * Regenerates `src/external/proto/proto_source.ts` (the embedded text of `plugin_service.proto`).
  * Run after editing the .proto file:
  *
  * ```sh
- * deno run --allow-read=proto --allow-write=src/external/proto_source.ts proto/gen_proto_source.ts
+ * deno run --allow-read=proto --allow-write=src/external/proto/proto_source.ts proto/gen_proto_source.ts
  * ```
  *
  * @module
  */
 
 const protoUrl = new URL("./plugin_service.proto", import.meta.url);
-const outUrl = new URL("../src/external/proto_source.ts", import.meta.url);
+const outUrl = new URL("../src/external/proto/proto_source.ts", import.meta.url);
 
 const text = await Deno.readTextFile(protoUrl);
 if (/[`\\]|\$\{/.test(text)) {

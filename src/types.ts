@@ -609,3 +609,22 @@ export type PluginConfigInput =
     /** Priority; numeric strings are accepted. */
     priority?: number | string;
   };
+
+/**
+ * A plugin context as plain data: what {@linkcode pluginContextFromProto} returns and what the
+ * context converters accept (the `PluginContext` class satisfies it).
+ *
+ * @example
+ * ```ts
+ * import type { PluginContextData } from "@cpex/core/server";
+ * const c: PluginContextData = { global_context: { request_id: "r" }, state: {}, metadata: {} };
+ * ```
+ */
+export interface PluginContextData {
+  /** The request-wide context. */
+  global_context: GlobalContext;
+  /** The plugin's local state. */
+  state: Record<string, unknown>;
+  /** The plugin's local metadata. */
+  metadata: Record<string, unknown>;
+}

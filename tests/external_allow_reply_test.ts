@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import {
-  allowResult,
   encodeAllowReply,
   isAllowReply,
   isDefaultAllow,
-} from "../src/external/allow_reply.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
+} from "../src/external/proto/allow_reply.ts";
+import { allowResult } from "../src/external/decode_result.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
 import { dumpResult } from "../src/external/dump.ts";
-import { fromStruct, toStruct } from "../src/external/struct.ts";
+import { fromStruct, toStruct } from "../src/external/proto/struct.ts";
 
 Deno.test("the pre-encoded allow reply equals the generically encoded one", () => {
   for (const name of ["p", "ArgGuard", "x".repeat(300)]) {

@@ -14,15 +14,14 @@ import {
   ProtobufDecodeError,
   protoRoot,
   ServingStatus,
-} from "../src/external/codec.ts";
-import { PLUGIN_SERVICE_PROTO } from "../src/external/proto_source.ts";
+} from "../src/external/proto/codec.ts";
+import { PLUGIN_SERVICE_PROTO } from "../src/external/proto/proto_source.ts";
 import {
   fromStruct,
   fromValue,
   globalContextFromProto,
   globalContextToProto,
   MAX_STRUCT_DEPTH,
-  type PluginContextData,
   pluginContextFromProto,
   pluginContextToProto,
   pluginErrorFromProto,
@@ -35,8 +34,9 @@ import {
   updateContextFromProto,
   violationFromProto,
   violationToProto,
-} from "../src/external/struct.ts";
-import { encodeFrame } from "../src/external/frame.ts";
+} from "../src/external/proto/struct.ts";
+import type { PluginContextData } from "../src/types.ts";
+import { encodeFrame } from "../src/external/unix/frame.ts";
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -97,8 +97,8 @@ Deno.test("embedded proto source equals proto/plugin_service.proto byte for byte
   );
   assert.ok(
     PLUGIN_SERVICE_PROTO === onDisk,
-    "src/external/proto_source.ts is stale: run `deno run --allow-read=proto " +
-      "--allow-write=src/external/proto_source.ts proto/gen_proto_source.ts`",
+    "src/external/proto/proto_source.ts is stale: run `deno run --allow-read=proto " +
+      "--allow-write=src/external/proto/proto_source.ts proto/gen_proto_source.ts`",
   );
 });
 

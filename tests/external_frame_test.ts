@@ -16,7 +16,7 @@ import {
   MAX_FRAME_LENGTH,
   TruncatedFrameError,
   writeFrame,
-} from "../src/external/frame.ts";
+} from "../src/external/unix/frame.ts";
 
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

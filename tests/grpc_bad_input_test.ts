@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { PluginContext, PluginError } from "../mod.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { fromStruct, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import { fromStruct, toStruct } from "../src/external/proto/struct.ts";
 import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
 import {
   connectPlugin,

@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { PluginContext, PluginError, PluginManager } from "../mod.ts";
-import { encodeMessage } from "../src/external/codec.ts";
-import { toStruct } from "../src/external/struct.ts";
+import { encodeMessage } from "../src/external/proto/codec.ts";
+import { toStruct } from "../src/external/proto/struct.ts";
 import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
 import {
   guardSession,

@@ -11,10 +11,10 @@
 import assert from "node:assert/strict";
 import { PluginContext, PluginError, type PluginResult } from "../mod.ts";
 import { ExternalPluginServer } from "../server.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
 import type { GrpcExternalPlugin } from "../src/external/grpc/client.ts";
 import { resolveGrpcServerSettings } from "../src/external/grpc/server.ts";
-import { fromStruct, pluginContextToProto, toStruct } from "../src/external/struct.ts";
+import { fromStruct, pluginContextToProto, toStruct } from "../src/external/proto/struct.ts";
 import {
   connectPlugin,
   RawGrpcClient,

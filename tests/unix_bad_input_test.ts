@@ -11,9 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { ExternalPluginServer, type ServerHandle } from "../server.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { encodeFrame, FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../src/external/frame.ts";
-import { fromStruct, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import {
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_LENGTH,
+  writeFrame,
+} from "../src/external/unix/frame.ts";
+import { fromStruct, toStruct } from "../src/external/proto/struct.ts";
 import { serveUnix, type UnixServeOptions } from "../src/external/unix/server.ts";
 import { ArgumentValidator } from "../examples/plugins/argument_validator.ts";
 import { ScriptedPlugin, sleep } from "./helpers/plugins.ts";

@@ -23,9 +23,9 @@ import {
   type UnixSocketClientConfig,
 } from "../mod.ts";
 import { UnixSocketExternalPlugin } from "../src/external/unix/client.ts";
-import { encodeMessage } from "../src/external/codec.ts";
-import { FrameReader, writeFrame } from "../src/external/frame.ts";
-import { toStruct } from "../src/external/struct.ts";
+import { encodeMessage } from "../src/external/proto/codec.ts";
+import { FrameReader, writeFrame } from "../src/external/unix/frame.ts";
+import { toStruct } from "../src/external/proto/struct.ts";
 import { gctx, rejection, ScriptedPlugin, sleep } from "./helpers/plugins.ts";
 import {
   allowReply,

@@ -13,9 +13,14 @@
  */
 import assert from "node:assert/strict";
 import { ExternalPluginServer } from "../server.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { encodeFrame, FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../src/external/frame.ts";
-import { fromStruct, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import {
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_LENGTH,
+  writeFrame,
+} from "../src/external/unix/frame.ts";
+import { fromStruct, toStruct } from "../src/external/proto/struct.ts";
 import {
   resolveUnixLimits,
   serveUnix,

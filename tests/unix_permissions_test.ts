@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { Subprocess, within } from "./helpers/subprocess.ts";
-import { decodeMessage, encodeMessage } from "../src/external/codec.ts";
-import { FrameReader, writeFrame } from "../src/external/frame.ts";
-import { fromStruct, toStruct } from "../src/external/struct.ts";
+import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
+import { FrameReader, writeFrame } from "../src/external/unix/frame.ts";
+import { fromStruct, toStruct } from "../src/external/proto/struct.ts";
 
 const EXAMPLE = new URL("../examples/unix_server.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);

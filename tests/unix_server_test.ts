@@ -9,15 +9,19 @@
 import assert from "node:assert/strict";
 import type { PluginResult } from "../mod.ts";
 import { ExternalPluginServer, type ServerHandle } from "../server.ts";
-import { decodeMessage, encodeMessage, type InvokeHookResponse } from "../src/external/codec.ts";
-import { FrameReader, writeFrame } from "../src/external/frame.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type InvokeHookResponse,
+} from "../src/external/proto/codec.ts";
+import { FrameReader, writeFrame } from "../src/external/unix/frame.ts";
 import {
   fromStruct,
-  type PluginContextData,
   pluginContextFromProto,
   pluginContextToProto,
   toStruct,
-} from "../src/external/struct.ts";
+} from "../src/external/proto/struct.ts";
+import type { PluginContextData } from "../src/types.ts";
 import { ArgumentValidator } from "../examples/plugins/argument_validator.ts";
 import { ScriptedPlugin } from "./helpers/plugins.ts";
 

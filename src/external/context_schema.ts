@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import type { PluginContextData } from "./struct.ts";
+import type { PluginContextData } from "../types.ts";
 
 const record = z.record(z.string(), z.unknown());
 

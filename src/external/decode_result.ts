@@ -31,3 +31,18 @@ export function decodeRemoteResult(
     retry_delay_ms: (json.retry_delay_ms ?? 0) as number,
   };
 }
+
+/**
+ * The result a gateway returns for an allow reply (a fresh object: callers may keep it).
+ */
+export function allowResult(): PluginResult {
+  return {
+    continue_processing: true,
+    modified_payload: null,
+    modified_extensions: null,
+    violation: null,
+    metadata: {},
+    http_headers: null,
+    retry_delay_ms: 0,
+  };
+}

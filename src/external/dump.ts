@@ -4,9 +4,14 @@
  *
  * @module
  */
-import type { PluginContextData } from "./struct.ts";
 import { INTERNAL_ERROR_CODE } from "../errors.ts";
-import type { GlobalContext, PluginErrorModel, PluginResult, PluginViolation } from "../types.ts";
+import type {
+  GlobalContext,
+  PluginContextData,
+  PluginErrorModel,
+  PluginResult,
+  PluginViolation,
+} from "../types.ts";
 
 /**
  * A violation as the reference dumps it (`plugin_name` is never sent).

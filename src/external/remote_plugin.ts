@@ -15,8 +15,7 @@ import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../plugin.ts";
 import type { PluginContext } from "../context.ts";
 import type { PluginConfig, PluginConfigInput, PluginErrorModel, PluginResult } from "../types.ts";
-import { allowResult } from "./allow_reply.ts";
-import { decodeRemoteResult } from "./decode_result.ts";
+import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 

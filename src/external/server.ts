@@ -12,10 +12,9 @@ import { readEnv } from "../config/env.ts";
 import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
 import { isBlockSuppressed } from "../manager/result.ts";
 import type { Plugin } from "../plugin.ts";
-import type { PluginConfig, PluginErrorModel, TlsConfig } from "../types.ts";
+import type { PluginConfig, PluginContextData, PluginErrorModel, TlsConfig } from "../types.ts";
 import { parseContext } from "./context_schema.ts";
 import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
-import type { PluginContextData } from "./struct.ts";
 import type { ServerLogger } from "./server_log.ts";
 
 /** The reference's default config path, relative to the working directory. */

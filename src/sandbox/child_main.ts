@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type ByteReader, encodeFrame, FrameReader } from "../external/frame.ts";
+import { type ByteReader, encodeFrame, FrameReader } from "../external/unix/frame.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
 import { SandboxRuntime } from "./runtime.ts";
 

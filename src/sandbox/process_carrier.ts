@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { encodeFrame, FrameReader } from "../external/frame.ts";
+import { encodeFrame, FrameReader } from "../external/unix/frame.ts";
 import type { SandboxPermissions } from "../types.ts";
 import type { Carrier, CarrierEvents } from "./carrier.ts";
 import { entryUrl, type PluginModuleRef } from "./entry.ts";

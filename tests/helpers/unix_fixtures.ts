@@ -10,14 +10,14 @@
 import assert from "node:assert/strict";
 import type { Plugin, PluginResult } from "../../mod.ts";
 import { ExternalPluginServer, type ServerHandle } from "../../server.ts";
-import { decodeMessage, encodeMessage, type InvokeHookRequest } from "../../src/external/codec.ts";
-import { encodeFrame, FrameReader } from "../../src/external/frame.ts";
 import {
-  fromStruct,
-  type PluginContextData,
-  pluginContextFromProto,
-  toStruct,
-} from "../../src/external/struct.ts";
+  decodeMessage,
+  encodeMessage,
+  type InvokeHookRequest,
+} from "../../src/external/proto/codec.ts";
+import { encodeFrame, FrameReader } from "../../src/external/unix/frame.ts";
+import { fromStruct, pluginContextFromProto, toStruct } from "../../src/external/proto/struct.ts";
+import type { PluginContextData } from "../../src/types.ts";
 
 /** Every wait in the Unix client tests is bounded by this. */
 export const WAIT_MS = 10_000;

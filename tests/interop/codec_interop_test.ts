@@ -9,19 +9,23 @@
  */
 
 import assert from "node:assert/strict";
-import { type CpexMessageName, decodeMessage, encodeMessage } from "../../src/external/codec.ts";
+import {
+  type CpexMessageName,
+  decodeMessage,
+  encodeMessage,
+} from "../../src/external/proto/codec.ts";
 import {
   denialMetadataFromProto,
   denialMetadataToProto,
   fromStruct,
-  type PluginContextData,
   pluginContextFromProto,
   pluginContextToProto,
   pluginErrorFromProto,
   pluginErrorToProto,
   toStruct,
   updateContextFromProto,
-} from "../../src/external/struct.ts";
+} from "../../src/external/proto/struct.ts";
+import type { PluginContextData } from "../../src/types.ts";
 import type { GlobalContext, PluginErrorModel } from "../../src/types.ts";
 
 const ROOT = new URL("../../", import.meta.url);

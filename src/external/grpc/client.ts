@@ -23,7 +23,7 @@ import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
 import type { HookRegistry } from "../../hooks/registry.ts";
 import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput, TlsConfig } from "../../types.ts";
-import { invokeRequest, replyFromProto } from "../proto_call.ts";
+import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,
@@ -32,7 +32,7 @@ import type {
   RemoteReply,
 } from "../remote_plugin.ts";
 import { describe } from "../retry.ts";
-import { fromStruct } from "../struct.ts";
+import { fromStruct } from "../proto/struct.ts";
 import { type GrpcJs, loadGrpcJs } from "./grpc_js.ts";
 import {
   fileReadPermissions,

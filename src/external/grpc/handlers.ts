@@ -7,16 +7,16 @@
  * @module
  */
 import { allowResponse } from "./service.ts";
-import { invokeProto } from "../proto_invoke.ts";
+import { invokeProto } from "../proto/proto_invoke.ts";
 import type {
   GetPluginConfigRequest,
   GetPluginConfigResponse,
   GetPluginConfigsResponse,
   InvokeHookRequest,
   InvokeHookResponse,
-} from "../codec.ts";
+} from "../proto/codec.ts";
 import type { ExternalPluginServer } from "../server.ts";
-import { toStruct } from "../struct.ts";
+import { toStruct } from "../proto/struct.ts";
 
 /**
  * `GetPluginConfig`: the entry (matched case-insensitively) or an empty message when there is

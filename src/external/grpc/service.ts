@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { encodeAllowReply, isAllowReply } from "../allow_reply.ts";
+import { encodeAllowReply, isAllowReply } from "../proto/allow_reply.ts";
 import { Buffer } from "node:buffer";
 import protobuf from "protobufjs";
 import {
@@ -18,7 +18,7 @@ import {
   decodeMessage,
   encodeMessage,
   type InvokeHookResponse,
-} from "../codec.ts";
+} from "../proto/codec.ts";
 
 /**
  * One unary method: its full path and the four (de)serializers grpc-js calls.

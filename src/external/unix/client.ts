@@ -15,11 +15,11 @@ import { PluginError } from "../../errors.ts";
 import type { HookRegistry } from "../../hooks/registry.ts";
 import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput } from "../../types.ts";
-import { isAllowReply } from "../allow_reply.ts";
-import { decodeMessage, encodeMessage } from "../codec.ts";
-import { encodeFrame, FrameReader } from "../frame.ts";
+import { isAllowReply } from "../proto/allow_reply.ts";
+import { decodeMessage, encodeMessage } from "../proto/codec.ts";
+import { encodeFrame, FrameReader } from "./frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
-import { invokeRequest, replyFromProto } from "../proto_call.ts";
+import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,

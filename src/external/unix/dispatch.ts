@@ -5,13 +5,13 @@
  * @module
  */
 import protobuf from "protobufjs";
-import { encodeAllowReply } from "../allow_reply.ts";
-import { decodeMessage, encodeMessage } from "../codec.ts";
-import { invokeProto } from "../proto_invoke.ts";
+import { encodeAllowReply } from "../proto/allow_reply.ts";
+import { decodeMessage, encodeMessage } from "../proto/codec.ts";
+import { invokeProto } from "../proto/proto_invoke.ts";
 import type { ExternalPluginServer } from "../server.ts";
-import { type ProtoPluginContext, type ProtoStruct, toStruct } from "../struct.ts";
+import { type ProtoPluginContext, type ProtoStruct, toStruct } from "../proto/struct.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
-import { MAX_FRAME_LENGTH } from "../frame.ts";
+import { MAX_FRAME_LENGTH } from "./frame.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -8,7 +8,7 @@
 import { closeQuietly, listenUnix, releaseListener, startLifecycle } from "../server_lifecycle.ts";
 import { readEnv } from "../../config/env.ts";
 import { DEFAULT_UNIX_SOCKET_PATH } from "../../config/transport_schema.ts";
-import { FrameReader, MAX_FRAME_LENGTH, writeFrame } from "../frame.ts";
+import { FrameReader, MAX_FRAME_LENGTH, writeFrame } from "./frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
 import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { dispatchFrame, replyTooLarge } from "./dispatch.ts";

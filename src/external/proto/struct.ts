@@ -24,7 +24,13 @@
  * @module
  */
 
-import type { GlobalContext, PluginErrorModel, PluginResult, PluginViolation } from "../types.ts";
+import type {
+  GlobalContext,
+  PluginContextData,
+  PluginErrorModel,
+  PluginResult,
+  PluginViolation,
+} from "../../types.ts";
 
 /**
  * A `google.protobuf.Value` in protobufjs message shape: exactly one member is set.
@@ -161,25 +167,6 @@ export interface ProtoPluginError {
   details?: ProtoStruct | null;
   /** JSON-RPC error code (field 5). */
   mcp_error_code?: number | null;
-}
-
-/**
- * A plugin context as plain data: what {@linkcode pluginContextFromProto} returns and what the
- * context converters accept (the `PluginContext` class satisfies it).
- *
- * @example
- * ```ts
- * import type { PluginContextData } from "@cpex/core/server";
- * const c: PluginContextData = { global_context: { request_id: "r" }, state: {}, metadata: {} };
- * ```
- */
-export interface PluginContextData {
-  /** The request-wide context. */
-  global_context: GlobalContext;
-  /** The plugin's local state. */
-  state: Record<string, unknown>;
-  /** The plugin's local metadata. */
-  metadata: Record<string, unknown>;
 }
 
 /**

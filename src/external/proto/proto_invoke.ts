@@ -8,8 +8,8 @@
  */
 import { isDefaultAllow } from "./allow_reply.ts";
 import type { InvokeHookResponse } from "./codec.ts";
-import { INTERNAL_ERROR_CODE } from "../errors.ts";
-import type { ExternalPluginServer } from "./server.ts";
+import { INTERNAL_ERROR_CODE } from "../../errors.ts";
+import type { ExternalPluginServer } from "../server.ts";
 import {
   fromStruct,
   pluginContextFromProto,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { InvokeHookRequest, InvokeHookResponse } from "./codec.ts";
-import type { RemoteCall, RemoteReply } from "./remote_plugin.ts";
+import type { RemoteCall, RemoteReply } from "../remote_plugin.ts";
 import { fromStruct, pluginContextToProto, pluginErrorFromProto, toStruct } from "./struct.ts";
 
 /** The `cpex.InvokeHookRequest` of a call. */

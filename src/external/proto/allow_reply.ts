@@ -7,9 +7,8 @@
  * @module
  */
 import { encodeMessage } from "./codec.ts";
-import { dumpResult } from "./dump.ts";
+import { dumpResult } from "../dump.ts";
 import { toStruct } from "./struct.ts";
-import type { PluginResult } from "../types.ts";
 
 /** Field 2 (`result`) of an `InvokeHookResponse` holding the default allow result. */
 const ALLOW_RESULT_FIELD: Uint8Array = encodeMessage("InvokeHookResponse", {
@@ -64,19 +63,4 @@ export function isAllowReply(reply: Uint8Array): boolean {
   if (reply.length - offset !== tail.length) return false;
   for (let i = 0; i < tail.length; i++) if (reply[offset + i] !== tail[i]) return false;
   return true;
-}
-
-/**
- * The result a gateway returns for an allow reply (a fresh object: callers may keep it).
- */
-export function allowResult(): PluginResult {
-  return {
-    continue_processing: true,
-    modified_payload: null,
-    modified_extensions: null,
-    violation: null,
-    metadata: {},
-    http_headers: null,
-    retry_delay_ms: 0,
-  };
 }
