@@ -18,24 +18,18 @@ import {
 import { PLUGIN_SERVICE_PROTO } from "../src/external/proto/proto_source.ts";
 import {
   fromStruct,
-  fromValue,
   globalContextFromProto,
   globalContextToProto,
   MAX_STRUCT_DEPTH,
   pluginContextFromProto,
   pluginContextToProto,
   pluginErrorFromProto,
-  pluginErrorToProto,
-  resultFromProtoBase,
-  resultToProtoBase,
+  type ProtoValue,
   StructConversionError,
   toStruct,
-  toValue,
-  updateContextFromProto,
-  violationFromProto,
-  violationToProto,
 } from "../src/external/proto/struct.ts";
-import type { PluginContextData } from "../src/types.ts";
+import { replyFromProto } from "../src/external/proto/proto_call.ts";
+import type { RemoteReply } from "../src/external/remote_plugin.ts";
 import { encodeFrame } from "../src/external/unix/frame.ts";
 
 function hex(bytes: Uint8Array): string {
@@ -47,6 +41,17 @@ function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+/** One JSON value as a `google.protobuf.Value`, through the live Struct converter. */
+function toValue(value: unknown): ProtoValue {
+  return toStruct({ v: [value] }).fields!.v.listValue!.values![0];
+}
+
+/** One `google.protobuf.Value` back to JSON, through the live Struct converter. */
+function fromValue(value: ProtoValue | null | undefined): unknown {
+  return (fromStruct({ fields: { v: { listValue: { values: [value as ProtoValue] } } } })
+    .v as unknown[])[0];
 }
 
 /** Value bytes of `toValue(v)` inside `Struct{ "k": v }` (field 1 entry, value field 2). */
@@ -231,13 +236,7 @@ Deno.test("unknown-plugin error response matches the reference's bytes both ways
     "Unable to find tool_pre_invoke for plugin Nope.  Make sure the plugin is registered.";
   const bytes = encodeMessage("InvokeHookResponse", {
     plugin_name: "Nope",
-    error: pluginErrorToProto({
-      message,
-      plugin_name: "Nope",
-      code: "",
-      details: {},
-      mcp_error_code: -32603,
-    }),
+    error: { message, plugin_name: "Nope", mcp_error_code: -32603 },
   });
   assert.equal(hex(bytes), ERROR_RESPONSE_HEX);
   assert.equal(hex(encodeFrame(bytes).subarray(0, 4)), "0000006f");
@@ -259,12 +258,7 @@ Deno.test("negative mcp_error_code is a 10-byte varint", () => {
 
 Deno.test("unknown-message-type reply matches the reference's bytes", () => {
   const bytes = encodeMessage("InvokeHookResponse", {
-    error: pluginErrorToProto({
-      message: "Unknown message type",
-      plugin_name: "",
-      code: "UNKNOWN_MESSAGE",
-      mcp_error_code: 0,
-    }),
+    error: { message: "Unknown message type", code: "UNKNOWN_MESSAGE" },
   });
   assert.equal(hex(bytes), UNKNOWN_MESSAGE_HEX);
   const err = decodeMessage("InvokeHookResponse", bytes).error!;
@@ -334,13 +328,13 @@ Deno.test("every Unix transport message round-trips", () => {
         state: { seen: true },
         metadata: {},
       }),
-      error: pluginErrorToProto({
+      error: {
         message: "m",
         plugin_name: "P",
         code: "C",
-        details: { d: 1 },
+        details: toStruct({ d: 1 }),
         mcp_error_code: -32000,
-      }),
+      },
     },
     HealthCheckRequest: { service: "cpex.PluginService" },
     HealthCheckResponse: { status: ServingStatus.SERVING },
@@ -706,17 +700,17 @@ Deno.test("plugin context: empty local state and metadata are not sent", () => {
   assert.deepEqual(pluginContextFromProto(null).state, {});
 });
 
+/** The context part of a gateway reply. */
+function contextOf(reply: RemoteReply): unknown {
+  return "context" in reply ? reply.context : undefined;
+}
+
 Deno.test("returned context replaces local state and metadata but not empty global state", () => {
-  const target: PluginContextData = {
-    global_context: { request_id: "r", state: { keep: 1 }, metadata: { gm: 1 }, user: "u" },
-    state: { old: 1 },
-    metadata: { old: 2 },
-  };
   // Absent local parts clear local state/metadata; empty global state leaves it alone.
-  updateContextFromProto(target, { global_context: { request_id: "r" } });
-  assert.deepEqual(target.state, {});
-  assert.deepEqual(target.metadata, {});
-  assert.deepEqual(target.global_context.state, { keep: 1 });
+  assert.deepEqual(
+    contextOf(replyFromProto({ context: { global_context: { request_id: "r" } } }, "P")),
+    { state: {}, metadata: {}, globalState: undefined },
+  );
   const returned = decodeMessage(
     "PluginContext",
     encodeMessage("PluginContext", {
@@ -730,77 +724,14 @@ Deno.test("returned context replaces local state and metadata but not empty glob
       metadata: toStruct({ m: 1 }),
     }),
   );
-  updateContextFromProto(target, returned);
-  assert.deepEqual(target, {
-    global_context: { request_id: "r", state: { g: 2 }, metadata: { gm: 1 }, user: "u" },
+  assert.deepEqual(contextOf(replyFromProto({ context: returned }, "P")), {
     state: { s: true },
     metadata: { m: 1 },
+    globalState: { g: 2 },
   });
 });
 
-Deno.test("violation: mcp_error_code 0 and null are the same, details default to {}", () => {
-  const v = { reason: "r", description: "d", code: "c", details: {}, mcp_error_code: null };
-  assert.deepEqual(violationToProto(v), { reason: "r", description: "d", code: "c" });
-  assert.deepEqual(
-    violationFromProto({ reason: "r", description: "d", code: "c", mcp_error_code: 0 }),
-    {
-      reason: "r",
-      description: "d",
-      code: "c",
-      details: {},
-      mcp_error_code: null,
-      http_status_code: null,
-      http_headers: null,
-    },
-  );
-  const full = violationToProto({
-    reason: "r",
-    description: "d",
-    code: "c",
-    details: { k: [1] },
-    mcp_error_code: -32001,
-    http_status_code: 403,
-    http_headers: { a: "b" },
-    plugin_name: "P",
-  });
-  const back = violationFromProto(
-    decodeMessage("PluginViolation", encodeMessage("PluginViolation", full)),
-  );
-  assert.deepEqual(back, {
-    reason: "r",
-    description: "d",
-    code: "c",
-    details: { k: [1] },
-    mcp_error_code: -32001,
-    http_status_code: null,
-    http_headers: null,
-    plugin_name: "P",
-  });
-  assert.equal("plugin_name" in violationFromProto({ reason: "r" }), false);
-});
-
-Deno.test("result base carries continue_processing, violation and metadata", () => {
-  assert.deepEqual(resultToProtoBase({}), { continue_processing: true });
-  assert.deepEqual(resultToProtoBase({ continue_processing: false, metadata: {} }), {});
-  const p = resultToProtoBase({
-    continue_processing: false,
-    violation: { reason: "r", description: "d", code: "c" },
-    metadata: { m: 1 },
-  });
-  const back = resultFromProtoBase(
-    decodeMessage("PluginResultBase", encodeMessage("PluginResultBase", p)),
-  );
-  assert.equal(back.continue_processing, false);
-  assert.equal(back.violation?.code, "c");
-  assert.deepEqual(back.metadata, { m: 1 });
-  assert.deepEqual(resultFromProtoBase({ continue_processing: true }), {
-    continue_processing: true,
-    violation: null,
-    metadata: {},
-  });
-});
-
-Deno.test("plugin error: details can be dropped, plugin name falls back", () => {
+Deno.test("plugin error: plugin name falls back, details come back as JSON", () => {
   const e = {
     message: "boom",
     plugin_name: "",
@@ -808,19 +739,13 @@ Deno.test("plugin error: details can be dropped, plugin name falls back", () => 
     details: { a: 1 },
     mcp_error_code: -32603,
   };
-  assert.deepEqual(pluginErrorToProto(e), {
+  const p = { message: "boom", code: "X", details: toStruct({ a: 1 }), mcp_error_code: -32603 };
+  assert.deepEqual(pluginErrorFromProto(p, "Local"), { ...e, plugin_name: "Local" });
+  assert.deepEqual(pluginErrorFromProto({ message: "boom" }, "Local"), {
     message: "boom",
-    code: "X",
-    details: toStruct({ a: 1 }),
-    mcp_error_code: -32603,
-  });
-  assert.deepEqual(pluginErrorToProto(e, { includeDetails: false }), {
-    message: "boom",
-    code: "X",
-    mcp_error_code: -32603,
-  });
-  assert.deepEqual(pluginErrorFromProto(pluginErrorToProto(e), "Local"), {
-    ...e,
     plugin_name: "Local",
+    code: "",
+    details: {},
+    mcp_error_code: 0,
   });
 });

@@ -15,18 +15,14 @@ import {
   encodeMessage,
 } from "../../src/external/proto/codec.ts";
 import {
-  denialMetadataFromProto,
-  denialMetadataToProto,
   fromStruct,
   pluginContextFromProto,
   pluginContextToProto,
   pluginErrorFromProto,
-  pluginErrorToProto,
   toStruct,
-  updateContextFromProto,
 } from "../../src/external/proto/struct.ts";
-import type { PluginContextData } from "../../src/types.ts";
-import type { GlobalContext, PluginErrorModel } from "../../src/types.ts";
+import { replyFromProto } from "../../src/external/proto/proto_call.ts";
+import type { GlobalContext, PluginContextData, PluginErrorModel } from "../../src/types.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const PYTHON = new URL(".venv/bin/python", ROOT).pathname;
@@ -112,6 +108,47 @@ function contextOf(dump: Json): PluginContextData {
 }
 
 /** Builds the message a vector describes with our converters, the way our peers will. */
+/**
+ * `cpex.PluginError` as the reference writes it (empty strings and zero left out). Our server
+ * bounds and defaults its errors (`errorToProto`), so the vectors are built here.
+ */
+function errorToWire(e: PluginErrorModel): Json {
+  const p: Json = {};
+  if (e.message) p.message = e.message;
+  if (e.plugin_name) p.plugin_name = e.plugin_name;
+  if (e.code) p.code = e.code;
+  if (e.details && Object.keys(e.details).length) p.details = toStruct(e.details);
+  if (e.mcp_error_code) p.mcp_error_code = e.mcp_error_code;
+  return p;
+}
+
+/**
+ * `cpex.DenialMetadata` as the published cpex 0.1.4 writes it (booleans, integers, doubles; the
+ * rest dropped). Our gateway does not read `result_base` (it takes the `result` Struct), so
+ * only these interop vectors need it.
+ */
+function denialToWire(metadata: Json): Json {
+  const fields: Json = {};
+  for (const [key, v] of Object.entries(metadata)) {
+    if (typeof v === "boolean") fields[key] = { boolean: v };
+    else if (typeof v === "number") {
+      fields[key] = Number.isSafeInteger(v) ? { integer: v } : { floating: v };
+    }
+  }
+  return { fields };
+}
+
+/** A decoded `cpex.DenialMetadata` back as JSON. */
+function denialFromWire(p: { fields?: Record<string, Json> } | null | undefined): Json {
+  const out: Json = {};
+  for (const [key, m] of Object.entries(p?.fields ?? {})) {
+    if (Object.hasOwn(m, "boolean")) out[key] = m.boolean === true;
+    else if (Object.hasOwn(m, "floating")) out[key] = Number(m.floating);
+    else if (Object.hasOwn(m, "integer")) out[key] = Number(String(m.integer));
+  }
+  return out;
+}
+
 function buildOurs(v: Vector): Json {
   const s = v.spec;
   switch (v.name.split("/")[0]) {
@@ -129,12 +166,12 @@ function buildOurs(v: Vector): Json {
         msg.result = toStruct(sortKeys(rest));
         if (denial_metadata != null) {
           msg.result_base = {
-            denial_metadata: denialMetadataToProto(sortKeys(denial_metadata as Json)),
+            denial_metadata: denialToWire(sortKeys(denial_metadata as Json)),
           };
         }
       }
       if (s.context) msg.context = pluginContextToProto(contextOf(s.context as Json));
-      if (s.error) msg.error = pluginErrorToProto(s.error as unknown as PluginErrorModel);
+      if (s.error) msg.error = errorToWire(s.error as unknown as PluginErrorModel);
       return msg;
     }
     case "config_response":
@@ -201,21 +238,17 @@ Deno.test("we decode every reference message to the data it was built from", asy
         assert.deepEqual(fromStruct(msg.result as never), rest, v.name);
         const base = msg.result_base as { denial_metadata?: never } | null;
         if (denial_metadata != null) {
-          assert.deepEqual(denialMetadataFromProto(base?.denial_metadata), denial_metadata, v.name);
+          assert.deepEqual(denialFromWire(base?.denial_metadata), denial_metadata, v.name);
         } else {
           assert.equal(base, null, v.name);
         }
         if (s.context) {
-          const target: PluginContextData = {
-            global_context: { request_id: "gw", state: {} },
-            state: { stale: 1 },
-            metadata: { stale: 2 },
-          };
-          updateContextFromProto(target, msg.context as never);
+          const reply = replyFromProto({ context: msg.context as never }, "x");
+          const got = "context" in reply ? reply.context : null;
           const want = s.context as PluginContextData;
-          assert.deepEqual(target.state, want.state, v.name);
-          assert.deepEqual(target.metadata, want.metadata, v.name);
-          assert.deepEqual(target.global_context.state, want.global_context.state, v.name);
+          assert.deepEqual(got?.state, want.state, v.name);
+          assert.deepEqual(got?.metadata, want.metadata, v.name);
+          assert.deepEqual(got?.globalState ?? {}, want.global_context.state ?? {}, v.name);
         }
         break;
       }
@@ -284,7 +317,7 @@ Deno.test("the reference decodes what we encode to the same data", async () => {
           state: { calls: 2 },
           metadata: { note: "n" },
         }),
-        result_base: { denial_metadata: denialMetadataToProto({ score: 0.5, n: 7, ok: true }) },
+        result_base: { denial_metadata: denialToWire({ score: 0.5, n: 7, ok: true }) },
       })),
     },
     {
@@ -292,7 +325,7 @@ Deno.test("the reference decodes what we encode to the same data", async () => {
       type: "InvokeHookResponse",
       hex: hex(encodeMessage("InvokeHookResponse", {
         plugin_name: "P",
-        error: pluginErrorToProto({
+        error: errorToWire({
           message: "boom",
           plugin_name: "P",
           code: "INTERNAL_ERROR",

@@ -1,6 +1,6 @@
 /**
- * JSON <-> `google.protobuf.Struct` conversion and the context, violation, result-base and
- * error converters used by the protobuf transports (gRPC and the raw Unix socket).
+ * JSON <-> `google.protobuf.Struct` conversion and the context and error converters used by the
+ * protobuf transports (gRPC and the raw Unix socket).
  *
  * Proto values are plain objects in the protobufjs message shape
  * (`{fields: {k: {stringValue: "x"}}}`), ready for {@linkcode encodeMessage} and as returned
@@ -24,13 +24,7 @@
  * @module
  */
 
-import type {
-  GlobalContext,
-  PluginContextData,
-  PluginErrorModel,
-  PluginResult,
-  PluginViolation,
-} from "../../types.ts";
+import type { GlobalContext, PluginContextData, PluginErrorModel } from "../../types.ts";
 
 /**
  * A `google.protobuf.Value` in protobufjs message shape: exactly one member is set.
@@ -236,13 +230,6 @@ export function toStruct(obj: Readonly<Record<string, unknown>>): ProtoStruct {
   return objectToStruct(obj, 0);
 }
 
-/**
- * Converts any JSON value into a `google.protobuf.Value`.
- */
-export function toValue(value: unknown): ProtoValue {
-  return valueOf(value, 0) ?? NULL_VALUE;
-}
-
 function objectToStruct(obj: Readonly<Record<string, unknown>>, depth: number): ProtoStruct {
   if (depth >= MAX_STRUCT_DEPTH) {
     throw new StructConversionError(`nesting deeper than ${MAX_STRUCT_DEPTH} levels (cyclic?)`);
@@ -325,14 +312,6 @@ function arrayToList(arr: readonly unknown[], depth: number): ProtoListValue {
  */
 export function fromStruct(struct: ProtoStruct | null | undefined): Record<string, unknown> {
   return structToObject(struct, 0);
-}
-
-/**
- * Converts a `google.protobuf.Value` (decoded or plain) into a JSON value. An unset kind gives
- * `null`, like the reference.
- */
-export function fromValue(value: ProtoValue | null | undefined): unknown {
-  return jsonOf(value, 0);
 }
 
 function structToObject(
@@ -485,101 +464,8 @@ export function pluginContextFromProto(
   };
 }
 
-/**
- * Applies a returned `cpex.PluginContext` to the gateway's context **in place**, as the
- * reference does: local `state` and `metadata` are replaced (with `{}` when absent), and
- * `global_context.state` is replaced only when the returned one is non-empty. Nothing else is
- * taken back (not `global_context.metadata`, not the user).
- */
-export function updateContextFromProto(
-  target: PluginContextData,
-  p: Readonly<ProtoPluginContext>,
-): void {
-  target.state = fromStruct(p.state);
-  target.metadata = fromStruct(p.metadata);
-  const gs = p.global_context?.state;
-  if (gs?.fields != null && !isEmpty(gs.fields)) target.global_context.state = fromStruct(gs);
-}
-
 // ---------------------------------------------------------------------------------------------
-// Violations, result base, errors
-
-/**
- * Converts a violation to `cpex.PluginViolation`. `details` is written when non-empty,
- * `mcp_error_code` when set and non-zero, `plugin_name` when known. `http_status_code` and
- * `http_headers` have no field and are dropped.
- */
-export function violationToProto(v: Readonly<PluginViolation>): ProtoPluginViolation {
-  const p: ProtoPluginViolation = {};
-  if (v.reason) p.reason = v.reason;
-  if (v.description) p.description = v.description;
-  if (v.code) p.code = v.code;
-  if (v.plugin_name) p.plugin_name = v.plugin_name;
-  if (!isEmpty(v.details)) p.details = toStruct(v.details!);
-  if (v.mcp_error_code) p.mcp_error_code = v.mcp_error_code;
-  return p;
-}
-
-/**
- * Converts `cpex.PluginViolation` back: `details` `{}` when absent, `mcp_error_code` 0 becomes
- * `null`, `plugin_name` is set only when non-empty; `http_status_code`/`http_headers` are `null`.
- */
-export function violationFromProto(p: Readonly<ProtoPluginViolation>): PluginViolation {
-  const v: PluginViolation = {
-    reason: p.reason || "",
-    description: p.description || "",
-    code: p.code || "",
-    details: fromStruct(p.details),
-    mcp_error_code: p.mcp_error_code || null,
-    http_status_code: null,
-    http_headers: null,
-  };
-  if (p.plugin_name) v.plugin_name = p.plugin_name;
-  return v;
-}
-
-/**
- * Converts a result's base fields to `cpex.PluginResultBase` (`continue_processing`, the
- * violation if any, non-empty `metadata`). Not used on the wire by cpex 0.1.x, which sends the
- * whole result as a Struct.
- */
-export function resultToProtoBase(r: Readonly<PluginResult>): ProtoPluginResultBase {
-  const p: ProtoPluginResultBase = {};
-  if (r.continue_processing ?? true) p.continue_processing = true;
-  if (r.violation) p.violation = violationToProto(r.violation);
-  if (!isEmpty(r.metadata)) p.metadata = toStruct(r.metadata!);
-  return p;
-}
-
-/**
- * Converts `cpex.PluginResultBase` back into result fields: `continue_processing` as sent
- * (proto3: absent is `false`), `violation` or `null`, `metadata` or `{}`.
- */
-export function resultFromProtoBase(p: Readonly<ProtoPluginResultBase>): PluginResult {
-  return {
-    continue_processing: p.continue_processing === true,
-    violation: p.violation != null ? violationFromProto(p.violation) : null,
-    metadata: fromStruct(p.metadata),
-  };
-}
-
-/**
- * Converts an error model to `cpex.PluginError`. Empty `code`, zero `mcp_error_code` and empty
- * `details` are not written; `details` is left out entirely with `includeDetails: false`
- * (what the reference's raw Unix server does).
- */
-export function pluginErrorToProto(
-  e: Readonly<PluginErrorModel>,
-  options: { includeDetails?: boolean } = {},
-): ProtoPluginError {
-  const p: ProtoPluginError = {};
-  if (e.message) p.message = e.message;
-  if (e.plugin_name) p.plugin_name = e.plugin_name;
-  if (e.code) p.code = e.code;
-  if (options.includeDetails !== false && !isEmpty(e.details)) p.details = toStruct(e.details!);
-  if (e.mcp_error_code) p.mcp_error_code = e.mcp_error_code;
-  return p;
-}
+// Errors
 
 /**
  * Converts `cpex.PluginError` back into an error model, as the reference's clients do:
@@ -597,59 +483,4 @@ export function pluginErrorFromProto(
     details: fromStruct(p.details),
     mcp_error_code: p.mcp_error_code || 0,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Denial metadata (published cpex 0.1.4: `InvokeHookResponse.result_base.denial_metadata`)
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/**
- * Converts `PluginResult.denial_metadata` to `cpex.DenialMetadata` as the published cpex 0.1.4
- * does: booleans, integers (safe integers and in-range bigints) and finite-or-not doubles are
- * kept, every other entry (strings, objects, null, out-of-range integers) is silently dropped.
- * The reference sends it in `InvokeHookResponse.result_base` (only when not `null`; even `{}`)
- * and leaves the key out of the `result` Struct.
- */
-export function denialMetadataToProto(
-  metadata: Readonly<Record<string, unknown>>,
-): ProtoDenialMetadata {
-  const fields: Record<string, ProtoDenialMetric> = {};
-  for (const key of Object.keys(metadata)) {
-    const v = metadata[key];
-    let m: ProtoDenialMetric | undefined;
-    if (typeof v === "boolean") m = { boolean: v };
-    else if (typeof v === "number") m = Number.isSafeInteger(v) ? { integer: v } : { floating: v };
-    else if (typeof v === "bigint" && v >= INT64_MIN && v <= INT64_MAX) {
-      m = { integer: v.toString() };
-    }
-    if (m !== undefined) setKey(fields, key, m);
-  }
-  return { fields };
-}
-
-/**
- * Converts `cpex.DenialMetadata` back into a JSON object of booleans and numbers (64-bit
- * integers beyond 2^53 lose precision). A metric with no member set is skipped.
- */
-export function denialMetadataFromProto(
-  p: Readonly<ProtoDenialMetadata> | null | undefined,
-): Record<string, boolean | number> {
-  const out: Record<string, boolean | number> = {};
-  const fields = p?.fields;
-  if (fields == null) return out;
-  for (const key of Object.keys(fields)) {
-    const m = fields[key];
-    if (m == null) continue;
-    let v: boolean | number;
-    if (hasOwn.call(m, "boolean")) v = m.boolean === true;
-    else if (hasOwn.call(m, "floating")) v = Number(m.floating);
-    else if (hasOwn.call(m, "integer")) {
-      const i = m.integer;
-      v = typeof i === "object" && i !== null ? i.toNumber() : Number(i);
-    } else continue;
-    setKey(out, key, v);
-  }
-  return out;
 }
