@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../src/errors.ts";
-import { loadConfig, loadConfigSync, parseConfigText, substituteEnv } from "../src/config/load.ts";
+import { loadConfig, parseConfigText, substituteEnv } from "../src/config/load.ts";
 import { parseYaml } from "../src/config/yaml.ts";
 import { expectIssue, expectIssueAsync, withEnv } from "./config_test_helpers.ts";
 
@@ -31,12 +31,6 @@ Deno.test("loadConfig accepts a file URL", async () => {
   });
 });
 
-Deno.test("loadConfigSync gives the same config as loadConfig", async () => {
-  await withFile(PLUGIN, async (path) => {
-    assert.deepEqual(loadConfigSync(path), await loadConfig(path));
-  });
-});
-
 Deno.test("a missing config file is an error naming the file", async () => {
   const path = "/tmp/cpex_definitely_missing_config.yaml";
   const issue = await expectIssueAsync(() => loadConfig(path), "", "file not found");
@@ -47,7 +41,6 @@ Deno.test("a missing config file is an error naming the file", async () => {
     assert.ok(e instanceof ConfigError);
     assert.equal(e.file, path);
   }
-  expectIssue(() => loadConfigSync(path), "", "file not found");
 });
 
 Deno.test("a directory instead of a config file is an error", async () => {

@@ -7,7 +7,6 @@ import {
   grpcServerConfigFromEnv,
   mcpClientTlsFromEnv,
   mcpServerConfigFromEnv,
-  unixSocketServerConfigFromEnv,
 } from "../src/config/from_env.ts";
 import { withEnv } from "./config_test_helpers.ts";
 
@@ -222,7 +221,6 @@ Deno.test("client TLS from env is null when no variable is set", async () => {
     assert.equal(grpcClientTlsFromEnv(), null);
     assert.equal(mcpServerConfigFromEnv(), null);
     assert.equal(grpcServerConfigFromEnv(), null);
-    assert.equal(unixSocketServerConfigFromEnv(), null);
   });
 });
 
@@ -273,12 +271,6 @@ Deno.test("server settings from env read TLS only when SSL is enabled", async ()
       (e: unknown) =>
         e instanceof ConfigError && e.issues[0].path === "PLUGINS_GRPC_SERVER_SSL_CLIENT_AUTH",
     );
-  });
-});
-
-Deno.test("unix socket server path comes from PLUGINS_UNIX_SOCKET_PATH", async () => {
-  await clean({ PLUGINS_UNIX_SOCKET_PATH: "/tmp/env.sock" }, () => {
-    assert.deepEqual(unixSocketServerConfigFromEnv(), { path: "/tmp/env.sock" });
   });
 });
 

@@ -65,10 +65,6 @@ export const SCAFFOLD_HOST = "127.0.0.1";
 export const DEFAULT_GRPC_PORT = 50051;
 /** The default port of the generated `serve:mcp` task (the reference runtime's). */
 export const DEFAULT_MCP_PORT = 8000;
-/** The listen addresses the generated tasks use by default. */
-export const SCAFFOLD_GRPC_ADDRESS = `${SCAFFOLD_HOST}:${DEFAULT_GRPC_PORT}`;
-/** The MCP Streamable HTTP address of the generated `serve:mcp` task by default. */
-export const SCAFFOLD_MCP_ADDRESS = `${SCAFFOLD_HOST}:${DEFAULT_MCP_PORT}`;
 
 /**
  * The Unix socket path of the generated `serve:unix` task.

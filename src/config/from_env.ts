@@ -18,8 +18,6 @@ import {
   mcpClientTlsSchema,
   type McpServerConfig,
   mcpServerSchema,
-  type UnixSocketServerConfig,
-  unixSocketServerSchema,
 } from "./transport_schema.ts";
 
 /** field -> [variable, value]; null values are left out. */
@@ -133,16 +131,6 @@ export function grpcServerConfigFromEnv(
     : {};
   if (!anySet(base) && !settings.grpcServerSslEnabled) return null;
   return build(grpcServerSchema, withTls(base, tls, "PLUGINS_GRPC_SERVER_SSL_ENABLED"));
-}
-
-/**
- * Unix socket server settings from PLUGINS_UNIX_SOCKET_PATH (or UNIX_SOCKET_PATH).
- */
-export function unixSocketServerConfigFromEnv(
-  settings: PluginsSettings = readSettings(),
-): UnixSocketServerConfig | null {
-  const sources: Sources = { path: ["PLUGINS_UNIX_SOCKET_PATH", settings.unixSocketPath] };
-  return anySet(sources) ? build(unixSocketServerSchema, sources) : null;
 }
 
 /** Nests `tls.*` sources under a `tls` input object while keeping the variable names. */

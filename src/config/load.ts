@@ -171,17 +171,3 @@ export async function loadConfig(path: string | URL): Promise<Config> {
   }
   return parseConfigText(text, file);
 }
-
-/**
- * Synchronous {@linkcode loadConfig}.
- */
-export function loadConfigSync(path: string | URL): Config {
-  const file = label(path);
-  let text: string;
-  try {
-    text = decoder.decode(Deno.readFileSync(path));
-  } catch (err) {
-    readError(file, err);
-  }
-  return parseConfigText(text, file);
-}

@@ -22,6 +22,3 @@ export interface Carrier {
   /** Resolves once the sandbox is gone and every resource of it is released. */
   readonly closed: Promise<void>;
 }
-
-/** Starts a sandbox for one plugin. */
-export type CarrierFactory = (events: CarrierEvents) => Carrier;
