@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { INVOKE_HOOK } from "./tool_names.ts";
 
 /** A number leaf: its value after `JSON.parse` and the text the reference would write. */
 interface Leaf {
@@ -265,7 +266,7 @@ export class ExactNumbers {
     (batch ? value : [value]).forEach((message, i) => {
       const args = child(found.root!, ...(batch ? [String(i)] : []), "params", "arguments");
       const m = message as { id?: unknown; method?: unknown; params?: { name?: unknown } };
-      if (!args || m?.method !== "tools/call" || m.params?.name !== "invoke_hook") return;
+      if (!args || m?.method !== "tools/call" || m.params?.name !== INVOKE_HOOK) return;
       if (typeof m.id !== "string" && typeof m.id !== "number") return;
       // Where the reply repeats the arguments: the payload as the result's modified_payload,
       // the context as the context.

@@ -16,7 +16,6 @@ import type { ExternalPluginServer } from "../server.ts";
 import type { ExactNumbers } from "./exact_numbers.ts";
 import { GET_PLUGIN_CONFIG, GET_PLUGIN_CONFIGS, INVOKE_HOOK } from "./tool_names.ts";
 
-export { GET_PLUGIN_CONFIG, GET_PLUGIN_CONFIGS, INVOKE_HOOK } from "./tool_names.ts";
 /** The server name the reference announces. */
 export const MCP_SERVER_NAME = "MCP Plugin Server";
 /** The instructions the reference announces. */
