@@ -1,8 +1,9 @@
 /**
  * The MCP Streamable HTTP plugin server (wire.md §2.2): `/mcp` (POST/GET/DELETE) with one SDK
  * `McpServer` + `WebStandardStreamableHTTPServerTransport` per session, `GET /health`, the
- * reference's Host/Origin checks against DNS rebinding when bound to loopback or a Unix socket,
- * and a request body limit answered with 413 before the body is buffered.
+ * reference's Host/Origin checks against DNS rebinding when bound to loopback or a Unix socket
+ * (`host_check.ts`), and a request body limit answered with 413 before the body is buffered
+ * (`http_body.ts`).
  *
  * Each session's POSTs go through a {@linkcode RequestLifecycle}, which releases what the SDK
  * keeps per request and answers cancelled or abandoned requests (issue 9, items 1, 5, 7). POSTs
@@ -40,6 +41,8 @@ import { httpServerPermissions } from "./permissions.ts";
 import { requestIds, RequestLifecycle } from "./request_lifecycle.ts";
 import { createMcpServer } from "./tools.ts";
 import { ExactNumbers } from "./exact_numbers.ts";
+import { hostAllowed, LOOPBACK_HOSTS, originAllowed } from "./host_check.ts";
+import { declaredLength, readBody } from "./http_body.ts";
 
 /** The default request body limit (4 MiB, as the reference's MCP SDK). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -114,80 +117,11 @@ export function resolveMcpServerSettings(
   return settings;
 }
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
-const ALLOWED_HOST_BASES = ["127.0.0.1", "localhost", "[::1]"];
-
-/** `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`; also without a port over a Unix socket. */
-function hostAllowed(host: string, portless: boolean): boolean {
-  for (const base of ALLOWED_HOST_BASES) {
-    if (host === base) return portless;
-    if (host.startsWith(base + ":") && /^\d+$/.test(host.slice(base.length + 1))) return true;
-  }
-  return false;
-}
-
-function originAllowed(origin: string, portless: boolean): boolean {
-  for (const scheme of ["http://", "https://"]) {
-    if (origin.startsWith(scheme)) return hostAllowed(origin.slice(scheme.length), portless);
-  }
-  return false;
-}
-
 function jsonRpcError(status: number, code: number, message: string, headers?: HeadersInit) {
   return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
     status,
     headers: { "content-type": "application/json", ...headers },
   });
-}
-
-/** Bodies up to this size are read in one call (cheaper than a reader for small calls). */
-const SMALL_BODY = 64 * 1024;
-
-/** The Content-Length of `req`, or null without one. */
-function declaredLength(req: Request): number | null {
-  const value = req.headers.get("content-length");
-  return value === null ? null : Number(value);
-}
-
-/**
- * Reads at most `limit` bytes of the body; null when it is larger. With a Content-Length the
- * body lands in one buffer of that size (one copy, item 2).
- */
-async function readBody(req: Request, limit: number): Promise<Uint8Array | null> {
-  const declared = declaredLength(req);
-  if (declared !== null && !(declared <= limit)) {
-    await req.body?.cancel().catch(() => {});
-    return null;
-  }
-  if (!req.body) return new Uint8Array(0);
-  if (declared !== null && declared <= SMALL_BODY) return new Uint8Array(await req.arrayBuffer());
-  const reader = req.body.getReader();
-  const exact = declared !== null ? new Uint8Array(declared) : null;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size + value.length > (exact ? exact.length : limit)) {
-        await reader.cancel().catch(() => {});
-        return null;
-      }
-      if (exact) exact.set(value, size);
-      else chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  if (exact) return size === exact.length ? exact : exact.subarray(0, size);
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
 
 interface Session {
