@@ -18,6 +18,7 @@ import type { PluginConfig, PluginConfigInput, PluginErrorModel, PluginResult } 
 import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
+import { isRecord } from "./is_record.ts";
 
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
@@ -340,10 +341,6 @@ export class RemotePlugin extends Plugin {
 /** Failures other than a non-retryable {@linkcode RemoteCallError} may be tried again. */
 function isRetryable(error: unknown): boolean {
   return !(error instanceof RemoteCallError) || error.retryable;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A server's error object as a {@linkcode PluginErrorModel} (one mapping for every wire). */

@@ -41,6 +41,7 @@ import { httpClientPermissions, runPermission } from "./permissions.ts";
 import type { McpConnector, McpSession } from "./session.ts";
 import { StdioConnector } from "./stdio_connector.ts";
 import { GET_PLUGIN_CONFIG, INVOKE_HOOK } from "./tool_names.ts";
+import { isRecord } from "../is_record.ts";
 
 /** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
 const TOOL_CALL_TIMEOUT_MS = 300_000;
@@ -56,10 +57,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -16,6 +16,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { isRecord } from "../is_record.ts";
 
 /** A JSON-RPC request id. */
 export type RequestId = string | number;
@@ -27,10 +28,6 @@ export const REQUEST_CANCELLED = -32800;
 interface SdkMaps {
   _streamMapping: Map<string, { resolveJson?: unknown }>;
   _requestToStreamMapping: Map<RequestId, string>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isId(value: unknown): value is RequestId {
