@@ -13,7 +13,7 @@ import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
 import type { ObservabilityProvider } from "../observability.ts";
 import { type CpexMetrics, defaultMetrics } from "../observability/metrics.ts";
 import type { Plugin } from "../plugin.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, parseConfig } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
 import { readSettings } from "../config/settings.ts";
 import type {
@@ -31,6 +31,8 @@ import { copyPluginConfig } from "../config/explicit_keys.ts";
 import type { HookResult } from "./result.ts";
 import { HookRecorder } from "../record/recorder.ts";
 import { type ShadowDiff, ShadowRunner } from "./shadow.ts";
+import { PluginSet } from "./plugin_set.ts";
+import { ConfigWatcher } from "./config_watcher.ts";
 
 /**
  * Where the manager reports problems that do not fail a call (plugins skipped at load,
@@ -97,6 +99,24 @@ export interface PluginManagerOptions {
   recorder?: HookRecorder | null;
   /** Called with each shadow plugin diff (issue 17), besides the metric and the log line. */
   onShadowDiff?: (diff: ShadowDiff) => void;
+  /**
+   * Watch the config file (when the manager was made from a path) and `reload()` it when it
+   * changes (issue 14 item 4), from `initialize()` until `shutdown()`. Uses `Deno.watchFs` on
+   * the file's directory (so editors' and Kubernetes ConfigMaps' rename-into-place updates are
+   * seen): needs `--allow-read` of that directory. Results go to the logger. Default false.
+   */
+  watch?: boolean;
+}
+
+/**
+ * Settings resolved from the options, the environment and a config's `plugin_settings`.
+ */
+interface ResolvedSettings {
+  timeout: number;
+  executionPool: number;
+  defaultHookPolicy: DefaultHookPolicy;
+  maxPayloadSize: number;
+  failOnError: boolean;
 }
 
 /**
@@ -163,15 +183,14 @@ export class PluginManager {
   readonly #source: string | URL | Config | null;
   readonly #options: PluginManagerOptions;
   readonly #hooks: HookRegistry;
-  readonly #registry: PluginRegistry;
-  #executor: PluginExecutor;
+  // The current plugin set: each call reads it once (issue 14 item 4); `reload()` swaps it.
+  #set: PluginSet;
   #config: Config | null = null;
   #initialized = false;
   #lock: Promise<unknown> = Promise.resolve();
-  #order: string[] = [];
   #recorder: HookRecorder | null = null;
   #ownsRecorder = false;
-  readonly #shadows: ShadowRunner;
+  #watcher: ConfigWatcher | null = null;
 
   /**
    * Creates a manager for a config file path (loaded by `initialize()`), a parsed
@@ -182,28 +201,33 @@ export class PluginManager {
     if (config && typeof config === "object" && !(config instanceof URL)) this.#config = config;
     this.#options = options;
     this.#hooks = options.hookRegistry ?? hookRegistry;
+    const metrics = options.metrics === undefined ? defaultMetrics() : options.metrics;
+    this.#set = this.#newSet(options.observability ?? null, metrics);
+    this.#recorder = options.recorder ?? null;
+    this.#applySettings(this.#set.executor, this.#resolveSettings(this.#config));
+  }
+
+  /** An empty plugin set with its own executor and shadow runner. */
+  #newSet(observability: ObservabilityProvider | null, metrics: CpexMetrics | null): PluginSet {
     const hooks = this.#hooks;
-    this.#registry = new PluginRegistry((name) => hooks.conditionTarget(name));
     const settings = {
-      hookPolicies: options.hookPolicies,
+      hookPolicies: this.#options.hookPolicies,
       validatePayload: (hook: string, value: unknown) => validateModified(hooks, hook, value),
       isCrossType: (hook: string) => hooks.isCrossType(hook),
       checkInput: (hook: string, value: unknown) => checkPayload(hooks, hook, value),
     };
-    const metrics = options.metrics === undefined ? defaultMetrics() : options.metrics;
-    this.#executor = new PluginExecutor({
-      ...settings,
-      observability: options.observability,
-      metrics,
-    });
-    this.#shadows = new ShadowRunner(
+    const executor = new PluginExecutor({ ...settings, observability, metrics });
+    const shadows = new ShadowRunner(
       (name) => hooks.conditionTarget(name),
       settings,
       metrics,
       (diff) => this.#reportShadow(diff),
     );
-    this.#recorder = options.recorder ?? null;
-    this.#applySettings();
+    return new PluginSet(
+      new PluginRegistry((name) => hooks.conditionTarget(name)),
+      shadows,
+      executor,
+    );
   }
 
   #reportShadow(diff: ShadowDiff): void {
@@ -219,20 +243,28 @@ export class PluginManager {
    * Resolves runtime settings: explicit option, else PLUGINS_* env, else the config's
    * `plugin_settings` (honoured, unlike the reference: Q18), else the default.
    */
-  #applySettings(): boolean {
+  #resolveSettings(config: Config | null): ResolvedSettings {
     const o = this.#options;
     const env = readSettings();
-    const file = this.#config?.plugin_settings ?? {};
-    const executor = this.#executor;
-    executor.timeout = o.timeout ?? env.envValue("pluginTimeout") ?? file.plugin_timeout ?? 30;
-    executor.executionPool = o.executionPool ?? env.envValue("executionPool") ??
-      file.execution_pool ?? 10;
-    executor.defaultHookPolicy = o.defaultHookPolicy ?? env.envValue("defaultHookPolicy") ??
-      file.default_hook_policy ?? "allow";
-    executor.maxPayloadSize = o.maxPayloadSize ?? file.max_payload_size ?? MAX_PAYLOAD_SIZE;
-    // Fail closed by default (issue 12): a security plugin that cannot load must not vanish.
-    return o.failOnPluginError ?? env.envValue("failOnPluginError") ??
-      file.fail_on_plugin_error ?? true;
+    const file = config?.plugin_settings ?? {};
+    return {
+      timeout: o.timeout ?? env.envValue("pluginTimeout") ?? file.plugin_timeout ?? 30,
+      executionPool: o.executionPool ?? env.envValue("executionPool") ??
+        file.execution_pool ?? 10,
+      defaultHookPolicy: o.defaultHookPolicy ?? env.envValue("defaultHookPolicy") ??
+        file.default_hook_policy ?? "allow",
+      maxPayloadSize: o.maxPayloadSize ?? file.max_payload_size ?? MAX_PAYLOAD_SIZE,
+      // Fail closed by default (issue 12): a security plugin that cannot load must not vanish.
+      failOnError: o.failOnPluginError ?? env.envValue("failOnPluginError") ??
+        file.fail_on_plugin_error ?? true,
+    };
+  }
+
+  #applySettings(executor: PluginExecutor, settings: ResolvedSettings): void {
+    executor.timeout = settings.timeout;
+    executor.executionPool = settings.executionPool;
+    executor.defaultHookPolicy = settings.defaultHookPolicy;
+    executor.maxPayloadSize = settings.maxPayloadSize;
   }
 
   /** The loaded config, or null before `initialize()` (for a path) or without one. */
@@ -247,7 +279,7 @@ export class PluginManager {
 
   /** Number of registered plugins. */
   get pluginCount(): number {
-    return this.#registry.pluginCount;
+    return this.#set.registry.pluginCount;
   }
 
   /** The hook registry this manager validates payloads and results with, end to end. */
@@ -258,40 +290,41 @@ export class PluginManager {
   static {
     // The mutable executor stays inside the package (issue 10 item 6): white-box tests reach
     // it through `executorOf`, which mod.ts does not export.
-    executorOf = (manager) => manager.#executor;
+    executorOf = (manager) => manager.#set.executor;
   }
 
   /** The span receiver. */
   get observability(): ObservabilityProvider | null {
-    return this.#executor.observability;
+    return this.#set.executor.observability;
   }
 
   /** Replaces the span receiver. */
   set observability(provider: ObservabilityProvider | null) {
-    this.#executor.observability = provider;
+    this.#set.executor.observability = provider;
   }
 
   /** Where plugin calls are counted and timed, or null. */
   get metrics(): CpexMetrics | null {
-    return this.#executor.metrics;
+    return this.#set.executor.metrics;
   }
 
   /**
    * Loads the config (when given as a path), then loads, initializes and registers every
    * plugin that is not `disabled`, in file order. Concurrent and repeated calls load once.
+   * With the `watch` option, starts watching the config file.
    */
   initialize(): Promise<void> {
     return this.#serial(async () => {
       if (this.#initialized) return;
-      if (this.#registry.pluginCount) await this.#clearRegistry();
+      if (this.#set.registry.pluginCount) await this.#closeSet(this.#set);
       let base: URL | undefined;
-      if (
-        this.#source !== null && (typeof this.#source === "string" || this.#source instanceof URL)
-      ) {
-        this.#config = await loadConfig(this.#source);
-        base = toFileUrl(this.#source);
+      const path = this.#path();
+      if (path !== null) {
+        this.#config = await loadConfig(path);
+        base = toFileUrl(path);
       }
-      const failOnError = this.#applySettings();
+      const settings = this.#resolveSettings(this.#config);
+      this.#applySettings(this.#set.executor, settings);
       const config = this.#config;
       const record = config?.plugin_settings?.record;
       if (record && this.#options.recorder === undefined && this.#recorder === null) {
@@ -301,45 +334,64 @@ export class PluginManager {
           maxBytes: record.max_bytes,
           maxFiles: record.max_files,
           redact: record.redact,
-          metrics: this.#executor.metrics,
+          metrics: this.#set.executor.metrics,
         });
         this.#ownsRecorder = true;
       }
-      if (config) {
-        const logger = this.#options.logger ?? consoleLogger;
-        const enabled = config.plugins.filter((p) => p.mode !== "disabled");
-        const from = typeof this.#source === "string" || this.#source instanceof URL
-          ? ` from ${this.#source}`
-          : "";
-        let loaded = 0;
-        for (const pluginConfig of enabled) {
-          try {
-            await this.#load(pluginConfig, base);
-            loaded++;
-          } catch (error) {
-            const detail = error instanceof Error ? error.message : String(error);
-            if (failOnError) {
-              await this.#clearRegistry();
-              report(
-                logger,
-                `0 of ${enabled.length} plugins loaded${from}: ${pluginConfig.name} failed`,
-              );
-              throw new Error(`Plugin initialization failed: ${pluginConfig.name} - ${detail}`, {
-                cause: error,
-              });
-            }
-            logger.warn(
-              `Skipping plugin ${pluginConfig.name} because fail_on_plugin_error is disabled: ${detail}`,
-            );
-          }
-        }
-        report(logger, `${loaded} of ${enabled.length} plugins loaded${from}`);
+      if (config) await this.#populate(this.#set, config, base, settings.failOnError, path);
+      if (this.#options.watch && path !== null && this.#watcher === null) {
+        this.#watcher = new ConfigWatcher(path, () => this.#reloadFromWatch(path));
       }
       this.#initialized = true;
     });
   }
 
-  async #load(entry: PluginConfig, base: URL | undefined): Promise<void> {
+  /** The config path the manager was made from, or null (a parsed config or none). */
+  #path(): string | URL | null {
+    const source = this.#source;
+    return typeof source === "string" || source instanceof URL ? source : null;
+  }
+
+  /**
+   * Loads every enabled plugin of `config` into `set`. With `failOnError`, the first failure
+   * shuts down what was loaded and throws naming the plugin; otherwise it is skipped.
+   */
+  async #populate(
+    set: PluginSet,
+    config: Config,
+    base: URL | undefined,
+    failOnError: boolean,
+    path: string | URL | null,
+  ): Promise<void> {
+    const logger = this.#options.logger ?? consoleLogger;
+    const enabled = config.plugins.filter((p) => p.mode !== "disabled");
+    const from = path === null ? "" : ` from ${path}`;
+    let loaded = 0;
+    for (const pluginConfig of enabled) {
+      try {
+        await this.#load(set, pluginConfig, base);
+        loaded++;
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        if (failOnError) {
+          await this.#closeSet(set);
+          report(
+            logger,
+            `0 of ${enabled.length} plugins loaded${from}: ${pluginConfig.name} failed`,
+          );
+          throw new Error(`Plugin initialization failed: ${pluginConfig.name} - ${detail}`, {
+            cause: error,
+          });
+        }
+        logger.warn(
+          `Skipping plugin ${pluginConfig.name} because fail_on_plugin_error is disabled: ${detail}`,
+        );
+      }
+    }
+    report(logger, `${loaded} of ${enabled.length} plugins loaded${from}`);
+  }
+
+  async #load(set: PluginSet, entry: PluginConfig, base: URL | undefined): Promise<void> {
     const config = await this.#withManifest(entry, base);
     const plugin = await loadPlugin(config, {
       base,
@@ -353,18 +405,97 @@ export class PluginManager {
     try {
       if (entry.shadow === true) {
         // Issue 17: runs beside the live chain, never in it.
-        if (this.#registry.get(trusted.name)) {
+        if (set.registry.get(trusted.name)) {
           throw new Error(`Plugin ${trusted.name} already registered`);
         }
-        this.#shadows.add(plugin, trusted, this.#executor.timeout);
+        set.shadows.add(plugin, trusted, set.executor.timeout);
         return;
       }
-      this.#registry.register(plugin, trusted);
+      set.registry.register(plugin, trusted);
     } catch (error) {
       await plugin.shutdown().catch(() => {});
       throw error;
     }
-    this.#order.push(trusted.name);
+    set.order.push(trusted.name);
+  }
+
+  /**
+   * Replaces the whole plugin set with the one `config` describes (issue 14 item 4): a config
+   * file path or URL (read now), a parsed {@linkcode Config}, or nothing for the path the
+   * manager was made from. The new set is loaded and initialized beside the current one, then
+   * swapped in at once: calls already running finish on the old set, calls started after the
+   * swap see only the new one. Resolves after the old set's calls (and fire-and-forget tasks)
+   * have finished and its plugins are shut down.
+   *
+   * Every plugin is rebuilt, also one whose entry did not change (no state is carried over),
+   * plugins registered with `registerPlugin()` are dropped with the old set, and plugins
+   * disabled by `on_error: disable` start enabled. The new config's `plugin_settings` apply to
+   * the new set (a `record` block is read only by `initialize()`). Reloads (and
+   * `initialize()`/`shutdown()`) run one at a time.
+   *
+   * A reload that fails (unreadable or invalid YAML, a plugin that will not load or initialize
+   * under `fail_on_plugin_error: true`) shuts down what it started, keeps the old set serving,
+   * and rejects with an error saying why.
+   *
+   * @example
+   * ```ts
+   * import { parseConfig, Plugin, PluginManager } from "@cpex/core";
+   *
+   * class Deny extends Plugin {
+   *   tool_pre_invoke() {
+   *     return { continue_processing: false, violation: { reason: "r", description: "d", code: "NO" } };
+   *   }
+   * }
+   * const manager = new PluginManager(null, { pluginKinds: { deny: Deny } });
+   * await manager.initialize();
+   * await manager.reload(parseConfig({
+   *   plugins: [{ name: "deny", kind: "deny", hooks: ["tool_pre_invoke"] }],
+   * }));
+   * console.log(manager.pluginCount); // 1
+   * await manager.shutdown();
+   * ```
+   */
+  reload(config?: string | URL | Config): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#initialized) throw new Error("reload() needs an initialized manager");
+      const source = config ?? this.#path();
+      if (source === null) throw new Error("reload() needs a config: the manager has no path");
+      let parsed: Config;
+      let base: URL | undefined;
+      let path: string | URL | null = null;
+      if (typeof source === "string" || source instanceof URL) {
+        parsed = await loadConfig(source);
+        base = toFileUrl(source);
+        path = source;
+      } else parsed = parseConfig(source);
+      const old = this.#set;
+      const next = this.#newSet(old.executor.observability, old.executor.metrics);
+      const settings = this.#resolveSettings(parsed);
+      this.#applySettings(next.executor, settings);
+      await this.#populate(next, parsed, base, settings.failOnError, path);
+      // The swap: one reference. Calls that read the old set keep it until they settle.
+      this.#set = next;
+      this.#config = parsed;
+      await old.drain();
+      await this.#closeSet(old);
+      old.executor.close();
+    });
+  }
+
+  /** A reload started by the config watcher: logged, never thrown. */
+  async #reloadFromWatch(path: string | URL): Promise<void> {
+    const logger = this.#options.logger ?? consoleLogger;
+    if (!this.#initialized) return;
+    try {
+      await this.reload(path);
+      report(logger, `reloaded ${path}: ${this.pluginCount} plugins`);
+    } catch (error) {
+      logger.warn(
+        `reload of ${path} failed, keeping the previous plugins: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
   }
 
   /**
@@ -390,34 +521,36 @@ export class PluginManager {
   registerPlugin(plugin: Plugin, trusted?: PluginConfig): Promise<void> {
     return this.#serial(async () => {
       const config = trusted ?? plugin.config;
-      if (this.#registry.get(config.name)) {
+      const set = this.#set;
+      if (set.registry.get(config.name)) {
         throw new Error(`Plugin ${config.name} already registered`);
       }
       await initializeOrRelease(plugin);
-      this.#registry.register(plugin, config);
-      this.#order.push(config.name);
+      set.registry.register(plugin, config);
+      set.order.push(config.name);
     });
   }
 
   /** Unregisters a plugin and calls its `shutdown()`; unknown names are ignored. */
   unregisterPlugin(name: string): Promise<void> {
     return this.#serial(async () => {
-      const ref = this.#registry.get(name);
+      const set = this.#set;
+      const ref = set.registry.get(name);
       if (!ref) return;
-      this.#registry.unregister(name);
-      this.#order = this.#order.filter((n) => n !== name);
+      set.registry.unregister(name);
+      set.order = set.order.filter((n) => n !== name);
       await ref.plugin.shutdown();
     });
   }
 
   /** The plugin registered as `name`, or null. */
   getPlugin(name: string): Plugin | null {
-    return this.#registry.get(name)?.plugin ?? null;
+    return this.#set.registry.get(name)?.plugin ?? null;
   }
 
   /** True when some plugin handles `hookName`. */
   hasHooksFor(hookName: string): boolean {
-    return this.#registry.hasHooksFor(hookName);
+    return this.#set.registry.hasHooksFor(hookName);
   }
 
   /**
@@ -439,22 +572,24 @@ export class PluginManager {
     globalContext: GlobalContext,
     options?: InvokeOptions,
   ): Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]> {
+    // The set is read once: a reload swapping it mid-call does not change this call's plugins.
+    const set = this.#set;
     const recorder = this.#recorder !== null && this.#recorder.sample() ? this.#recorder : null;
-    if (recorder === null && (this.#shadows.size === 0 || !this.#shadows.handles(hookName))) {
-      return this.#executor.execute(
-        this.#registry.plan(hookName),
-        payload,
-        globalContext,
-        options,
-      ) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
+    if (recorder === null && (set.shadows.size === 0 || !set.shadows.handles(hookName))) {
+      const plan = set.registry.plan(hookName);
+      const call = set.executor.execute(plan, payload, globalContext, options);
+      return (plan === null ? call : set.track(call)) as Promise<
+        [HookResult<ResultPayloadOf<H>>, PluginContextTable | null]
+      >;
     }
-    return this.#invokeTapped(
+    return set.track(this.#invokeTapped(
+      set,
       hookName,
       payload,
       globalContext,
       options,
       recorder,
-    ) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
+    )) as Promise<[HookResult<ResultPayloadOf<H>>, PluginContextTable | null]>;
   }
 
   /**
@@ -463,13 +598,14 @@ export class PluginManager {
    * result is settled; neither can fail the call.
    */
   async #invokeTapped(
+    set: PluginSet,
     hookName: string,
     payload: unknown,
     globalContext: GlobalContext,
     options: InvokeOptions | undefined,
     recorder: HookRecorder | null,
   ): Promise<[HookResult, PluginContextTable | null]> {
-    const plan = this.#registry.plan(hookName);
+    const plan = set.registry.plan(hookName);
     // A JSON snapshot is the cheapest copy of a small context (structuredClone costs ~3x).
     let before: string | GlobalContext = globalContext;
     let input = payload;
@@ -482,19 +618,19 @@ export class PluginManager {
     const started = performance.now();
     let out: [HookResult, PluginContextTable | null];
     try {
-      out = await this.#executor.execute(plan, payload, globalContext, options);
+      out = await set.executor.execute(plan, payload, globalContext, options);
     } catch (error) {
       recorder?.add(hookName, input, before, wall, performance.now() - started, {
         result: null,
         error,
       });
-      if (this.#shadows.size) this.#shadows.run(hookName, payload, snapshotOf(before), null);
+      if (set.shadows.size) set.shadows.run(hookName, payload, snapshotOf(before), null);
       throw error;
     }
     recorder?.add(hookName, input, before, wall, performance.now() - started, {
       result: out[0],
     });
-    if (this.#shadows.size) this.#shadows.run(hookName, input, snapshotOf(before), out[0]);
+    if (set.shadows.size) set.shadows.run(hookName, input, snapshotOf(before), out[0]);
     return out;
   }
 
@@ -509,7 +645,8 @@ export class PluginManager {
     context: PluginContext | GlobalContext,
     options: InvokeForPluginOptions = {},
   ): Promise<HookResult<ResultPayloadOf<H>>> {
-    const hookRef = this.#registry.hookRef(name, hookName);
+    const set = this.#set;
+    const hookRef = set.registry.hookRef(name, hookName);
     if (!hookRef) {
       throw new PluginError({
         message:
@@ -533,17 +670,17 @@ export class PluginManager {
       );
     }
     const pluginContext = context instanceof PluginContext ? context : new PluginContext(context);
-    return await this.#executor.executeOne(
+    return await set.trackOne(set.executor.executeOne(
       hookRef,
       input,
       pluginContext,
       options.violationsAsExceptions,
-    ) as HookResult<ResultPayloadOf<H>>;
+    )) as HookResult<ResultPayloadOf<H>>;
   }
 
   /** Re-enables plugins disabled by `on_error: disable`. */
   resetRuntimeDisabled(): Promise<void> {
-    return this.#executor.resetRuntimeDisabled();
+    return this.#set.executor.resetRuntimeDisabled();
   }
 
   /**
@@ -551,8 +688,11 @@ export class PluginManager {
    * not thrown) and forgets them. Idempotent; `initialize()` may be called again.
    */
   shutdown(): Promise<void> {
+    // Stopped at once (not in turn): a reload it started may be queued behind this shutdown.
+    this.#watcher?.close();
+    this.#watcher = null;
     return this.#serial(async () => {
-      this.#executor.close();
+      this.#set.executor.close();
       if (this.#recorder) {
         if (this.#ownsRecorder) {
           await this.#recorder.close();
@@ -560,17 +700,18 @@ export class PluginManager {
           this.#ownsRecorder = false;
         } else await this.#recorder.flush();
       }
-      if (!this.#initialized && this.#registry.pluginCount === 0) return;
-      await this.#clearRegistry();
+      if (!this.#initialized && this.#set.registry.pluginCount === 0) return;
+      await this.#closeSet(this.#set);
       this.#initialized = false;
     });
   }
 
-  async #clearRegistry(): Promise<void> {
+  /** Shuts down every plugin of `set` (shadows first, then in reverse order) and empties it. */
+  async #closeSet(set: PluginSet): Promise<void> {
     const logger = this.#options.logger ?? consoleLogger;
-    await this.#shadows.close((m) => logger.warn(m));
-    for (const name of [...this.#order].reverse()) {
-      const ref = this.#registry.get(name);
+    await set.shadows.close((m) => logger.warn(m));
+    for (const name of [...set.order].reverse()) {
+      const ref = set.registry.get(name);
       if (!ref) continue;
       try {
         await ref.plugin.shutdown();
@@ -580,8 +721,8 @@ export class PluginManager {
         );
       }
     }
-    this.#registry.clear();
-    this.#order = [];
+    set.registry.clear();
+    set.order = [];
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
