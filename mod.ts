@@ -135,6 +135,7 @@ export {
   type ManagerLogger,
   PluginManager,
   type PluginManagerOptions,
+  type ReloadOptions,
   resetPluginManager,
 } from "./src/manager/manager.ts";
 export { HookResult } from "./src/manager/result.ts";

@@ -55,8 +55,9 @@ const SERVE = page(
 Serve the plugins of a config file to gateways in other processes: the Deno counterpart of the
 reference's plugin server runtimes (same config files, same PLUGINS_* variables). Prints
 "READY <transport> <address>" on stdout once listening (never for stdio, where stdout carries
-only MCP messages; diagnostics go to stderr) and stops on SIGINT/SIGTERM/SIGHUP, removing its
-socket file.
+only MCP messages; diagnostics go to stderr) and stops on SIGINT/SIGTERM, removing its
+socket file. SIGHUP reloads the config: calls in flight finish on the old plugins, later calls
+reach the new ones, and a config that fails to load is logged while the old plugins keep serving.
 
 Options:
   -c, --config FILE        Config file (else PLUGINS_CONFIG_PATH, else

@@ -9,7 +9,11 @@ import { PluginContext } from "../context.ts";
 import { errorRepr, PluginError } from "../errors.ts";
 import type { Config } from "../config/schema.ts";
 import { readEnv } from "../config/env.ts";
-import { PluginManager, type PluginManagerOptions } from "../manager/manager.ts";
+import {
+  PluginManager,
+  type PluginManagerOptions,
+  type ReloadOptions,
+} from "../manager/manager.ts";
 import { isBlockSuppressed } from "../manager/result.ts";
 import type { Plugin } from "../plugin.ts";
 import type { PluginConfig, PluginContextData, PluginErrorModel, TlsConfig } from "../types.ts";
@@ -266,6 +270,32 @@ export class ExternalPluginServer {
     await manager.initialize();
     this.#configs = manager.config?.plugins ?? [];
     this.#manager = manager;
+  }
+
+  /**
+   * Replaces the served plugin set (issue 14 item 4; `cpex serve` does it on SIGHUP): the
+   * manager's {@linkcode PluginManager.reload} with `config`, by default the file the server
+   * was started from. Transports keep serving throughout: calls in flight finish on the old
+   * plugins, later ones reach the new set; a failed reload keeps the old set and rejects.
+   *
+   * @example
+   * ```ts
+   * import { ExternalPluginServer } from "@cpex/core/server";
+   * const server = new ExternalPluginServer({ config: "./plugins.yaml" });
+   * await server.initialize();
+   * await server.reload(); // re-reads ./plugins.yaml
+   * await server.shutdown();
+   * ```
+   */
+  async reload(config?: string | URL | Config, options?: ReloadOptions): Promise<void> {
+    const manager = this.#manager;
+    if (!manager) throw new Error("Plugin server not initialized");
+    if (this.#options.plugins) {
+      throw new Error("reload() needs a server made from a config, not from plugin instances");
+    }
+    await manager.reload(config, options);
+    // The manager that reloaded is still ours (no shutdown ran meanwhile).
+    if (this.#manager === manager) this.#configs = manager.config?.plugins ?? [];
   }
 
   /** The config of the first plugin whose name matches case-insensitively, or null. */

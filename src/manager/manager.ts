@@ -109,6 +109,23 @@ export interface PluginManagerOptions {
 }
 
 /**
+ * Options of one {@linkcode PluginManager.reload}.
+ *
+ * @example
+ * ```ts
+ * import type { ReloadOptions } from "@cpex/core";
+ * const o: ReloadOptions = { failOnPluginError: true };
+ * ```
+ */
+export interface ReloadOptions {
+  /**
+   * Overrides the manager's and the new config's `fail_on_plugin_error` for this reload (`cpex
+   * serve` sets it unless `--allow-partial`, so a reload never serves a partial set).
+   */
+  failOnPluginError?: boolean;
+}
+
+/**
  * Settings resolved from the options, the environment and a config's `plugin_settings`.
  */
 interface ResolvedSettings {
@@ -455,7 +472,7 @@ export class PluginManager {
    * await manager.shutdown();
    * ```
    */
-  reload(config?: string | URL | Config): Promise<void> {
+  reload(config?: string | URL | Config, options: ReloadOptions = {}): Promise<void> {
     return this.#serial(async () => {
       if (!this.#initialized) throw new Error("reload() needs an initialized manager");
       const source = config ?? this.#path();
@@ -472,7 +489,8 @@ export class PluginManager {
       const next = this.#newSet(old.executor.observability, old.executor.metrics);
       const settings = this.#resolveSettings(parsed);
       this.#applySettings(next.executor, settings);
-      await this.#populate(next, parsed, base, settings.failOnError, path);
+      const failOnError = options.failOnPluginError ?? settings.failOnError;
+      await this.#populate(next, parsed, base, failOnError, path);
       // The swap: one reference. Calls that read the old set keep it until they settle.
       this.#set = next;
       this.#config = parsed;

@@ -104,6 +104,8 @@ export interface RunningCli {
   waitFor(stream: "stdout" | "stderr", text: string | RegExp): Promise<string>;
   /** Sends `signal` and resolves with the result once the process has exited. */
   kill(signal: Deno.Signal): Promise<CliResult>;
+  /** Sends `signal` without waiting for anything (SIGHUP: reload). */
+  signal(signal: Deno.Signal): void;
   /** Resolves with the result once the process has exited. */
   finished(): Promise<CliResult>;
 }
@@ -186,6 +188,9 @@ export function spawnCli(args: string[], options: CliOptions = {}): RunningCli {
         }
       }
       return await done;
+    },
+    signal(signal) {
+      if (!exited) child.kill(signal);
     },
     finished: () => done,
   };
