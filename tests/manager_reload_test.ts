@@ -459,3 +459,22 @@ Deno.test("reload shuts down the old set's sandboxes: its plugin processes exit,
     await manager.shutdown();
   }
 });
+
+Deno.test("watch: true without read permission on the config's directory fails initialize() naming the flag", async () => {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-reload-" });
+  const path = `${dir}/plugins.yaml`;
+  await Deno.writeTextFile(path, "plugins: []\n");
+  const child = new URL("./helpers/watch_child.ts", import.meta.url).pathname;
+  try {
+    const narrow = await new Subprocess(["run", "--no-prompt", `--allow-read=${path}`, child, path])
+      .finish();
+    assert.equal(narrow.status.code, 1);
+    assert.match(narrow.stderr, new RegExp(`watch: true needs --allow-read=${dir} `));
+    const wide = await new Subprocess(["run", "--no-prompt", `--allow-read=${dir}`, child, path])
+      .finish();
+    assert.equal(wide.status.code, 0, wide.stderr);
+    assert.match(wide.stdout, /^READY$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -32,7 +32,15 @@ export class ConfigWatcher {
     );
     this.#name = basename(file);
     this.#onChange = onChange;
-    this.#watcher = Deno.watchFs(dirname(file), { recursive: false });
+    try {
+      this.#watcher = Deno.watchFs(dirname(file), { recursive: false });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new Error(
+        `watch: true needs --allow-read=${dirname(file)} (the config's directory) to watch ${file}`,
+        { cause: error },
+      );
+    }
     this.#pump();
   }
 

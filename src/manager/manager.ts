@@ -355,9 +355,16 @@ export class PluginManager {
         });
         this.#ownsRecorder = true;
       }
-      if (config) await this.#populate(this.#set, config, base, settings.failOnError, path);
+      // Watching starts first: a missing read permission fails before any plugin is started.
       if (this.#options.watch && path !== null && this.#watcher === null) {
         this.#watcher = new ConfigWatcher(path, () => this.#reloadFromWatch(path));
+      }
+      try {
+        if (config) await this.#populate(this.#set, config, base, settings.failOnError, path);
+      } catch (error) {
+        this.#watcher?.close();
+        this.#watcher = null;
+        throw error;
       }
       this.#initialized = true;
     });
@@ -490,7 +497,12 @@ export class PluginManager {
       const settings = this.#resolveSettings(parsed);
       this.#applySettings(next.executor, settings);
       const failOnError = options.failOnPluginError ?? settings.failOnError;
-      await this.#populate(next, parsed, base, failOnError, path);
+      try {
+        await this.#populate(next, parsed, base, failOnError, path);
+      } catch (error) {
+        next.executor.close();
+        throw error;
+      }
       // The swap: one reference. Calls that read the old set keep it until they settle.
       this.#set = next;
       this.#config = parsed;
