@@ -1,7 +1,7 @@
 /**
  * Hot reload (issue 14 item 4): `PluginManager.reload()` under a steady load of 20 calls in
  * flight, alternating two plugin sets 20 times, with in-process plugins and with external ones
- * served by real subprocesses (a raw Unix socket server and a gRPC server over a Unix socket):
+ * served by real subprocesses (raw Unix socket, gRPC and MCP Streamable HTTP over Unix sockets):
  * 0 failed calls, each call answered by exactly one set, old plugins shut down only after their
  * calls drained, and as many file descriptors open after as before. Also: failed reloads keep
  * the old set and say why (and shut down what they started), reloads run one at a time, and
@@ -345,7 +345,7 @@ Deno.test("watch: true reloads when the file is replaced, keeps the old set on a
 });
 
 /** A plugin server child hosting `LABEL1`/`LABEL2` with only its socket's permissions. */
-function startServer(kind: "unix" | "grpc", path: string, label: string): Subprocess {
+function startServer(kind: "unix" | "grpc" | "mcp", path: string, label: string): Subprocess {
   return new Subprocess([
     "run",
     "--no-prompt",
@@ -372,58 +372,70 @@ function externalSet(label: string, block: Partial<PluginConfigInput>): Config {
   });
 }
 
-Deno.test("reload 20 times under 20 calls in flight (external: Unix socket and gRPC subprocesses): 0 failed, one set per call, no fd leaked", async () => {
-  const tag = crypto.randomUUID().slice(0, 8);
-  const unixPath = `/tmp/cpex-rl-u-${tag}.sock`;
-  const grpcPath = `/tmp/cpex-rl-g-${tag}.sock`;
-  const servers = [startServer("unix", unixPath, "U"), startServer("grpc", grpcPath, "G")];
-  try {
-    await within(Promise.all(servers.map((s) => s.ready)), "both plugin servers READY", 60_000);
-    const sets = {
-      U: externalSet("U", { unix_socket: { path: unixPath, timeout: 10 } }),
-      G: externalSet("G", { grpc: { uds: grpcPath } }),
-    };
-    const fdsBefore = await openFds();
-    const manager = new PluginManager(sets.U, { logger: { warn: () => {} }, metrics: null });
-    await manager.initialize();
-    let fdsLoaded = 0;
+type ServerKind = "unix" | "grpc" | "mcp";
+const LABEL: Record<ServerKind, string> = { unix: "U", grpc: "G", mcp: "M" };
+
+/** The gateway's client block for a server of `kind` on `path`. */
+function clientBlock(kind: ServerKind, path: string): Partial<PluginConfigInput> {
+  if (kind === "unix") return { unix_socket: { path, timeout: 10 } };
+  if (kind === "grpc") return { grpc: { uds: path } };
+  return { mcp: { proto: "STREAMABLEHTTP", url: "http://localhost/mcp", uds: path } };
+}
+
+for (const [first, second] of [["unix", "grpc"], ["mcp", "unix"]] as [ServerKind, ServerKind][]) {
+  Deno.test(`reload 20 times under 20 calls in flight (external: ${first} and ${second} subprocesses): 0 failed, one set per call, no fd leaked`, async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const paths = [first, second].map((kind) => `/tmp/cpex-rl-${kind}-${tag}.sock`);
+    const [a, b] = [LABEL[first], LABEL[second]];
+    const servers = [startServer(first, paths[0], a), startServer(second, paths[1], b)];
     try {
-      fdsLoaded = await openFds();
-      const { calls, failed, bySet } = await underLoad(manager, ["U", "G"], async () => {
-        for (let i = 0; i < RELOADS; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          await manager.reload(i % 2 === 0 ? sets.G : sets.U);
-        }
-      });
-      assert.deepEqual(failed, []);
-      assert.ok(calls > RELOADS * 2, `only ${calls} calls ran`);
-      assert.ok((bySet.get("U") ?? 0) > 0 && (bySet.get("G") ?? 0) > 0);
-      assert.ok(manager.getPlugin("U1") && !manager.getPlugin("G1"));
-      // The sets that served the load are gone with every connection they opened: two idle
-      // reloads later, exactly the descriptors of a freshly initialized Unix set are open.
-      await manager.reload(sets.G);
-      await manager.reload(sets.U);
+      await within(Promise.all(servers.map((s) => s.ready)), "both plugin servers READY", 60_000);
+      const sets = {
+        [a]: externalSet(a, clientBlock(first, paths[0])),
+        [b]: externalSet(b, clientBlock(second, paths[1])),
+      };
+      const fdsBefore = await openFds();
+      const manager = new PluginManager(sets[a], { logger: { warn: () => {} }, metrics: null });
+      await manager.initialize();
+      let fdsLoaded = 0;
+      try {
+        fdsLoaded = await openFds();
+        const { calls, failed, bySet } = await underLoad(manager, [a, b], async () => {
+          for (let i = 0; i < RELOADS; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            await manager.reload(i % 2 === 0 ? sets[b] : sets[a]);
+          }
+        });
+        assert.deepEqual(failed, []);
+        assert.ok(calls > RELOADS * 2, `only ${calls} calls ran`);
+        assert.ok((bySet.get(a) ?? 0) > 0 && (bySet.get(b) ?? 0) > 0);
+        assert.ok(manager.getPlugin(`${a}1`) && !manager.getPlugin(`${b}1`));
+        // The sets that served the load are gone with every connection they opened: two idle
+        // reloads later, no more descriptors are open than for a freshly initialized set.
+        await manager.reload(sets[b]);
+        await manager.reload(sets[a]);
+        let now = 0;
+        await until(
+          async () => (now = await openFds()) <= fdsLoaded,
+          () => `${now} fds, not ${fdsLoaded}`,
+        );
+      } finally {
+        await manager.shutdown();
+      }
       let now = 0;
       await until(
-        async () => (now = await openFds()) <= fdsLoaded,
-        () => `${now} fds, not ${fdsLoaded}`,
+        async () => (now = await openFds()) <= fdsBefore,
+        () => `${now} fds, not ${fdsBefore}`,
       );
     } finally {
-      await manager.shutdown();
+      for (const s of servers) s.kill("SIGTERM");
+      for (const s of servers) {
+        const { status, stderr } = await s.finish();
+        assert.equal(status.code, 0, stderr);
+      }
     }
-    let now = 0;
-    await until(
-      async () => (now = await openFds()) <= fdsBefore,
-      () => `${now} fds, not ${fdsBefore}`,
-    );
-  } finally {
-    for (const s of servers) s.kill("SIGTERM");
-    for (const s of servers) {
-      const { status, stderr } = await s.finish();
-      assert.equal(status.code, 0, stderr);
-    }
-  }
-});
+  });
+}
 
 /** True while process `pid` exists (`kill -0`; reading /proc from Deno needs --allow-all). */
 async function processAlive(pid: number): Promise<boolean> {

@@ -1,8 +1,9 @@
 /**
  * A plugin server for the hot-reload tests: `reload_server_child.ts KIND PATH LABEL` serves two
  * plugins, `LABEL1` (allows, tags the metadata) and `LABEL2` (tags it and BLOCKS with code
- * LABEL), on a Unix socket (KIND `unix`) or gRPC over a Unix socket (KIND `grpc`). Each call
- * takes a few milliseconds, so reloads overlap calls in flight. Prints `READY`, stops on SIGTERM.
+ * LABEL), on a Unix socket (KIND `unix`), or gRPC (`grpc`) or MCP Streamable HTTP (`mcp`) over
+ * a Unix socket. Each call takes a few milliseconds, so reloads overlap calls in flight. Prints
+ * `READY`, stops on SIGTERM.
  *
  * @module
  */
@@ -31,7 +32,7 @@ const plugins = [1, 2].map((i) =>
 const server = new ExternalPluginServer({ plugins });
 const options: ServeOptions = kind === "unix"
   ? { transport: "unix", path }
-  : { transport: "grpc", uds: path };
+  : { transport: kind === "grpc" ? "grpc" : "http", uds: path };
 try {
   const handle = await server.serve(options);
   await handle.finished;
