@@ -321,7 +321,10 @@ Deno.test("watch: true reloads when the file is replaced, keeps the old set on a
     metrics: null,
     logger: { warn: (m) => logs.push(m), info: (m) => logs.push(m) },
   });
-  await manager.initialize();
+  await manager.initialize().catch(async (error) => {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  });
   try {
     // As editors save: write a temporary file, rename it over the config.
     await Deno.writeTextFile(`${dir}/.tmp`, `plugins:\n${yaml("B")}`);
@@ -337,11 +340,14 @@ Deno.test("watch: true reloads when the file is replaced, keeps the old set on a
   } finally {
     await manager.shutdown();
   }
-  // Stopped: a later change reloads nothing.
-  await Deno.writeTextFile(path, `plugins:\n${yaml("C")}`);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.equal(alive.get("C1") ?? 0, 0);
-  await Deno.remove(dir, { recursive: true });
+  try {
+    // Stopped: a later change reloads nothing.
+    await Deno.writeTextFile(path, `plugins:\n${yaml("C")}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(alive.get("C1") ?? 0, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** A plugin server child hosting `LABEL1`/`LABEL2` with only its socket's permissions. */
