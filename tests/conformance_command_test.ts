@@ -19,6 +19,7 @@ import {
 } from "../testing.ts";
 import { type Breakage, BrokenServer, PlainAllow } from "./helpers/conformance_servers.ts";
 import { REPO, runCli } from "./helpers/cli.ts";
+import { createTestPki } from "./helpers/tls_pki.ts";
 
 const SANITIZE = { sanitizeOps: true, sanitizeResources: true };
 
@@ -157,6 +158,70 @@ Deno.test(
     const report = await runConformance({ transport: "unix", target: socketPath() });
     assert.equal(report.ok, false);
     assert.deepEqual(failedIds(report), ["connect"]);
+  },
+);
+
+Deno.test(
+  "conformance over TLS: gRPC with mTLS and MCP over https pass with the client's TLS settings",
+  SANITIZE,
+  async () => {
+    await using pki = await createTestPki();
+    const quiet = { printReady: false, handleSignals: false, host: "127.0.0.1", port: 0 };
+    const probe = () => new ExternalPluginServer({ plugins: [new ConformanceProbe()] });
+    const grpcServer = probe();
+    const grpc = await grpcServer.serve({
+      transport: "grpc",
+      ...quiet,
+      tls: {
+        certfile: pki.serverCert,
+        keyfile: pki.serverKey,
+        ca_bundle: pki.caCert,
+        client_auth: "require",
+      },
+    });
+    const httpServer = probe();
+    const http = await httpServer.serve({
+      transport: "http",
+      ...quiet,
+      tls: { certfile: pki.serverCert, keyfile: pki.serverKey, ssl_cert_reqs: 0 },
+    });
+    try {
+      const port = grpc.address.split(":").pop();
+      // The CLI maps --tls-ca/--tls-cert/--tls-key to the client's TLS settings.
+      const cli = await runCli([
+        "conformance",
+        "-t",
+        "grpc",
+        "--target",
+        `localhost:${port}`,
+        "--tls-ca",
+        pki.caCert,
+        "--tls-cert",
+        pki.clientCert,
+        "--tls-key",
+        pki.clientKey,
+        "--json",
+      ], {
+        permissions: ["--allow-net=localhost,127.0.0.1", `--allow-read=${pki.dir}`, "--allow-env"],
+      });
+      assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+      assert.equal((JSON.parse(cli.stdout) as ConformanceReport).failed, 0);
+      const url = `https://localhost:${http.address.split(":").pop()}/mcp`;
+      const https = await runConformance({
+        transport: "mcp-http",
+        target: url,
+        tls: { ca_bundle: pki.caCert },
+      });
+      assert.equal(https.ok, true, formatConformanceReport(https));
+      // Without the test CA the server's certificate is not trusted: nothing answers.
+      const untrusted = await runConformance({ transport: "mcp-http", target: url });
+      assert.deepEqual(failedIds(untrusted), ["connect"]);
+    } finally {
+      await grpc.close();
+      await grpcServer.close();
+      await http.close();
+      await httpServer.close();
+    }
   },
 );
 
