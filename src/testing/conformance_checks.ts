@@ -336,13 +336,25 @@ const unknownPlugin: ConformanceCheck = {
 
 const unknownHook: ConformanceCheck = {
   id: "invoke.unknown_hook",
-  title: "invoke_hook of a hook the plugin does not have answers an error (no result)",
+  title: "invoke_hook of a hook the plugin does not declare (or nobody knows) answers an error",
   probe: false,
   async run(c) {
-    const target = c.probe?.name ?? (c.plugins[0]?.name as string | undefined);
-    if (!target) return { skip: "no plugin to drive" };
-    const reply = await call(c, request("conformance_no_such_hook", target, { name: "x" }));
-    expectError(reply, `unknown hook of ${target}`);
+    const targets = c.plugins.length > 0 ? c.plugins : c.probe ? [{ name: c.probe.name }] : [];
+    if (targets.length === 0) return { skip: "no plugin to drive" };
+    for (const config of targets) {
+      const name = String(config.name);
+      const reply = await call(c, request("conformance_no_such_hook", name, { name: "x" }));
+      expectError(reply, `hook conformance_no_such_hook of ${name}`);
+      // A built-in hook the plugin does not declare (wire.md §1.2: "Unable to find ...").
+      const declared = Array.isArray(config.hooks) ? config.hooks : [];
+      const other = Object.keys(SAMPLE_PAYLOADS).find((h) => !declared.includes(h));
+      if (!other || !Array.isArray(config.hooks)) continue;
+      const undeclared = await call(
+        c,
+        request(other, name, structuredClone(SAMPLE_PAYLOADS[other])),
+      );
+      expectError(undeclared, `undeclared hook ${other} of ${name}`);
+    }
   },
 };
 
@@ -460,18 +472,33 @@ const violation: ConformanceCheck = {
 
 const pluginError: ConformanceCheck = {
   id: "error.plugin_error",
-  title: "a PluginError's message, code, plugin name and details survive as an error",
+  title: "a PluginError's message, code, plugin name, details and mcp_error_code survive",
   probe: true,
   async run(c) {
     const probe = probeOrSkip(c);
     if (typeof probe !== "string") return probe;
     const details = { limit: 5, scope: ["tools"], "ключ": "значение" };
-    const args = { op: "raise", message: "quota exhausted ✗", code: "CONFORMANCE_QUOTA", details };
+    const args = {
+      op: "raise",
+      message: "quota exhausted ✗",
+      code: "CONFORMANCE_QUOTA",
+      details,
+      mcp_error_code: -32002,
+    };
     const error = expectError(
       await call(c, request("tool_pre_invoke", probe, { name: "t", args })),
       "raise",
     );
-    expectSame("error", { message: args.message, code: args.code }, error, { subset: true });
+    expectSame(
+      "error",
+      {
+        message: args.message,
+        code: args.code,
+        mcp_error_code: args.mcp_error_code,
+      },
+      error,
+      { subset: true },
+    );
     if (error.plugin_name !== probe) {
       fail(`error.plugin_name is ${show(error.plugin_name)}, expected ${show(probe)}`);
     }

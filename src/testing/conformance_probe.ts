@@ -16,8 +16,8 @@
  *   - `"block"`: `continue_processing: false` and a violation with `reason`, `description`,
  *     `code`, `details` (default `{}`), `mcp_error_code` and `http_status_code` (default null)
  *     taken from `args`.
- *   - `"raise"`: raises a structured `PluginError` with `args.message`, `args.code` and
- *     `args.details`.
+ *   - `"raise"`: raises a structured `PluginError` with `args.message`, `args.code`,
+ *     `args.details` and `args.mcp_error_code` (when a number).
  *   - `"raise_plain"`: raises a plain exception whose message contains `args.message`.
  *   - `"context"`: answers `metadata.seen` = `{ state, metadata, global_state, request_id,
  *     server_id, tenant_id, user }` as received, then sets `probe = args.value` in its local
@@ -131,6 +131,9 @@ export class ConformanceProbe extends Plugin {
           plugin_name: this.name,
           code: text(args.code, ""),
           details: record(args.details),
+          ...(typeof args.mcp_error_code === "number"
+            ? { mcp_error_code: args.mcp_error_code }
+            : {}),
         });
       case "raise_plain":
         throw new Error(text(args.message, "probe failure"));

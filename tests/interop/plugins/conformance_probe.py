@@ -60,12 +60,16 @@ class ConformanceProbe(Plugin):
                 ),
             )
         if op == "raise":
+            extra = {}
+            if _number(args.get("mcp_error_code")) is not None:
+                extra["mcp_error_code"] = int(args["mcp_error_code"])
             raise PluginError(
                 error=PluginErrorModel(
                     message=_text(args.get("message"), "probe error"),
                     plugin_name=self.name,
                     code=_text(args.get("code"), ""),
                     details=args.get("details") if isinstance(args.get("details"), dict) else {},
+                    **extra,
                 )
             )
         if op == "raise_plain":
