@@ -3,7 +3,8 @@
  * every check passes over unix, gRPC (TCP and Unix socket) and MCP Streamable HTTP (servers
  * in-process on port 0 / sockets under /tmp) and over MCP STDIO (the CLI starts our server as a
  * child); a server without the probe still gets the generic checks; deliberately broken
- * servers fail, naming exactly the check that catches them, and the CLI exits 1.
+ * servers fail, naming exactly the check that catches them, and the CLI exits 1; TLS (gRPC
+ * mTLS through the CLI flags, MCP over https) and `--plugin` selection.
  *
  * @module
  */
@@ -113,6 +114,42 @@ Deno.test(
       report.checks.filter((c) => c.status === "skip").map((c) => c.id),
       probeChecks,
     );
+  },
+);
+
+Deno.test(
+  "conformance: --plugin picks the plugins the generic checks drive; an unknown one fails config.get",
+  SANITIZE,
+  async () => {
+    const server = new ExternalPluginServer({
+      plugins: [new ConformanceProbe(), new PlainAllow()],
+    });
+    const { handle, target } = await serve(server, "unix");
+    try {
+      const generic = ["config.", "invoke."];
+      const picked = await runConformance({
+        transport: "unix",
+        target,
+        plugins: ["Allow"],
+        checks: generic,
+      });
+      assert.equal(picked.ok, true, formatConformanceReport(picked));
+      assert.equal(picked.checks.length, 6);
+      const missing = await runConformance({
+        transport: "unix",
+        target,
+        plugins: ["Nope"],
+        checks: generic,
+      });
+      assert.deepEqual(failedIds(missing), ["config.get"]);
+      assert.match(
+        missing.checks.find((c) => c.id === "config.get")!.detail!,
+        /"Nope"\) found nothing/,
+      );
+    } finally {
+      await handle.close();
+      await server.close();
+    }
   },
 );
 
