@@ -24,6 +24,7 @@ const INVOKE_RAW: UnaryMethod<
   responseDeserialize: (bytes) => decodeMessage("InvokeHookResponse", bytes),
 };
 
+/** Raw `cpex.PluginService` calls on one grpc-js channel (TCP, TLS or a Unix socket). */
 export class GrpcDriver implements ConformanceDriver {
   readonly target: string;
   readonly #client: GrpcJsModule.Client;

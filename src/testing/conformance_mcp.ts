@@ -40,6 +40,7 @@ interface ToolResult {
   structuredContent?: unknown;
 }
 
+/** The three tools called on one MCP session; answers read from their text items. */
 export class McpDriver implements ConformanceDriver {
   readonly target: string;
   readonly #connector: McpConnector;

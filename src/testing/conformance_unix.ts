@@ -15,7 +15,7 @@ interface UnixSocket {
   reader: FrameReader;
 }
 
-/** One socket per request in flight (the reference serves each connection sequentially). */
+/** Raw frames on Unix sockets: one socket per request in flight, idle ones reused. */
 export class UnixDriver implements ConformanceDriver {
   readonly target: string;
   readonly #idle: UnixSocket[] = [];
