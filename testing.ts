@@ -3,6 +3,8 @@
  * plugin through a real `PluginManager` and returns the result, the plugin's execution record
  * and the contexts; {@linkcode PluginHarness} keeps one plugin in one manager across several
  * hooks (pre, then post); {@linkcode testContext} builds a request context.
+ * {@linkcode runConformance} checks any CPEX plugin server's wire contract (what
+ * `cpex conformance` runs), against the {@linkcode ConformanceProbe} where the server hosts it.
  *
  * @example
  * ```ts
@@ -49,3 +51,31 @@ export {
   type ReplayOptions,
   type ReplayReport,
 } from "./src/replay/replay.ts";
+export {
+  type ConformanceCheckResult,
+  type ConformanceOptions,
+  type ConformanceReport,
+  formatConformanceReport,
+  runConformance,
+} from "./src/testing/conformance.ts";
+export {
+  type CheckContext,
+  CheckFailure,
+  CONFORMANCE_CHECKS,
+  type ConformanceCheck,
+  SAMPLE_PAYLOADS,
+} from "./src/testing/conformance_checks.ts";
+export {
+  CONFORMANCE_TRANSPORTS,
+  type ConformanceDriver,
+  type ConformanceTarget,
+  type ConformanceTransport,
+  openConformanceDriver,
+  type WireInvoke,
+  type WireReply,
+} from "./src/testing/conformance_driver.ts";
+export {
+  CONFORMANCE_PROBE_HOOKS,
+  CONFORMANCE_PROBE_NAME,
+  ConformanceProbe,
+} from "./src/testing/conformance_probe.ts";

@@ -14,8 +14,8 @@ Deno.test("cli --help lists every command and exits 0", async () => {
     const r = await runCli([flag]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: cpex <command>/);
-    for (const command of ["serve", "check", "init"]) {
-      assert.match(r.stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["serve", "check", "init", "conformance"]) {
+      assert.match(r.stdout, new RegExp(`^  ${command}( |\n)`, "m"));
     }
     assert.equal(r.stderr, "");
   }
@@ -30,6 +30,7 @@ Deno.test("each command's --help prints its own page on stdout and exits 0", asy
       /--json/,
     ],
     init: [/^Usage: cpex init NAME/, /--core PATH/, /serve:unix/],
+    conformance: [/^Usage: cpex conformance --transport /, /--plugin A,B/, /ConformanceProbe/],
   };
   for (const [command, patterns] of Object.entries(expected)) {
     for (const args of [[command, "--help"], [command, "-h"], ["help", command]]) {

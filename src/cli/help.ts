@@ -38,6 +38,8 @@ Commands:
   check    Validate a config and print each hook's plugins in execution order
   init     Create an external plugin project (plugin class, config, tests, deno tasks)
   replay   Run recorded hook calls through a candidate config and diff the decisions
+  conformance
+           Check any CPEX plugin server's wire contract over one transport (pass/fail table)
   help     Show the help of a command (same as <command> --help)
 
 Options:
@@ -210,11 +212,62 @@ Example:
 `,
 );
 
+const CONFORMANCE = page(
+  `Usage: ${PROGRAM} conformance --transport grpc|unix|mcp-http|mcp-stdio --target TARGET [options]
+       ${PROGRAM} conformance --transport mcp-stdio [options] -- COMMAND [ARGS...]`,
+  `
+Drive any CPEX plugin server (ours, the Python reference, another implementation) through a
+scenario set that checks the wire contract, and print a pass/fail table: config fetch
+(get_plugin_configs, get_plugin_config, unknown names), unknown plugin and unknown hook errors,
+the answer shape of each hosted plugin, every hook family, violations (code, reason, details
+and error codes), PluginError and exception mapping, the context round trip (local state and
+metadata, global state, ids), unicode, numbers (2^53, 2^60, extremes, -0, NaN), and calls in
+flight at once matched to their requests.
+
+Checks beyond config fetch and errors need the conformance probe: a plugin named
+ConformanceProbe whose behaviour the payload drives (ConformanceProbe in @cpex/core/testing;
+tests/interop/plugins/conformance_probe.py for the Python reference). Without it those checks
+are skipped, not failed.
+
+Targets: grpc HOST:PORT or unix:/PATH; unix /PATH; mcp-http URL (e.g.
+http://localhost:8000/mcp); mcp-stdio the command line that starts the server (split on
+spaces, or given after --; it inherits the environment).
+
+Options:
+  -t, --transport T     grpc, unix, mcp-http or mcp-stdio
+      --target TARGET   Where the server is (see Targets)
+      --plugin A,B      Plugins the generic checks drive (default: every listed plugin)
+      --probe NAME      The conformance probe's name on the server (ConformanceProbe)
+      --check ID,...    Run only these checks (an id ending in '.' selects a group: hook.)
+      --concurrency N   Calls in flight in the concurrency check (16)
+      --timeout MS      Deadline of one call (10000)
+      --tls             Use TLS (grpc, mcp-http with an https URL); system roots unless --tls-ca
+      --tls-ca FILE     CA bundle to verify the server
+      --tls-cert FILE   Client certificate (mTLS), with --tls-key FILE
+      --cwd DIR         Working directory of the mcp-stdio command
+      --json            Print the report as JSON on stdout
+  -h, --help            Show this help
+
+Exit codes: 0 every check passed or was skipped, 1 a check failed or the server could not be
+reached, 2 usage error.
+
+Permissions: --allow-net to the target (a Unix socket, raw or gRPC, also needs
+--allow-net=unix:PATH --allow-read=PATH --allow-write=PATH), --allow-env=GRPC_* names for grpc
+(as for serve), --allow-read for TLS files, --allow-run for the mcp-stdio command.
+
+Examples:
+  ${PROGRAM} conformance --transport grpc --target 127.0.0.1:50051
+  ${PROGRAM} conformance --transport unix --target /tmp/plugins.sock --json
+  ${PROGRAM} conformance --transport mcp-stdio -- python -m cpex.framework.external.mcp.server.runtime
+`,
+);
+
 const PAGES: Readonly<Record<string, HelpPage>> = {
   serve: SERVE,
   check: CHECK,
   init: INIT,
   replay: REPLAY,
+  conformance: CONFORMANCE,
 };
 
 /**

@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   check: async () => (await import("./check.ts")).checkCommand,
   init: async () => (await import("./init.ts")).initCommand,
   replay: async () => (await import("./replay.ts")).replayCommand,
+  conformance: async () => (await import("./conformance.ts")).conformanceCommand,
 };
 
 function usageError(output: Output, message: string, command: string | null): number {
