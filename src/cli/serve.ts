@@ -72,6 +72,7 @@ export async function serveCommand(args: readonly string[], output: Output): Pro
     `${count} plugin${count === 1 ? "" : "s"} from ${plan.config} on ` +
       `${plan.transport}${handle.address === plan.transport ? "" : ` ${handle.address}`}`,
   );
+  if (handle.metricsAddress) logger.info(`metrics on http://${handle.metricsAddress}/metrics`);
   try {
     await handle.finished;
   } finally {

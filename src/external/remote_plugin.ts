@@ -19,6 +19,7 @@ import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { isRecord } from "./is_record.ts";
+import { injectTraceContext } from "../observability/trace_context.ts";
 
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
@@ -87,6 +88,11 @@ export interface RemoteCall {
   readonly payload: unknown;
   /** The caller's context (sent; written back by the core). */
   readonly context: PluginContext;
+  /**
+   * W3C trace context headers for the server (`traceparent`, `tracestate`), null when the call
+   * is not traced; a transport with a place for them sends them (gRPC metadata, MCP `_meta`).
+   */
+  readonly traceContext: Readonly<Record<string, string>> | null;
 }
 
 /** How the core drives a connection. */
@@ -225,7 +231,12 @@ export class RemotePlugin extends Plugin {
     if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
-    const reply = await this.#send({ hookName, pluginName: this.name, payload, context }, options);
+    // The plugin span's trace context, else the caller's active OpenTelemetry span's (issue 15).
+    const traceContext = options.traceContext ?? injectTraceContext();
+    const reply = await this.#send(
+      { hookName, pluginName: this.name, payload, context, traceContext },
+      options,
+    );
     if (reply.allow) return allowResult();
     if (reply.error) throw new PluginError(errorModel(reply.error, this.name));
     if (reply.context) writeBackContext(context, reply.context);

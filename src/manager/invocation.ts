@@ -76,6 +76,8 @@ export class Invocation {
   traceId = "";
   /** The id of the open `plugin.hook.invoke` span, or null. */
   hookSpan: string | null = null;
+  /** The span of the plugin call about to start (set by `startPluginSpan`, taken by `call`). */
+  callSpan: string | null = null;
   /** Where this invocation's calls are counted, or null. */
   meters: PlanMetrics | null = null;
   /** When the first plugin call started (`performance.now()` time; -1: none yet). */
@@ -200,6 +202,10 @@ export class Invocation {
     const options = new CallOptions(
       ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
     );
+    if (this.callSpan !== null) {
+      options.traced = { provider: this.tracing!, span: this.callSpan };
+      this.callSpan = null;
+    }
     const settings = this.settings;
     return callPlugin(
       hookRef,

@@ -36,6 +36,7 @@ import { mcpServerConfigFromEnv } from "../../config/from_env.ts";
 import type { McpServerConfig } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
 import { preflight } from "../permissions.ts";
+import { metricsResponse } from "../metrics_listener.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
 import { requestIds, RequestLifecycle } from "./request_lifecycle.ts";
@@ -189,6 +190,9 @@ class McpHttpApp {
       }
       return Response.json({ status: "healthy" });
     }
+    // The exposition of the hosted plugins' metrics (issue 15), like /health without a session.
+    const metrics = metricsResponse(req, url.pathname, () => this.#server.metricsText());
+    if (metrics) return metrics;
     if (url.pathname !== MCP_PATH && url.pathname !== MCP_PATH + "/") {
       return new Response("Not Found", { status: 404 });
     }
