@@ -19,7 +19,11 @@ import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { isRecord } from "./is_record.ts";
-import { injectTraceContext } from "../observability/trace_context.ts";
+import {
+  extractTraceContext,
+  injectTraceContext,
+  runInContext,
+} from "../observability/trace_context.ts";
 
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
@@ -232,11 +236,14 @@ export class RemotePlugin extends Plugin {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
     // The plugin span's trace context, else the caller's active OpenTelemetry span's (issue 15).
-    const traceContext = options.traceContext ?? injectTraceContext();
-    const reply = await this.#send(
-      { hookName, pluginName: this.name, payload, context, traceContext },
-      options,
-    );
+    const spanContext = options.traceContext;
+    const traceContext = spanContext ?? injectTraceContext();
+    const send = () =>
+      this.#send({ hookName, pluginName: this.name, payload, context, traceContext }, options);
+    // The plugin span is made active for the send, so spans the runtime makes for the request
+    // (Deno's HTTP client spans; their `traceparent` header) belong to the same trace.
+    const active = spanContext ? extractTraceContext(spanContext) : null;
+    const reply = active === null ? await send() : await runInContext(active, send);
     if (reply.allow) return allowResult();
     if (reply.error) throw new PluginError(errorModel(reply.error, this.name));
     if (reply.context) writeBackContext(context, reply.context);

@@ -75,7 +75,9 @@ type Transport = "grpc" | "unix" | "http";
 
 /** The gateway's entry for plugin `name` hosted at `handle`. */
 function entry(transport: Transport, name: string, priority: number, address: string) {
-  const base = { name, kind: "external", hooks: [HOOK], priority };
+  // An explicit timeout, so the server's 50 ms one of `slow` is not merged in: only the server
+  // times out.
+  const base = { name, kind: "external", hooks: [HOOK], priority, timeout: 10 };
   if (transport === "grpc") return { ...base, grpc: { target: address } };
   if (transport === "unix") return { ...base, unix_socket: { path: address } };
   // A host name: the gateway refuses loopback IPs in MCP URLs (SSRF protection).
