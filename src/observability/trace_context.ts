@@ -16,15 +16,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 
-/**
- * Trace context headers: `traceparent` and, when set, `tracestate` (lower-case names).
- *
- * @example
- * ```ts
- * import type { TraceCarrier } from "@cpex/core";
- * const c: TraceCarrier = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
- * ```
- */
+/** Trace context headers: `traceparent` and, when set, `tracestate` (lower-case names). */
 export type TraceCarrier = Record<string, string>;
 
 /** The names a trace context is carried under on the wire (W3C trace context). */
