@@ -198,14 +198,14 @@ export class Invocation {
     now?: number,
   ): Promise<PluginResult> {
     const ext = this.callerExtensions;
+    // Taken first, so a throw below cannot leave it to the next call.
+    const span = this.callSpan;
+    this.callSpan = null;
     // Views are frozen like payloads: a plugin cannot change what the caller or others see.
     const options = new CallOptions(
       ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
     );
-    if (this.callSpan !== null) {
-      options.traced = { provider: this.tracing!, span: this.callSpan };
-      this.callSpan = null;
-    }
+    if (span !== null) options.traced = { provider: this.tracing!, span };
     const settings = this.settings;
     return callPlugin(
       hookRef,
