@@ -85,6 +85,17 @@ function entry(transport: Transport, name: string, priority: number, address: st
   return { ...base, mcp: { proto: "STREAMABLEHTTP", url: `http://localhost:${port}/mcp` } };
 }
 
+/** The status line of a raw `GET /metrics` sent with `host` (fetch cannot set Host). */
+async function rawGet(address: string, host: string): Promise<string> {
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(`GET /metrics HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`),
+  );
+  const text = await new Response(conn.readable).text();
+  return text.slice(0, text.indexOf("\r\n"));
+}
+
 async function scrapeAfterCalls(transport: Transport): Promise<Family[]> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-obs-metrics-" });
   // The server's own metrics object, so the counts are exactly its calls.
@@ -124,7 +135,10 @@ async function scrapeAfterCalls(transport: Transport): Promise<Family[]> {
     const post = await fetch(url, { method: "POST", body: "x" });
     assert.equal(post.status, 405);
     await post.body?.cancel();
-    if (transport !== "http") {
+    if (transport === "http") {
+      // Behind the loopback server's Host check, like /mcp (no DNS rebinding).
+      assert.match(await rawGet(metricsAddress, "evil.example"), /^HTTP\/1\.1 421 /);
+    } else {
       const other = await fetch(`http://${metricsAddress}/other`);
       assert.equal(other.status, 404);
       await other.body?.cancel();
