@@ -449,11 +449,14 @@ export class ExternalPluginServer {
     }
     if (metrics) {
       const stop = handle.close;
+      const transportHandle = handle;
       let closing: Promise<void> | null = null;
+      // The built-in transports' handles are plain objects; a frozen one is wrapped instead.
+      if (!Object.isExtensible(handle)) handle = Object.create(handle) as ServerHandle;
       Object.defineProperties(handle, {
         metricsAddress: { value: metrics.address, enumerable: true },
         close: {
-          value: () => closing ??= stop.call(handle).finally(() => metrics.close()),
+          value: () => closing ??= stop.call(transportHandle).finally(() => metrics.close()),
           enumerable: true,
         },
       });

@@ -26,8 +26,8 @@ export const TRACE_CONTEXT_KEYS: readonly string[] = Object.freeze(["traceparent
 const MAX_VALUE = 1024;
 
 /**
- * The trace context of `ctx` (default: the active one) as headers; null when it has no
- * recording-independent valid span or no propagator is registered.
+ * The trace context of `ctx` (default: the active one) as headers; null when it holds no span
+ * or the registered propagator (none without an SDK) writes no `traceparent`.
  */
 export function injectTraceContext(ctx: Context = otelContext.active()): TraceCarrier | null {
   if (trace.getSpanContext(ctx) === undefined) return null;
