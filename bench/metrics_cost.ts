@@ -12,7 +12,7 @@
  * @module
  */
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { CpexMetrics, PluginManager } from "../mod.ts";
+import { CpexMetrics, Outcome, PluginManager, type PluginSeries } from "../mod.ts";
 import { GLOBAL_CONTEXT, NoOp } from "./cases.ts";
 
 const iterations = Number(Deno.args[0] ?? 20_000);
@@ -97,5 +97,54 @@ for (const c of cases) {
   console.log(
     `${c.name.padEnd(44)} ${m.toFixed(2).padStart(7)} µs/invocation  ` +
       `${((m - off) / PLUGINS).toFixed(3).padStart(7)} µs/plugin call over off`,
+  );
+}
+
+// The recording alone (what the executor adds per plugin call: the series lookup, the outcome
+// count, the latency histogram), without the rest of the invocation, whose noise on a loaded
+// machine is larger than the cost itself. Same instruments, interleaved rounds, median.
+const RECORDS = iterations * 50;
+const recorders: Array<{ name: string; metrics: CpexMetrics | null; samples: number[] }> = [
+  { name: "baseline (lookup only, no metrics)", metrics: null, samples: [] },
+  { name: "global meter", metrics: new CpexMetrics(), samples: [] },
+  { name: "@opentelemetry/sdk-metrics", metrics: sdkMetrics, samples: [] },
+  { name: "sdk-metrics, histograms: false", metrics: localHistograms, samples: [] },
+];
+const keys = Array.from({ length: PLUGINS }, () => ({}));
+
+function recordRound(metrics: CpexMetrics | null, n: number): number {
+  const byKey = new Map<object, PluginSeries | null>(
+    keys.map((
+      k,
+      i,
+    ) => [k, metrics?.plugin(`p${i}`, "tool_pre_invoke", "sequential", null) ?? null]),
+  );
+  const started = performance.now();
+  let sink = 0;
+  for (let i = 0; i < n; i++) {
+    const series = byKey.get(keys[i % PLUGINS])!;
+    const ns = 900 + (i & 1023);
+    if (series === null || metrics === null) {
+      sink += ns;
+      continue;
+    }
+    series.calls[Outcome.Allowed]++;
+    metrics.duration(series, ns / 1e9);
+  }
+  if (sink < 0) console.log(sink);
+  return ((performance.now() - started) * 1000) / n;
+}
+
+for (const r of recorders) recordRound(r.metrics, RECORDS / 10);
+for (let round = 0; round < rounds; round++) {
+  for (const r of recorders) r.samples.push(recordRound(r.metrics, RECORDS));
+}
+const base = median(recorders[0].samples);
+console.log(`recording only: median of ${rounds} interleaved rounds x ${RECORDS} plugin calls`);
+for (const r of recorders) {
+  const m = median(r.samples);
+  console.log(
+    `${r.name.padEnd(44)} ${m.toFixed(3).padStart(7)} µs/plugin call  ` +
+      `${(m - base).toFixed(3).padStart(7)} µs over baseline`,
   );
 }

@@ -65,6 +65,12 @@ export interface ObservabilityProvider {
   startSpan(options: StartSpanOptions): string | null;
   /** Ends a span started by `startSpan` with its status (`ok` by default) and extra attributes. */
   endSpan(spanId: string, status?: "ok" | "error", attributes?: SpanAttributes): void;
+  /**
+   * The W3C trace context headers (`traceparent`, `tracestate`) of the open span `spanId`, or
+   * null. Optional: an external plugin sends them to its server so the server's spans join the
+   * trace (issue 15); without it the active OpenTelemetry context is sent, if any.
+   */
+  traceContext?(spanId: string): Record<string, string> | null;
 }
 
 /**

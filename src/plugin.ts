@@ -41,6 +41,12 @@ export interface HookCallOptions {
    * a hand-built options object in a unit test). Lets a plugin size its own timeouts.
    */
   readonly deadline?: number;
+  /**
+   * The W3C trace context headers (`traceparent`, `tracestate`) of the plugin's span, when the
+   * call is traced (absent otherwise): a plugin that calls another service forwards them so
+   * that service's spans join the trace, as external plugins do (issue 15).
+   */
+  readonly traceContext?: Readonly<Record<string, string>>;
 }
 
 /**

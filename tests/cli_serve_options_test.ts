@@ -74,3 +74,28 @@ Deno.test("serve refuses TLS with --uds and for transports without TLS", () => {
     (e: unknown) => e instanceof UsageError && e.command === "serve",
   );
 });
+
+Deno.test("serve --metrics-port / --metrics-host become the metrics listener's options", () => {
+  assert.deepEqual(plan("-t", "unix", "--metrics-port", "9464").options, {
+    transport: "unix",
+    metricsPort: 9464,
+  });
+  assert.deepEqual(
+    plan("-t", "grpc", "--metrics-port", "0", "--metrics-host", "0.0.0.0").options,
+    { transport: "grpc", metricsPort: 0, metricsHost: "0.0.0.0" },
+  );
+  for (
+    const [args, message] of [
+      [["--metrics-port", "x"], /--metrics-port must be an integer in 0\.\.65535, got 'x'/],
+      [["--metrics-port", "70000"], /--metrics-port must be an integer/],
+      [["--metrics-host", "127.0.0.1"], /--metrics-host needs --metrics-port/],
+      [["--metrics-port", "1", "--metrics-host", " "], /--metrics-host must not be empty/],
+    ] as const
+  ) {
+    assert.throws(() => plan("-t", "grpc", ...args), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});

@@ -555,3 +555,39 @@ Deno.test("a provider returning null span ids never gets endSpan calls", async (
   assert.equal(starts, 2);
   assert.equal(ends, 0);
 });
+
+Deno.test("a traced plugin call sees its own span's trace context in options.traceContext (every mode)", async () => {
+  const asked: string[] = [];
+  let next = 0;
+  const provider = {
+    startSpan: () => String(++next),
+    endSpan: () => {},
+    traceContext: (id: string) => {
+      asked.push(id);
+      return { traceparent: `span-${id}` };
+    },
+  };
+  const seen: Record<string, unknown> = {};
+  const record: HookFn = (_h, _p, _c, o) => {
+    seen[String(Object.keys(seen).length)] = o.traceContext?.traceparent;
+    return {};
+  };
+  await withPlugins([
+    plugin("serial", record, { priority: 1 }),
+    plugin("concurrent-a", record, { priority: 2, mode: "concurrent" }),
+    plugin("concurrent-b", record, { priority: 3, mode: "concurrent" }),
+  ], async (manager) => {
+    // Untraced: no trace context, and the provider is not asked.
+    await manager.invokeHook("tool_pre_invoke", { name: "t", args: {} }, gctx());
+    assert.deepEqual(Object.values(seen), [undefined, undefined, undefined]);
+    assert.deepEqual(asked, []);
+    for (const key of Object.keys(seen)) delete seen[key];
+    await withTraceId(
+      "t1",
+      () => manager.invokeHook("tool_pre_invoke", { name: "t", args: {} }, gctx()),
+    );
+  }, { observability: provider });
+  // Span 1 is the chain's; 2, 3 and 4 are the plugins', each call getting its own.
+  assert.deepEqual(Object.values(seen), ["span-2", "span-3", "span-4"]);
+  assert.deepEqual(asked, ["2", "3", "4"]);
+});

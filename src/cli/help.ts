@@ -79,6 +79,10 @@ Options:
       --tls-ca FILE        grpc, mcp: CA bundle that verifies client certificates (mTLS)
       --client-auth MODE   grpc, mcp: none | optional | require client certificates
                            (default: require with --tls-ca, else none)
+      --metrics-port PORT  unix, grpc: also serve GET /metrics (Prometheus text) over HTTP on
+                           this port (0: any free one; else PLUGINS_METRICS_PORT; mcp
+                           answers /metrics on its own port)
+      --metrics-host HOST  host of that listener (else PLUGINS_METRICS_HOST, else 127.0.0.1)
       --allow-partial      Serve even if a plugin did not load or none did (by default
                            serve refuses to start: a missing security plugin fails closed)
       --log-level LEVEL    debug | info | warn | error (else PLUGINS_LOG_LEVEL, else info);
@@ -103,6 +107,7 @@ Permissions (the server checks them before listening and names any missing flag)
   mcp        --allow-net=HOST:PORT
              (with --uds: --allow-net=unix:PATH --allow-read=PATH --allow-write=PATH)
   stdio      nothing more
+  metrics    --allow-net=METRICS_HOST:METRICS_PORT (with --metrics-port)
   TLS        --allow-read= for the certificate, key and CA files
 
 Examples:

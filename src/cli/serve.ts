@@ -159,6 +159,7 @@ export async function serveCommand(args: readonly string[], output: Output): Pro
     `${count} plugin${count === 1 ? "" : "s"} from ${plan.config} on ` +
       `${plan.transport}${handle.address === plan.transport ? "" : ` ${handle.address}`}`,
   );
+  if (handle.metricsAddress) logger.info(`metrics on http://${handle.metricsAddress}/metrics`);
   signals.attach(handle);
   try {
     await handle.finished;

@@ -34,6 +34,8 @@ export const SERVE_SPEC: CommandSpec = {
     "allow-partial": { type: "boolean" },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
+    "metrics-port": { type: "string" },
+    "metrics-host": { type: "string" },
   },
   positionals: { min: 0, max: 0 },
 };
@@ -79,6 +81,8 @@ export interface ServePlan {
     port?: number;
     uds?: string;
     tls?: TlsConfig;
+    metricsPort?: number;
+    metricsHost?: string;
   };
 }
 
@@ -97,6 +101,28 @@ function logOptions(options: ParsedArgs["options"]): ServePlan["log"] {
     fail(`--log-format must be text or json, got '${format}'`);
   }
   return { level, format };
+}
+
+/** `--metrics-port` and `--metrics-host` (issue 15): the optional `/metrics` listener. */
+function metricsOptions(
+  options: ParsedArgs["options"],
+): { metricsPort?: number; metricsHost?: string } {
+  const out: { metricsPort?: number; metricsHost?: string } = {};
+  if (options["metrics-port"] !== undefined) {
+    const raw = options["metrics-port"] as string;
+    const port = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(port) || port > 65535) {
+      fail(`--metrics-port must be an integer in 0..65535, got '${raw}'`);
+    }
+    out.metricsPort = port;
+  }
+  if (options["metrics-host"] !== undefined) {
+    const host = (options["metrics-host"] as string).trim();
+    if (host === "") fail("--metrics-host must not be empty");
+    if (out.metricsPort === undefined) fail("--metrics-host needs --metrics-port");
+    out.metricsHost = host;
+  }
+  return out;
 }
 
 function isTransport(name: string): name is ServeTransport {
@@ -190,7 +216,7 @@ export function resolveServePlan(args: ParsedArgs): ServePlan {
   const allowPartial = options["allow-partial"] === true;
   const log = logOptions(options);
   const given = (flags: string[]) => flags.filter((f) => options[f] !== undefined);
-  const serveOptions: ServePlan["options"] = { transport: name };
+  const serveOptions: ServePlan["options"] = { transport: name, ...metricsOptions(options) };
   if (name === "unix" || name === "stdio") {
     const wrong = given(name === "unix" ? TCP_OPTIONS : ["path", ...TCP_OPTIONS]);
     if (wrong.length) {

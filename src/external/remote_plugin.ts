@@ -19,6 +19,11 @@ import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { isRecord } from "./is_record.ts";
+import {
+  extractTraceContext,
+  injectTraceContext,
+  runInContext,
+} from "../observability/trace_context.ts";
 
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
@@ -87,6 +92,11 @@ export interface RemoteCall {
   readonly payload: unknown;
   /** The caller's context (sent; written back by the core). */
   readonly context: PluginContext;
+  /**
+   * W3C trace context headers for the server (`traceparent`, `tracestate`), null when the call
+   * is not traced; a transport with a place for them sends them (gRPC metadata, MCP `_meta`).
+   */
+  readonly traceContext: Readonly<Record<string, string>> | null;
 }
 
 /** How the core drives a connection. */
@@ -225,7 +235,15 @@ export class RemotePlugin extends Plugin {
     if (!this.#hooks.isRegistered(hookName)) {
       throw this.#error(`No result type registered for hook: ${hookName}`);
     }
-    const reply = await this.#send({ hookName, pluginName: this.name, payload, context }, options);
+    // The plugin span's trace context, else the caller's active OpenTelemetry span's (issue 15).
+    const spanContext = options.traceContext;
+    const traceContext = spanContext ?? injectTraceContext();
+    const send = () =>
+      this.#send({ hookName, pluginName: this.name, payload, context, traceContext }, options);
+    // The plugin span is made active for the send, so spans the runtime makes for the request
+    // (Deno's HTTP client spans; their `traceparent` header) belong to the same trace.
+    const active = spanContext ? extractTraceContext(spanContext) : null;
+    const reply = active === null ? await send() : await runInContext(active, send);
     if (reply.allow) return allowResult();
     if (reply.error) throw new PluginError(errorModel(reply.error, this.name));
     if (reply.context) writeBackContext(context, reply.context);

@@ -20,6 +20,15 @@ import type { PluginConfig, PluginContextData, PluginErrorModel, TlsConfig } fro
 import { parseContext } from "./context_schema.ts";
 import { contextHasData, dumpContext, dumpError, dumpResult } from "./dump.ts";
 import type { ServerLogger } from "./server_log.ts";
+import {
+  metricsPreflight,
+  resolveMetricsBinding,
+  serveMetricsListener,
+} from "./metrics_listener.ts";
+import { writePrometheus } from "../observability/prometheus.ts";
+import { withTraceId } from "../observability.ts";
+import { OtelObservability } from "../observability/otel_tracing.ts";
+import { extractTraceContext, runInContext, traceIdOf } from "../observability/trace_context.ts";
 
 /** The reference's default config path, relative to the working directory. */
 export const DEFAULT_SERVER_CONFIG_PATH = "./resources/plugins/config.yaml";
@@ -125,6 +134,15 @@ export interface ServeOptions {
   handshakeTimeoutMs?: number;
   /** A connection without calls for this long is closed (`grpc`: default 300 s). */
   idleTimeoutMs?: number;
+  /**
+   * Port of an extra HTTP listener answering `GET /metrics` (Prometheus text) for transports
+   * without an HTTP port of their own (`grpc`, `unix`; the MCP HTTP server answers `/metrics`
+   * on its own port); 0 picks a free port. Default PLUGINS_METRICS_PORT, else none; null: none.
+   * Needs `--allow-net=HOST:PORT`.
+   */
+  metricsPort?: number | null;
+  /** Host of that listener (default PLUGINS_METRICS_HOST, else `127.0.0.1`). */
+  metricsHost?: string;
 }
 
 /**
@@ -199,6 +217,8 @@ registerServerTransport(
 export interface ServerHandle {
   /** Where the server listens (a socket path or `host:port`). */
   readonly address: string;
+  /** `host:port` of the `/metrics` listener, when one was asked for. */
+  readonly metricsAddress?: string;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /** Stops the server. */
@@ -255,7 +275,15 @@ export class ExternalPluginServer {
   }
 
   async #initialize(): Promise<void> {
-    const { plugins, config, manager: managerOptions } = this.#options;
+    const { plugins, config } = this.#options;
+    // Spans through OpenTelemetry unless told otherwise: without an SDK they cost nothing, with
+    // one they join the gateway's trace (issue 15).
+    const managerOptions: PluginManagerOptions = {
+      ...this.#options.manager,
+      observability: this.#options.manager?.observability === undefined
+        ? new OtelObservability()
+        : this.#options.manager.observability,
+    };
     if (plugins) {
       const manager = new PluginManager(null, managerOptions);
       await manager.initialize();
@@ -312,13 +340,16 @@ export class ExternalPluginServer {
 
   /**
    * Runs `pluginName`'s `hookType` hook with the server's own mode and on_error semantics.
-   * Never throws: failures come back as `error`.
+   * Never throws: failures come back as `error`. `traceContext` holds the gateway's W3C trace
+   * context headers (`traceparent`, `tracestate`) when its transport carried them: the call's
+   * span is then a child of the gateway's.
    */
   async invokeHook(
     hookType: string,
     pluginName: string,
     payload: unknown,
     context: unknown,
+    traceContext?: Readonly<Record<string, string>> | null,
   ): Promise<InvokeHookResponseData> {
     let contextData: PluginContextData;
     try {
@@ -326,7 +357,13 @@ export class ExternalPluginServer {
     } catch (error) {
       return { plugin_name: pluginName, error: dumpError(errorModel(error, pluginName)) };
     }
-    return await this.invokeHookWithContext(hookType, pluginName, payload, contextData);
+    return await this.invokeHookWithContext(
+      hookType,
+      pluginName,
+      payload,
+      contextData,
+      traceContext,
+    );
   }
 
   /**
@@ -338,6 +375,7 @@ export class ExternalPluginServer {
     pluginName: string,
     payload: unknown,
     contextData: PluginContextData,
+    traceContext?: Readonly<Record<string, string>> | null,
   ): Promise<InvokeHookResponseData> {
     try {
       const manager = this.#manager;
@@ -354,13 +392,21 @@ export class ExternalPluginServer {
       if (!registered && (typeof payload !== "object" || payload === null)) {
         throw new TypeError(`Payload for ${hookType} must be an object`);
       }
-      const result = await manager.invokeHookForPlugin(
-        pluginName,
-        hookType,
-        payload as Record<string, unknown>,
-        pluginContext,
-        { payloadAsJson: registered },
-      );
+      const call = () =>
+        manager.invokeHookForPlugin(
+          pluginName,
+          hookType,
+          payload as Record<string, unknown>,
+          pluginContext,
+          { payloadAsJson: registered },
+        );
+      // The gateway's trace context (issue 15): the plugin's span joins the gateway's trace.
+      const remote = traceContext && manager.observability !== null
+        ? extractTraceContext(traceContext)
+        : null;
+      const result = remote === null
+        ? await call()
+        : await runInContext(remote, () => withTraceId(traceIdOf(remote)!, call));
       const dumped = dumpResult(result);
       // A blocked result carries no metadata on the wire, nor does a TRANSFORM/AUDIT plugin's
       // suppressed block (reference behaviour; issue 11 item 8).
@@ -418,11 +464,47 @@ export class ExternalPluginServer {
       );
     }
     const serveTransport = await load();
+    const binding = resolveMetricsBinding(options);
+    // Checked with the transport's, before anything listens (issue 15).
+    if (binding) metricsPreflight(binding);
     await this.initialize();
-    const handle = await serveTransport(this, options);
+    // Up before the transport says READY, so a scrape right after READY finds it.
+    const metrics = binding ? serveMetricsListener(binding, () => this.metricsText()) : null;
+    let handle: ServerHandle;
+    try {
+      handle = await serveTransport(this, options);
+    } catch (error) {
+      await metrics?.close();
+      throw error;
+    }
+    if (metrics) {
+      const stop = handle.close;
+      const transportHandle = handle;
+      let closing: Promise<void> | null = null;
+      // The built-in transports' handles are plain objects; a frozen one is wrapped instead.
+      if (!Object.isExtensible(handle)) handle = Object.create(handle) as ServerHandle;
+      Object.defineProperties(handle, {
+        metricsAddress: { value: metrics.address, enumerable: true },
+        close: {
+          value: () => closing ??= stop.call(transportHandle).finally(() => metrics.close()),
+          enumerable: true,
+        },
+      });
+      // A transport stopped by a signal takes its listener along.
+      void handle.finished.then(() => metrics.close());
+    }
     this.#handles.add(handle);
     handle.finished.finally(() => this.#handles.delete(handle));
     return handle;
+  }
+
+  /**
+   * The metrics of the plugins this server hosts (its manager's; by default the process-wide
+   * `defaultMetrics()`) in the Prometheus text format: what `/metrics` answers.
+   */
+  metricsText(): string {
+    const metrics = this.#manager?.metrics;
+    return metrics ? writePrometheus(metrics) : "";
   }
 
   /** The loaded config, when the server was built from one. */

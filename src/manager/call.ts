@@ -5,6 +5,7 @@
  * @module
  */
 import { PluginTimeoutError } from "../errors.ts";
+import type { ObservabilityProvider } from "../observability.ts";
 import type { HookCallOptions } from "../plugin.ts";
 import type { Extensions, PluginResult } from "../types.ts";
 import type { HookRef } from "./registry.ts";
@@ -31,6 +32,8 @@ export class CallOptions implements HookCallOptions {
   readonly extensions: Extensions | null;
   /** When the manager stops waiting (`performance.now()` time). */
   deadline = Infinity;
+  /** The provider and span of a traced call (what {@linkcode traceContext} reads). */
+  traced: { provider: ObservabilityProvider; span: string } | null = null;
   #controller: AbortController | undefined;
   #reason: unknown = undefined;
   #aborted = false;
@@ -47,6 +50,17 @@ export class CallOptions implements HookCallOptions {
       if (this.#aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  /** The W3C trace context of the call's span, when traced by a provider that has one. */
+  get traceContext(): Readonly<Record<string, string>> | undefined {
+    const traced = this.traced;
+    if (traced === null) return undefined;
+    try {
+      return traced.provider.traceContext?.(traced.span) ?? undefined;
+    } catch {
+      return undefined; // A failing provider never breaks a hook call.
+    }
   }
 
   /** Aborts the signal (now, or when it is first read). */

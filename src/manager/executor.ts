@@ -209,7 +209,15 @@ export class PluginExecutor implements ExecutorSettings {
     context: PluginContext,
     violationsAsExceptions = false,
   ): Promise<HookResult> {
-    return invokeForPlugin(this, hookRef, payload, context, violationsAsExceptions);
+    return invokeForPlugin(
+      this,
+      hookRef,
+      payload,
+      context,
+      violationsAsExceptions,
+      this.#meters.direct(hookRef),
+      this.observability,
+    );
   }
 }
 

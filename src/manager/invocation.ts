@@ -76,6 +76,8 @@ export class Invocation {
   traceId = "";
   /** The id of the open `plugin.hook.invoke` span, or null. */
   hookSpan: string | null = null;
+  /** The span of the plugin call about to start (set by `startPluginSpan`, taken by `call`). */
+  callSpan: string | null = null;
   /** Where this invocation's calls are counted, or null. */
   meters: PlanMetrics | null = null;
   /** When the first plugin call started (`performance.now()` time; -1: none yet). */
@@ -196,10 +198,14 @@ export class Invocation {
     now?: number,
   ): Promise<PluginResult> {
     const ext = this.callerExtensions;
+    // Taken first, so a throw below cannot leave it to the next call.
+    const span = this.callSpan;
+    this.callSpan = null;
     // Views are frozen like payloads: a plugin cannot change what the caller or others see.
     const options = new CallOptions(
       ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
     );
+    if (span !== null) options.traced = { provider: this.tracing!, span };
     const settings = this.settings;
     return callPlugin(
       hookRef,

@@ -76,10 +76,32 @@ export class PlanMetrics {
   }
 }
 
+/**
+ * The series of one plugin called directly (`invokeHookForPlugin`, and so every call a plugin
+ * server answers): what a server records for the plugins it hosts (issue 15 item 2).
+ */
+export class DirectMetrics {
+  /** Binds `series` of `metrics`. */
+  constructor(readonly metrics: CpexMetrics, readonly series: PluginSeries) {}
+
+  /** A call that returned a valid result: its outcome and latency (seconds). */
+  ran(outcome: Outcome, seconds: number): void {
+    this.series.calls[outcome]++;
+    this.metrics.duration(this.series, seconds);
+  }
+
+  /** A failed call; `absorbed` when `on_error` answered with an empty result (fail-open). */
+  failed(timedOut: boolean, absorbed: boolean, seconds: number): void {
+    this.metrics.failure(this.series, timedOut, absorbed);
+    this.metrics.duration(this.series, seconds);
+  }
+}
+
 /** The plan metrics of each plan, made on first use (plans are rebuilt on registry changes). */
 export class PlanMetricsCache {
   #metrics: CpexMetrics | null;
   #plans = new WeakMap<HookPlan, PlanMetrics>();
+  #direct = new WeakMap<HookRef, DirectMetrics>();
 
   /** A cache over `metrics` (null: nothing is recorded). */
   constructor(metrics: CpexMetrics | null) {
@@ -95,6 +117,23 @@ export class PlanMetricsCache {
   set metrics(metrics: CpexMetrics | null) {
     this.#metrics = metrics;
     this.#plans = new WeakMap();
+    this.#direct = new WeakMap();
+  }
+
+  /** The series of `hookRef` called directly, or null without metrics. */
+  direct(hookRef: HookRef): DirectMetrics | null {
+    const metrics = this.#metrics;
+    if (metrics === null) return null;
+    let found = this.#direct.get(hookRef);
+    if (!found) {
+      const ref = hookRef.ref;
+      found = new DirectMetrics(
+        metrics,
+        metrics.plugin(ref.name, hookRef.hookName, ref.mode, transportOf(ref.config)),
+      );
+      this.#direct.set(hookRef, found);
+    }
+    return found;
   }
 
   /** The series of `plan`, or null without metrics. */

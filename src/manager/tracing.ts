@@ -80,7 +80,52 @@ export function startPluginSpan(inv: Invocation, hookRef: HookRef): string | nul
   };
   // Fire-and-forget calls start after the chain span ended: no parent to name.
   if (inv.hookSpan !== null) options.parentSpanId = inv.hookSpan;
-  return safeStart(inv.tracing!, options);
+  // The call starts right after (synchronously): it takes the span for its trace context.
+  return inv.callSpan = safeStart(inv.tracing!, options);
+}
+
+/**
+ * Starts the span of a direct call (`invokeHookForPlugin`: a plugin server's calls) in trace
+ * `traceId`; its parent is the active OpenTelemetry context (a remote gateway's span).
+ */
+export function startDirectSpan(
+  provider: ObservabilityProvider,
+  traceId: string,
+  hookRef: HookRef,
+  timeout: number,
+): string | null {
+  const ref = hookRef.ref;
+  return safeStart(provider, {
+    traceId,
+    name: `plugin.execute.${ref.name}`,
+    kind: "server",
+    resourceType: "plugin",
+    resourceName: ref.name,
+    attributes: {
+      "plugin.name": ref.name,
+      "plugin.uuid": ref.uuid,
+      "plugin.mode": ref.mode,
+      "plugin.priority": ref.priority,
+      "plugin.timeout": timeout,
+      "plugin.hook.type": hookRef.hookName,
+    },
+  });
+}
+
+/** Ends a direct call's span (null: untraced); `result` null for a failed call. */
+export function endDirectSpan(
+  provider: ObservabilityProvider,
+  span: string | null,
+  result: PluginResult | null,
+): void {
+  if (span === null) return;
+  if (result === null) safeEnd(provider, span, "error");
+  else {
+    safeEnd(provider, span, "ok", {
+      "plugin.had_violation": !!result.violation,
+      "plugin.modified_payload": result.modified_payload != null,
+    });
+  }
 }
 
 /** Ends a plugin span "ok" with what the result reports (null span: untraced). */

@@ -17,6 +17,7 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import type { ObservabilityProvider, SpanAttributes, StartSpanOptions } from "../observability.ts";
+import { injectTraceContext } from "./trace_context.ts";
 
 /**
  * An OpenTelemetry `TracerProvider` (`@opentelemetry/api`), as any SDK's is; typed structurally
@@ -100,6 +101,12 @@ export class OtelObservability implements ObservabilityProvider {
     const id = String(++this.#next);
     this.#open.set(id, { span, context: trace.setSpan(parent, span) });
     return id;
+  }
+
+  /** The W3C trace context of the open span `spanId` (its `traceparent`), or null. */
+  traceContext(spanId: string): Record<string, string> | null {
+    const open = this.#open.get(spanId);
+    return open ? injectTraceContext(open.context) : null;
   }
 
   /** Sets the final attributes and status and ends the span. */

@@ -7,7 +7,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type GlobalContext, PluginError, type PluginManager } from "../../mod.ts";
+import {
+  type GlobalContext,
+  type ObservabilityProvider,
+  PluginError,
+  type PluginManager,
+} from "../../mod.ts";
 
 /** The sanitizer options every interop test runs with. */
 export const SANITIZE: { sanitizeOps: true; sanitizeResources: true } = {
@@ -113,4 +118,27 @@ export function assertDenyWordViolation(violation: unknown): void {
   assert.equal(v.mcp_error_code, -32001);
   assert.equal(v.http_status_code, 403);
   assert.equal(v.plugin_name, "Block");
+}
+
+/** The W3C trace context the traced interop calls send (issue 15). */
+export const TRACE_CONTEXT: Readonly<Record<string, string>> = Object.freeze({
+  traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  tracestate: "cpex=interop",
+});
+
+/**
+ * A tracing provider whose every span has {@linkcode TRACE_CONTEXT}: external plugins then send
+ * it (gRPC metadata, MCP `_meta`); `sent` counts how often the transport asked for it.
+ */
+export function tracingProvider(): ObservabilityProvider & { sent: number } {
+  const provider = {
+    sent: 0,
+    startSpan: () => "span",
+    endSpan: () => {},
+    traceContext: () => {
+      provider.sent++;
+      return { ...TRACE_CONTEXT };
+    },
+  };
+  return provider;
 }

@@ -24,6 +24,7 @@ import {
   PluginError,
   PluginManager,
   type PluginManagerOptions,
+  withTraceId,
 } from "../../mod.ts";
 import {
   assertConcurrentEchoReplies,
@@ -32,6 +33,7 @@ import {
   globalContext,
   PRE_PAYLOAD,
   SANITIZE,
+  tracingProvider,
 } from "./gateway_scenarios.ts";
 import { createTestPki } from "../helpers/tls_pki.ts";
 import {
@@ -456,3 +458,20 @@ Deno.test({
     );
   },
 });
+
+both(
+  "a traced call carries traceparent/tracestate in metadata; the reference answers as usual",
+  async (a) => {
+    const provider = tracingProvider();
+    await withGateway(listenFor(a), [{ name: "Allow" }, { name: "Block" }], async (manager) => {
+      const [result] = await withTraceId(
+        "t1",
+        () => manager.invokeHook("tool_pre_invoke", PRE_PAYLOAD, globalContext()),
+      );
+      assert.equal(result.continue_processing, false);
+      assertDenyWordViolation(result.violation!);
+      assert.equal(result.metadata?.allowed_by, "python");
+      assert.equal(provider.sent, 2, "both plugin calls sent the trace context");
+    }, { manager: { observability: provider } });
+  },
+);

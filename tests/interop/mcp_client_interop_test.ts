@@ -21,6 +21,7 @@ import {
   parseConfig,
   PluginManager,
   type PluginManagerOptions,
+  withTraceId,
 } from "../../mod.ts";
 import {
   assertConcurrentEchoReplies,
@@ -29,6 +30,7 @@ import {
   globalContext,
   PRE_PAYLOAD,
   SANITIZE,
+  tracingProvider,
 } from "./gateway_scenarios.ts";
 import {
   INTEROP_DIR,
@@ -403,3 +405,20 @@ Deno.test({
     });
   },
 });
+
+both(
+  "a traced call carries traceparent/tracestate in _meta; the reference answers as usual",
+  async (t) => {
+    const provider = tracingProvider();
+    await withGateway(t, [{ name: "Allow" }, { name: "Block" }], async (manager) => {
+      const [result] = await withTraceId(
+        "t1",
+        () => manager.invokeHook("tool_pre_invoke", PRE_PAYLOAD, globalContext()),
+      );
+      assert.equal(result.continue_processing, false);
+      assertDenyWordViolation(result.violation!);
+      assert.equal(result.metadata?.allowed_by, "python");
+      assert.equal(provider.sent, 2, "both plugin calls sent the trace context");
+    }, { observability: provider });
+  },
+);

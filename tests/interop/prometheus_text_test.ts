@@ -9,37 +9,7 @@
 import assert from "node:assert/strict";
 import { CpexMetrics, parsePluginConfig, writePrometheus } from "../../mod.ts";
 import { FnPlugin, gctx, withPlugins } from "../helpers/context_plugins.ts";
-
-const ROOT = new URL("../../", import.meta.url);
-const PYTHON = new URL(".venv/bin/python", ROOT).pathname;
-const SCRIPT = new URL("tests/interop/prometheus_parse.py", ROOT).pathname;
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number | string;
-}
-interface Family {
-  name: string;
-  type: string;
-  samples: Sample[];
-}
-
-async function parse(text: string): Promise<Family[]> {
-  const child = new Deno.Command(PYTHON, {
-    args: [SCRIPT],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  assert.ok(out.success, `prometheus_parse.py failed: ${decoder.decode(out.stderr)}\n${text}`);
-  return JSON.parse(decoder.decode(out.stdout));
-}
+import { parsePrometheus as parse } from "./prometheus_parse.ts";
 
 const HOOK = "tool_pre_invoke";
 const ODD = 'we"ird\\name\nx';

@@ -199,6 +199,7 @@ class GrpcConnection implements RemoteConnection {
       invokeRequest(call),
       options.signal,
       false,
+      call.traceContext,
     );
     if (isAllowResponse(response)) return { allow: true };
     return replyFromProto(response, this.#name);
@@ -225,6 +226,7 @@ class GrpcConnection implements RemoteConnection {
     request: Req,
     signal: AbortSignal,
     retryable: boolean,
+    traceContext: Readonly<Record<string, string>> | null = null,
   ): Promise<Res> {
     const client = this.#client;
     const grpc = this.#grpc;
@@ -234,6 +236,11 @@ class GrpcConnection implements RemoteConnection {
       );
     }
     signal.throwIfAborted();
+    const metadata = new grpc.Metadata();
+    // W3C trace context travels as gRPC metadata (issue 15); the reference ignores it.
+    if (traceContext !== null) {
+      for (const key in traceContext) metadata.set(key, traceContext[key]);
+    }
     return new Promise<Res>((resolve, reject) => {
       const onAbort = () => call.cancel();
       const call = client.makeUnaryRequest(
@@ -241,7 +248,7 @@ class GrpcConnection implements RemoteConnection {
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        metadata,
         {},
         (error, value) => {
           signal.removeEventListener("abort", onAbort);

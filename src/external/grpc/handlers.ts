@@ -40,10 +40,12 @@ export function getPluginConfigs(server: ExternalPluginServer): GetPluginConfigs
 /**
  * `InvokeHook`: runs the hook through the server (`proto_invoke.ts`, shared with the Unix
  * socket); `result` (+ `context` when the server returned one) or `error`. Never throws.
+ * `traceContext`: the W3C trace context the call's metadata carried.
  */
 export async function invokeHook(
   server: ExternalPluginServer,
   request: InvokeHookRequest,
+  traceContext: Readonly<Record<string, string>> | null = null,
 ): Promise<InvokeHookResponse> {
   const pluginName = request.plugin_name ?? "";
   const response = await invokeProto(
@@ -52,6 +54,7 @@ export async function invokeHook(
     pluginName,
     request.payload,
     request.context,
+    traceContext,
   );
   return response ?? allowResponse(pluginName);
 }

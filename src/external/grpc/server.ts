@@ -26,6 +26,7 @@ import { grpcServerConfigFromEnv } from "../../config/from_env.ts";
 import { type GrpcServerConfig, grpcServerTlsSchema } from "../../config/transport_schema.ts";
 import type { ExternalPluginServer, ServeOptions, ServerHandle } from "../server.ts";
 import { loadGrpcJs } from "./grpc_js.ts";
+import { readTraceCarrier } from "../../observability/trace_context.ts";
 import { getPluginConfig, getPluginConfigs, invokeHook } from "./handlers.ts";
 import { enforceStageDeadlines, grpcServerOptions, resolveGrpcLimits } from "./limits.ts";
 import { acceptConnections } from "./listener.ts";
@@ -193,7 +194,9 @@ export async function serveGrpc(
       call: GrpcJsModule.ServerUnaryCall<Parameters<typeof invokeHook>[1], unknown>,
       callback: GrpcJsModule.sendUnaryData<unknown>,
     ) => {
-      invokeHook(server, call.request).then(
+      // W3C trace context from the metadata (issue 15); absent from the reference's gateway.
+      const traceContext = readTraceCarrier((key) => call.metadata.get(key)[0]);
+      invokeHook(server, call.request, traceContext).then(
         (response) => callback(null, response),
         (error) => callback(internal(describe(error))),
       );

@@ -182,6 +182,8 @@ class McpConnection implements RemoteConnection {
             payload: call.payload,
             context: contextArgument(call.context),
           },
+          // W3C trace context in the request's _meta (issue 15); the reference ignores it.
+          ...(call.traceContext === null ? {} : { _meta: { ...call.traceContext } }),
         },
         undefined,
         { signal: options.signal, timeout: TOOL_CALL_TIMEOUT_MS },

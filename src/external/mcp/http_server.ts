@@ -36,6 +36,7 @@ import { mcpServerConfigFromEnv } from "../../config/from_env.ts";
 import type { McpServerConfig } from "../../config/transport_schema.ts";
 import type { TlsConfig } from "../../types.ts";
 import { preflight } from "../permissions.ts";
+import { METRICS_PATH, metricsResponse } from "../metrics_listener.ts";
 import type { ExternalPluginServer, ServerHandle } from "../server.ts";
 import { httpServerPermissions } from "./permissions.ts";
 import { requestIds, RequestLifecycle } from "./request_lifecycle.ts";
@@ -189,7 +190,8 @@ class McpHttpApp {
       }
       return Response.json({ status: "healthy" });
     }
-    if (url.pathname !== MCP_PATH && url.pathname !== MCP_PATH + "/") {
+    const metricsPath = url.pathname === METRICS_PATH;
+    if (!metricsPath && url.pathname !== MCP_PATH && url.pathname !== MCP_PATH + "/") {
       return new Response("Not Found", { status: 404 });
     }
     if (this.#checkHost) {
@@ -203,6 +205,9 @@ class McpHttpApp {
         return new Response("Invalid Origin header", { status: 403 });
       }
     }
+    // The hosted plugins' metrics (issue 15): no session, but behind the Host/Origin checks
+    // (a loopback server's numbers are not for a rebinding web page).
+    if (metricsPath) return metricsResponse(req, url.pathname, () => this.#server.metricsText())!;
     if (this.#closing) return jsonRpcError(503, -32000, "Server is shutting down");
     const sessionId = req.headers.get("mcp-session-id");
     if (req.method === "POST") return await this.#admitPost(req, sessionId);

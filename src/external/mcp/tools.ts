@@ -13,6 +13,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { ExternalPluginServer } from "../server.ts";
+import { readTraceCarrier } from "../../observability/trace_context.ts";
 import type { ExactNumbers } from "./exact_numbers.ts";
 import { GET_PLUGIN_CONFIG, GET_PLUGIN_CONFIGS, INVOKE_HOOK } from "./tool_names.ts";
 
@@ -68,7 +69,10 @@ export function createMcpServer(
       context: objectArg,
     },
   }, async ({ hook_type, plugin_name, payload, context }, extra): Promise<TextResult> => {
-    const reply = await server.invokeHook(hook_type, plugin_name, payload, context);
+    // W3C trace context from the request's _meta (issue 15); absent from the reference's gateway.
+    const meta = extra._meta as Record<string, unknown> | undefined;
+    const traceContext = meta ? readTraceCarrier((key) => meta[key]) : null;
+    const reply = await server.invokeHook(hook_type, plugin_name, payload, context, traceContext);
     if (!numbers) return { content: [text(reply)] };
     return {
       content: [{ type: "text", text: numbers.replyText(reply, extra.requestId, extra.sessionId) }],

@@ -82,6 +82,7 @@ export async function invokeProto(
   pluginName: string,
   payload: ProtoStruct | null | undefined,
   context: ProtoPluginContext | null | undefined,
+  traceContext: Readonly<Record<string, string>> | null = null,
 ): Promise<InvokeHookResponse | null> {
   try {
     const reply = await server.invokeHookWithContext(
@@ -89,6 +90,7 @@ export async function invokeProto(
       pluginName,
       fromStruct(payload),
       pluginContextFromProto(context),
+      traceContext,
     );
     if (!reply.error && !reply.context && isDefaultAllow(reply.result)) return null;
     const response: InvokeHookResponse = { plugin_name: bounded(pluginName, MAX_ECHOED_NAME) };
