@@ -19,7 +19,7 @@ export const INTERNAL_ERROR_CODE: number = -32603;
  * console.log(isOpen(new Error("x"))); // false
  * ```
  */
-export const CIRCUIT_OPEN: "CIRCUIT_OPEN" = "CIRCUIT_OPEN";
+export const CIRCUIT_OPEN = "CIRCUIT_OPEN" as const;
 
 /**
  * A plugin failed (threw, timed out, returned junk) and its `on_error` is `fail`; or a lookup
