@@ -87,7 +87,7 @@ function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
   return {
     mcp: {
       proto: "STREAMABLEHTTP",
-      urls: addresses.map((a) => `http://${a}/mcp`),
+      urls: addresses.map((a) => `http://localhost:${a.split(":")[1]}/mcp`),
       reconnect_delay: 0.05,
     },
   };

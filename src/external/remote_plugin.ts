@@ -367,7 +367,8 @@ export class RemotePlugin extends Plugin {
       return false;
     }
     try {
-      if (!replica.connection.connected) await replica.connection.connect();
+      // A fresh connection: the old one may hold a session the restarted server forgot.
+      await replica.connection.connect();
       const key = configKey(await this.#fetchConfig(replica));
       if (key !== this.#agreed) {
         console.error(
