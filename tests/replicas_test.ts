@@ -21,10 +21,12 @@ import {
   CIRCUIT_OPEN,
   type GlobalContext,
   parseConfig,
+  parsePluginConfig,
   PluginError,
   PluginManager,
 } from "../mod.ts";
 import { RemotePlugin } from "../src/external/remote_plugin.ts";
+import { GrpcExternalPlugin } from "../src/external/grpc/client.ts";
 import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
 import { Subprocess, within } from "./helpers/subprocess.ts";
 
@@ -80,6 +82,15 @@ class ReplicaProcess {
 }
 
 function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
+  if (addresses.length === 1) {
+    // One endpoint: the reference's single-endpoint keys.
+    const [address] = addresses;
+    if (kind === "unix") return { unix_socket: { path: address, reconnect_delay: 0.01 } };
+    if (kind === "grpc") return { grpc: { target: address } };
+    return {
+      mcp: { proto: "STREAMABLEHTTP", url: `http://localhost:${address.split(":")[1]}/mcp` },
+    };
+  }
   if (kind === "unix") {
     return { unix_socket: { paths: addresses, reconnect_delay: 0.01, timeout: 5 } };
   }
@@ -145,7 +156,11 @@ function load(manager: PluginManager) {
     while (running) {
       const [outcome, detail] = await callOnce(manager, n++);
       counts[outcome]++;
-      if (outcome === "failed") failures.push(detail);
+      if (outcome === "failed") {
+        failures.push(detail);
+        // A fail-fast call settles in microtasks only: let timers and I/O run.
+        await new Promise((r) => setTimeout(r, 2));
+      }
     }
   });
   return {
@@ -225,7 +240,10 @@ for (const kind of KINDS) {
       assert.ok(running.counts.blocked > 0);
       for (const failure of running.failures) {
         // Every failure is a call the killed replica had received (delivered, never re-sent).
-        assert.match(message(failure), /after the request was sent|ECONNRESET|reset|closed|UNAVAILABLE|terminated|fetch failed|aborted|socket/i);
+        assert.match(
+          message(failure),
+          /after the request was sent|ECONNRESET|reset|closed|UNAVAILABLE|terminated|fetch failed|aborted|socket/i,
+        );
       }
       console.log(`${kind}: ${JSON.stringify(running.counts)}, lost per kill ${lostPerKill}`);
     } finally {
@@ -237,3 +255,84 @@ for (const kind of KINDS) {
     assert.ok(fdsAfter <= fdsBefore, `fds ${fdsBefore} -> ${fdsAfter}`);
   });
 }
+
+for (const kind of KINDS) {
+  Deno.test(`${kind}: SIGSTOP the only replica under load: fails closed, breaker opens, fails fast, serves again after SIGCONT`, async () => {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-replicas-" });
+    const set = await replicas(kind, dir, 1);
+    const fdsBefore = await openFds();
+    const resetTimeout = 1;
+    const manager = gateway(kind, set, {
+      timeout: 0.3,
+      health_check: undefined,
+      circuit_breaker: { failure_threshold: 3, reset_timeout: resetTimeout },
+    });
+    try {
+      await within(manager.initialize(), "initialize", 30_000);
+      const plugin = remote(manager);
+      const running = load(manager);
+      let recoveredMs = NaN;
+      try {
+        await until(() => running.counts.blocked > 100, "calls flowing");
+        await set[0].signal("SIGSTOP");
+        const isOpen = (e: unknown) => e instanceof PluginError && e.error.code === CIRCUIT_OPEN;
+        await until(() => running.failures.some(isOpen), "the breaker opened");
+        assert.equal(plugin.replicaStatus()[0].circuit, "open");
+        // A circuit-open failure sent nothing: no call is outstanding on the stopped replica
+        // beyond a half-open probe.
+        const opened = running.failures.filter(isOpen).length;
+        await until(() => running.failures.filter(isOpen).length > opened + 20, "fails fast");
+        assert.ok(plugin.replicaStatus()[0].outstanding <= 1);
+        assert.equal(running.counts.allowed, 0, "fails closed");
+        const blocked = running.counts.blocked;
+        const resumed = performance.now();
+        await set[0].signal("SIGCONT");
+        // Bounded by reset_timeout + 1 s (+ slack for a loaded 2-core machine).
+        await until(
+          () => running.counts.blocked > blocked + 20,
+          "serving again after SIGCONT",
+          resetTimeout * 1000 + 1000 + 2000,
+        );
+        recoveredMs = performance.now() - resumed;
+      } finally {
+        await running.stop();
+      }
+      assert.equal(running.counts.allowed, 0, "nothing is ever allowed");
+      for (const failure of running.failures) assert.ok(failure instanceof PluginError);
+      console.log(
+        `${kind}: ${JSON.stringify(running.counts)}, serving ${
+          recoveredMs.toFixed(0)
+        } ms after SIGCONT`,
+      );
+    } finally {
+      await manager.shutdown();
+      await Promise.all(set.map((r) => r.stop()));
+      await Deno.remove(dir, { recursive: true });
+    }
+    const fdsAfter = await openFds();
+    assert.ok(fdsAfter <= fdsBefore, `fds ${fdsBefore} -> ${fdsAfter}`);
+  });
+}
+
+Deno.test("replicas whose config disagrees stop start-up, naming them", async () => {
+  const set = await replicas("grpc", "", 3, ["", "other", ""]);
+  const plugin = new GrpcExternalPlugin(
+    parsePluginConfig({
+      name: "blocker",
+      kind: "external",
+      hooks: ["tool_pre_invoke"],
+      ...entryFor("grpc", set.map((r) => r.address)),
+    }),
+    { retryDelaysMs: [] },
+  );
+  try {
+    const error = await plugin.initialize().then(() => null, (e) => e);
+    assert.ok(error instanceof PluginError, String(error));
+    const [a, b, c] = set.map((r) => r.address);
+    assert.match(error.message, /disagree on its config/);
+    assert.ok(error.message.includes(`${a}, ${c} vs ${b}`), error.message);
+  } finally {
+    await plugin.shutdown();
+    await Promise.all(set.map((r) => r.stop()));
+  }
+});
