@@ -74,10 +74,16 @@ class ReplicaProcess {
     }
   }
 
-  async stop(): Promise<void> {
-    if (!this.process) return;
-    this.process.kill("SIGCONT");
-    await this.signal("SIGTERM").catch(() => this.signal("SIGKILL"));
+  /** Stops it (SIGTERM); the hook calls it answered, when it said. */
+  async stop(): Promise<number | null> {
+    const process = this.process;
+    if (!process) return null;
+    process.kill("SIGCONT");
+    process.kill("SIGTERM");
+    const { stdout } = await process.finish();
+    this.process = null;
+    const match = stdout.match(/^CALLS (\d+)$/m);
+    return match ? Number(match[1]) : null;
   }
 }
 
@@ -364,5 +370,31 @@ Deno.test("a replica down at start-up joins once healthy, and only with the agre
     await manager.shutdown();
     await up.stop();
     await late.stop();
+  }
+});
+
+Deno.test("calls spread over healthy replicas on every transport", async () => {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-replicas-" });
+  try {
+    for (const kind of KINDS) {
+      const set = await replicas(kind, dir, 2);
+      const manager = gateway(kind, set);
+      try {
+        await within(manager.initialize(), "initialize", 30_000);
+        const running = load(manager);
+        await until(() => running.counts.blocked >= 400, "400 calls answered");
+        await running.stop();
+        assert.equal(running.counts.failed, 0);
+        assert.equal(running.counts.allowed, 0);
+      } finally {
+        await manager.shutdown();
+      }
+      const served = await Promise.all(set.map((r) => r.stop()));
+      const total = served[0]! + served[1]!;
+      // Least outstanding requests with turns on ties: both replicas take a real share.
+      assert.ok(served.every((n) => n! > total * 0.2), `${kind}: ${served}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -3,7 +3,8 @@
  * serves one plugin, `blocker`, that BLOCKS every `tool_pre_invoke` (violation code
  * `BLOCKED`), on KIND `unix` (ADDRESS: socket path), `grpc` or `http` (ADDRESS:
  * `127.0.0.1:PORT`, PORT 0 picks one). VARIANT `other` serves it with a different priority,
- * so its config disagrees with the others'. Prints `READY <kind> <address>`; stops on SIGTERM.
+ * so its config disagrees with the others'. Prints `READY <kind> <address>`; stops on SIGTERM,
+printing `CALLS <n>` (the hook calls it answered).
  * Run with the transport's documented flags only (see `tests/replicas_test.ts`).
  *
  * @module
@@ -11,9 +12,12 @@
 import { Plugin, type PluginResult } from "../../mod.ts";
 import { ExternalPluginServer, type ServeOptions } from "../../server.ts";
 
+let calls = 0;
+
 /** Blocks every call. */
 class Blocker extends Plugin {
   tool_pre_invoke(): PluginResult {
+    calls++;
     return {
       continue_processing: false,
       violation: { reason: "blocked", description: "every call is blocked", code: "BLOCKED" },
@@ -41,3 +45,4 @@ else {
 }
 const handle = await server.serve(options);
 await handle.finished;
+console.log(`CALLS ${calls}`);
