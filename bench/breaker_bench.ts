@@ -24,7 +24,7 @@ import {
   PluginError,
   PluginManager,
 } from "../mod.ts";
-import { RemotePlugin } from "../src/external/remote_plugin.ts";
+import type { RemotePlugin } from "../src/external/remote_plugin.ts";
 
 const calls = Number(Deno.args[0] ?? 2000);
 const rounds = Number(Deno.args[1] ?? 7);

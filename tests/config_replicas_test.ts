@@ -154,3 +154,14 @@ Deno.test("the breaker opens after failure_threshold failures, lets one probe th
   breaker.failure(2300);
   assert.equal(breaker.state, "closed", "a success resets the count");
 });
+
+Deno.test("a cancelled call counts neither way; a cancelled probe lets the next call probe", () => {
+  const breaker = new CircuitBreaker({ failure_threshold: 1, reset_timeout: 1 });
+  breaker.cancelled();
+  assert.equal(breaker.state, "closed");
+  breaker.failure(0);
+  assert.equal(breaker.acquire(1000), true); // the probe
+  breaker.cancelled();
+  assert.equal(breaker.state, "open");
+  assert.equal(breaker.acquire(1001), true, "the next call probes at once");
+});

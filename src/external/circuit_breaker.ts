@@ -54,6 +54,16 @@ export class CircuitBreaker {
     this.#failures = 0;
   }
 
+  /**
+   * A call ended without a verdict (the caller cancelled it, e.g. a CONCURRENT sibling blocked
+   * first): counts neither way, and a cancelled probe lets the next call probe at once.
+   */
+  cancelled(): void {
+    if (this.#state !== "half_open") return;
+    this.#state = "open";
+    this.#openedAt = -Infinity;
+  }
+
   /** A call failed or timed out. */
   failure(now: number): void {
     if (this.#state === "half_open" || ++this.#failures >= this.#threshold) {

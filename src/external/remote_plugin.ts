@@ -19,6 +19,7 @@ import { allowResult, decodeRemoteResult } from "./decode_result.ts";
 import { mergeRemoteConfig } from "./merge.ts";
 import { backoffMs, describe, RetriesExhausted, retry, type RetryPolicy, sleep } from "./retry.ts";
 import { isRecord } from "./is_record.ts";
+import { PluginCancelledError } from "../manager/call.ts";
 import type { HealthCheckConfig } from "../types.ts";
 import type { CircuitState } from "./circuit_breaker.ts";
 import { HealthCheck } from "./health_check.ts";
@@ -433,8 +434,13 @@ export class RemotePlugin extends Plugin {
         replica.breaker?.success();
         return reply;
       } catch (error) {
+        const signal = options.signal;
+        if (signal.aborted && signal.reason instanceof PluginCancelledError) {
+          replica.breaker?.cancelled(); // Not the replica's failure.
+          throw error;
+        }
         replica.breaker?.failure(performance.now());
-        if (this.#single || options.signal.aborted) throw error;
+        if (this.#single || signal.aborted) throw error;
         if (this.#closed) throw this.#error("Plugin was shut down", error);
         if (!(error instanceof RemoteCallError && error.retryable)) {
           throw this.#toPluginError(error);
