@@ -446,7 +446,7 @@ export interface McpClientConfig {
 export interface GrpcClientConfig {
   /** Server address `host:port` (exclusive with `uds`). */
   target?: string | null;
-  /** Several replicas' `host:port` instead of `target` (ours, issue 14). */
+  /** Several replicas' `host:port` (or `unix:/path`) instead of `target`/`uds` (ours, issue 14). */
   targets?: string[];
   /** Unix domain socket path of the server (exclusive with `target`). */
   uds?: string | null;

@@ -165,3 +165,26 @@ Deno.test("a cancelled call counts neither way; a cancelled probe lets the next 
   assert.equal(breaker.state, "open");
   assert.equal(breaker.acquire(1001), true, "the next call probes at once");
 });
+
+Deno.test("grpc.targets may name servers on Unix sockets (unix:/path), never with tls", () => {
+  const dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "cpex-res-replicas-" });
+  try {
+    const p = one({ name: "g", grpc: { targets: [`unix:${dir}/a.sock`, "localhost:2"] } });
+    assert.deepEqual(replicaConfigs(p).map((c) => [c.grpc!.target, c.grpc!.uds]), [
+      [null, `${Deno.realPathSync(dir)}/a.sock`],
+      ["localhost:2", null],
+    ]);
+    expectIssue(
+      bad({ name: "g", grpc: { targets: [`unix:${dir}/a.sock`], tls: {} } }),
+      "plugins[0].grpc.tls",
+      /uds/,
+    );
+    expectIssue(
+      bad({ name: "g", grpc: { targets: ["unix:rel.sock"] } }),
+      "plugins[0].grpc.targets[0]",
+      /absolute/,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -33,7 +33,8 @@ import "../src/external/unix/client.ts";
 import { GRPC_ENV_FLAG } from "../src/external/grpc/permissions.ts";
 import { Subprocess, within } from "./helpers/subprocess.ts";
 
-type Kind = "unix" | "grpc" | "http";
+/** `grpc_uds`: gRPC servers on Unix sockets (`grpc.targets: ["unix:/path", ...]`). */
+type Kind = "unix" | "grpc" | "http" | "grpc_uds";
 const KINDS: readonly Kind[] = ["unix", "grpc", "http"];
 const CHILD = "tests/helpers/replica_child.ts";
 const IN_FLIGHT = 20;
@@ -56,16 +57,18 @@ class ReplicaProcess {
 
   /** The documented flags of the transport, and nothing more. */
   get flags(): string[] {
-    if (this.kind === "unix") {
-      const p = this.address;
-      return [`--allow-read=${p}`, `--allow-write=${p}`, `--allow-net=unix:${p}`];
+    if (this.kind === "unix" || this.kind === "grpc_uds") {
+      const p = this.address.replace(/^unix:/, "");
+      const flags = [`--allow-read=${p}`, `--allow-write=${p}`, `--allow-net=unix:${p}`];
+      return this.kind === "unix" ? flags : [...flags, GRPC_ENV_FLAG];
     }
     const net = `--allow-net=${this.address}`;
     return this.kind === "grpc" ? [net, GRPC_ENV_FLAG] : [net];
   }
 
   async start(): Promise<void> {
-    const args = ["run", "--no-prompt", ...this.flags, CHILD, this.kind, this.address];
+    const kind = this.kind === "grpc_uds" ? "grpc" : this.kind;
+    const args = ["run", "--no-prompt", ...this.flags, CHILD, kind, this.address];
     const process = this.process = new Subprocess(this.variant ? [...args, this.variant] : args);
     await within(process.ready, `replica ${this.address} ready`, 60_000);
   }
@@ -99,6 +102,7 @@ function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
     const [address] = addresses;
     if (kind === "unix") return { unix_socket: { path: address, reconnect_delay: 0.01 } };
     if (kind === "grpc") return { grpc: { target: address } };
+    if (kind === "grpc_uds") return { grpc: { uds: address.slice("unix:".length) } };
     return {
       mcp: { proto: "STREAMABLEHTTP", url: `http://localhost:${address.split(":")[1]}/mcp` },
     };
@@ -106,7 +110,7 @@ function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
   if (kind === "unix") {
     return { unix_socket: { paths: addresses, reconnect_delay: 0.01, timeout: 5 } };
   }
-  if (kind === "grpc") return { grpc: { targets: addresses } };
+  if (kind === "grpc" || kind === "grpc_uds") return { grpc: { targets: addresses } };
   return {
     mcp: {
       proto: "STREAMABLEHTTP",
@@ -119,7 +123,11 @@ function entryFor(kind: Kind, addresses: string[]): Record<string, unknown> {
 async function replicas(kind: Kind, dir: string, count: number, variants: string[] = []) {
   return await Promise.all(
     Array.from({ length: count }, (_, i) => {
-      const address = kind === "unix" ? `${dir}/r${i}.sock` : `127.0.0.1:${freePort()}`;
+      const address = kind === "unix"
+        ? `${dir}/r${i}.sock`
+        : kind === "grpc_uds"
+        ? `unix:${dir}/g${i}.sock`
+        : `127.0.0.1:${freePort()}`;
       const replica = new ReplicaProcess(kind, address, variants[i] ?? "");
       return replica.start().then(() => replica);
     }),
@@ -213,7 +221,7 @@ function message(error: unknown): string {
     : JSON.stringify(error);
 }
 
-for (const kind of KINDS) {
+for (const kind of [...KINDS, "grpc_uds"] as const) {
   Deno.test(`${kind}: SIGKILL and restart one of two replicas under load: nothing allowed, only calls in flight on it fail`, async () => {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-replicas-" });
     const set = await replicas(kind, dir, 2);

@@ -259,13 +259,33 @@ const grpcTargetField = stringField({ nonBlank: true }).superRefine((target, ctx
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/** A replica of `grpc.targets`: `host:port`, or `unix:/path` for a server on a Unix socket. */
+const grpcReplicaField = stringField({ nonBlank: true }).transform((target, ctx): string => {
+  if (!target.startsWith("unix:")) {
+    const checked = grpcTargetField.safeParse(target);
+    if (!checked.success) {
+      for (const issue of checked.error.issues) {
+        ctx.addIssue({ code: "custom", message: issue.message });
+      }
+    }
+    return target;
+  }
+  const r = checkSocketPath(target.slice("unix:".length));
+  if ("error" in r) {
+    ctx.addIssue({ code: "custom", message: r.error });
+    return z.NEVER;
+  }
+  if (r.warning) console.warn(`cpex config: ${r.warning}`);
+  return `unix:${r.path}`;
+});
+
 /**
  * The `grpc` section of an external plugin: exactly one of `target` (`host:port`) and `uds`;
  * `tls` only with `target`.
  */
 export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
   target: grpcTargetField.nullable().default(null),
-  targets: z.array(grpcTargetField).min(1).optional(),
+  targets: z.array(grpcReplicaField).min(1).optional(),
   uds: udsField.nullable().default(null),
   tls: grpcClientTlsSchema.nullable().default(null),
 }).superRefine((g, ctx) => {
@@ -279,7 +299,9 @@ export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
     ctx.addIssue({ code: "custom", message: "must have either 'target' or 'uds' configured" });
   } else if (g.target !== null && g.uds !== null) {
     ctx.addIssue({ code: "custom", message: "cannot have both 'target' and 'uds' configured" });
-  } else if (g.uds !== null && g.tls !== null) {
+  } else if (
+    g.tls !== null && (g.uds !== null || g.targets?.some((t) => t.startsWith("unix:")))
+  ) {
     ctx.addIssue({ code: "custom", path: ["tls"], message: "cannot be combined with uds" });
   }
 });

@@ -17,7 +17,11 @@ export function replicaConfigs(config: PluginConfig): PluginConfig[] {
   if (grpc?.targets) {
     return grpc.targets.map((target) => {
       const { targets: _, ...block } = grpc;
-      return { ...config, grpc: { ...block, target } };
+      // `unix:/path`: a gRPC server on a Unix socket (the schema canonicalised the path).
+      const where = target.startsWith("unix:")
+        ? { target: null, uds: target.slice("unix:".length) }
+        : { target };
+      return { ...config, grpc: { ...block, ...where } };
     });
   }
   if (unix?.paths) {

@@ -2,7 +2,7 @@
  * A plugin server for the replica tests (issue 14): `replica_child.ts KIND ADDRESS [VARIANT]`
  * serves one plugin, `blocker`, that BLOCKS every `tool_pre_invoke` (violation code
  * `BLOCKED`), on KIND `unix` (ADDRESS: socket path), `grpc` or `http` (ADDRESS:
- * `127.0.0.1:PORT`, PORT 0 picks one). VARIANT `other` serves it with a different priority,
+ * `127.0.0.1:PORT`, PORT 0 picks one; `grpc` also `unix:PATH`). VARIANT `other` serves it with a different priority,
  * so its config disagrees with the others'. Prints `READY <kind> <address>`; stops on SIGTERM,
 printing `CALLS <n>` (the hook calls it answered).
  * Run with the transport's documented flags only (see `tests/replicas_test.ts`).
@@ -39,6 +39,7 @@ const server = new ExternalPluginServer({
 });
 let options: ServeOptions;
 if (kind === "unix") options = { transport: "unix", path: address };
+else if (address.startsWith("unix:")) options = { transport: "grpc", uds: address.slice(5) };
 else {
   const port = Number(address.split(":").pop());
   options = { transport: kind === "grpc" ? "grpc" : "http", host: "127.0.0.1", port };
