@@ -44,6 +44,7 @@
  */
 export * from "./src/types.ts";
 export {
+  CIRCUIT_OPEN,
   ConfigError,
   type ConfigIssue,
   PayloadSizeError,

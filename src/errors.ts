@@ -9,6 +9,19 @@ import type { ExecutionRecord, PluginErrorModel, PluginViolation } from "./types
 export const INTERNAL_ERROR_CODE: number = -32603;
 
 /**
+ * The `code` of the `PluginError` a call fails with, at once and without a network send,
+ * when no replica of its plugin may take it (every breaker open or every replica unhealthy).
+ *
+ * @example
+ * ```ts
+ * import { CIRCUIT_OPEN, PluginError } from "@cpex/core";
+ * const isOpen = (e: unknown) => e instanceof PluginError && e.error.code === CIRCUIT_OPEN;
+ * console.log(isOpen(new Error("x"))); // false
+ * ```
+ */
+export const CIRCUIT_OPEN = "CIRCUIT_OPEN" as const;
+
+/**
  * A plugin failed (threw, timed out, returned junk) and its `on_error` is `fail`; or a lookup
  * of a plugin or hook failed. `error` holds the structured description.
  *

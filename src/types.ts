@@ -414,6 +414,8 @@ export interface McpClientConfig {
   proto: "SSE" | "STREAMABLEHTTP" | "STDIO";
   /** Server URL (`SSE` and `STREAMABLEHTTP`). */
   url?: string | null;
+  /** Several replicas' URLs instead of `url` (`STREAMABLEHTTP`; ours, issue 14). */
+  urls?: string[];
   /** Script that starts the server (`STDIO`; exclusive with `cmd`). */
   script?: string | null;
   /** Command line that starts the server (`STDIO`; exclusive with `script`). */
@@ -444,10 +446,49 @@ export interface McpClientConfig {
 export interface GrpcClientConfig {
   /** Server address `host:port` (exclusive with `uds`). */
   target?: string | null;
+  /** Several replicas' `host:port` (or `unix:/path`) instead of `target`/`uds` (ours, issue 14). */
+  targets?: string[];
   /** Unix domain socket path of the server (exclusive with `target`). */
   uds?: string | null;
   /** Client TLS (not with `uds`). */
   tls?: TlsConfig | null;
+}
+
+/**
+ * The `health_check:` block of an external plugin (ours, issue 14): each replica is probed in
+ * the background with the protocol its server speaks; an unhealthy replica gets no calls.
+ *
+ * @example
+ * ```ts
+ * import type { HealthCheckConfig } from "@cpex/core";
+ * const hc: HealthCheckConfig = { interval: 5, timeout: 1, unhealthy_threshold: 3, healthy_threshold: 2 };
+ * ```
+ */
+export interface HealthCheckConfig {
+  /** Seconds between probes of one replica; 5 by default. */
+  interval: number;
+  /** Seconds one probe may take; 1 by default. */
+  timeout: number;
+  /** Consecutive failed probes that mark a replica unhealthy; 3 by default. */
+  unhealthy_threshold: number;
+  /** Consecutive good probes that mark it healthy again; 2 by default. */
+  healthy_threshold: number;
+}
+
+/**
+ * The `circuit_breaker:` block of an external plugin (ours, issue 14), per replica.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreakerConfig } from "@cpex/core";
+ * const cb: CircuitBreakerConfig = { failure_threshold: 5, reset_timeout: 10 };
+ * ```
+ */
+export interface CircuitBreakerConfig {
+  /** Consecutive failed or timed-out calls that open a replica's breaker; 5 by default. */
+  failure_threshold: number;
+  /** Seconds an open breaker stays open before one probe call decides; 10 by default. */
+  reset_timeout: number;
 }
 
 /**
@@ -460,8 +501,10 @@ export interface GrpcClientConfig {
  * ```
  */
 export interface UnixSocketClientConfig {
-  /** Absolute path of the server's socket (required). */
-  path: string;
+  /** Absolute path of the server's socket (this or `paths` is required). */
+  path?: string;
+  /** Several replicas' socket paths instead of `path` (ours, issue 14). */
+  paths?: string[];
   /** Reconnection attempts after a lost connection; 3 by default. */
   reconnect_attempts?: number;
   /** Base delay between reconnection attempts in seconds (linear backoff: delay × attempt); 0.1 by default. */
@@ -540,6 +583,10 @@ export interface PluginConfig {
   grpc?: GrpcClientConfig | null;
   /** Unix-socket transport of an `external` plugin. */
   unix_socket?: UnixSocketClientConfig | null;
+  /** Background health checks of an `external` plugin's replicas (ours, issue 14). */
+  health_check?: HealthCheckConfig;
+  /** Circuit breaker of an `external` plugin's replicas (ours, issue 14). */
+  circuit_breaker?: CircuitBreakerConfig;
   /**
    * Where a module plugin (`kind: ./module.ts#Export`) runs (ours, issue 16): `none` (in the
    * gateway, the default), `worker` (a Deno Worker) or `process` (a child `deno run`).

@@ -185,17 +185,20 @@ function transportOf(plugin: PluginConfig): PlanTransport {
   if (plugin.grpc) {
     return {
       type: "grpc",
-      target: plugin.grpc.target ?? null,
+      target: plugin.grpc.target ?? plugin.grpc.targets?.join(",") ?? null,
       uds: plugin.grpc.uds ?? null,
       tls: Boolean(plugin.grpc.tls),
     };
   }
-  if (plugin.unix_socket) return { type: "unix_socket", path: plugin.unix_socket.path };
+  if (plugin.unix_socket) {
+    const unix = plugin.unix_socket;
+    return { type: "unix_socket", path: unix.path ?? unix.paths?.join(",") ?? "" };
+  }
   const mcp = plugin.mcp!;
   return {
     type: "mcp",
     proto: mcp.proto,
-    url: mcp.url ?? null,
+    url: mcp.url ?? mcp.urls?.join(",") ?? null,
     uds: mcp.uds ?? null,
     cmd: mcp.cmd ?? null,
     script: mcp.script ?? null,

@@ -40,6 +40,7 @@ import {
   unixSocketServerSchema,
 } from "./transport_schema.ts";
 import { checkSandboxKeys, dropUnsetSandboxKeys, sandboxShape } from "../sandbox/schema.ts";
+import { circuitBreakerSchema, healthCheckSchema } from "./resilience_schema.ts";
 
 export type { GrpcServerConfig, McpServerConfig, UnixSocketServerConfig };
 
@@ -270,12 +271,25 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     mcp: mcpClientSchema.nullable().default(null),
     grpc: grpcClientSchema.nullable().default(null),
     unix_socket: unixSocketClientSchema.nullable().default(null),
+    health_check: healthCheckSchema.optional(),
+    circuit_breaker: circuitBreakerSchema.optional(),
     timeout: numberField({ above: 0 }).nullable().optional(),
     shadow: booleanField().optional(),
     ...sandboxShape,
   }).superRefine((p, ctx) => {
     checkSandboxKeys(p, ctx);
-    if (p.kind !== "external") return;
+    if (p.kind !== "external") {
+      for (const key of ["health_check", "circuit_breaker"] as const) {
+        if (p[key] !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "only allowed on external plugins",
+          });
+        }
+      }
+      return;
+    }
     const transports = [p.mcp, p.grpc, p.unix_socket].filter((t) => t !== null).length;
     if (transports === 0) {
       ctx.addIssue({
@@ -295,6 +309,8 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
   }).transform((p): PluginConfig => {
     if (p.timeout === undefined) delete p.timeout;
     if (p.shadow === undefined) delete p.shadow;
+    if (p.health_check === undefined) delete p.health_check;
+    if (p.circuit_breaker === undefined) delete p.circuit_breaker;
     dropUnsetSandboxKeys(p as Record<string, unknown>);
     return p as PluginConfig;
   });

@@ -207,6 +207,7 @@ const MCP_PROTOS = ["SSE", "STREAMABLEHTTP", "STDIO"] as const;
 export const mcpClientSchema: z.ZodType<McpClientConfig> = z.object({
   proto: choiceField(MCP_PROTOS),
   url: urlField.nullable().default(null),
+  urls: z.array(urlField).min(1).optional(),
   script: scriptField.nullable().default(null),
   cmd: cmdField.nullable().default(null),
   env: envField.nullable().default(null),
@@ -226,11 +227,16 @@ export const mcpClientSchema: z.ZodType<McpClientConfig> = z.object({
       issue([], "must set either script or cmd for STDIO, not both");
     }
     if (present(m.url)) issue(["url"], "not allowed with STDIO (use script or cmd)");
+    if (m.urls !== undefined) issue(["urls"], "only allowed with STREAMABLEHTTP");
     if (m.uds !== null) issue(["uds"], "only allowed with STREAMABLEHTTP");
     if (m.tls !== null) issue(["tls"], "only allowed with SSE or STREAMABLEHTTP");
     return;
   }
-  if (!present(m.url)) issue(["url"], `required: expected a URL for ${m.proto}`);
+  if (m.urls !== undefined) {
+    if (present(m.url)) issue(["urls"], "cannot have both 'url' and 'urls' configured");
+    if (m.proto !== "STREAMABLEHTTP") issue(["urls"], "only allowed with STREAMABLEHTTP");
+    if (m.uds !== null) issue(["urls"], "cannot be combined with uds");
+  } else if (!present(m.url)) issue(["url"], `required: expected a URL for ${m.proto}`);
   for (const key of ["script", "cmd", "env", "cwd"] as const) {
     if (m[key] !== null) issue([key], "only allowed with STDIO");
   }
@@ -253,21 +259,59 @@ const grpcTargetField = stringField({ nonBlank: true }).superRefine((target, ctx
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/** A replica of `grpc.targets`: `host:port`, or `unix:/path` for a server on a Unix socket. */
+const grpcReplicaField = stringField({ nonBlank: true }).transform((target, ctx): string => {
+  if (!target.startsWith("unix:")) {
+    const checked = grpcTargetField.safeParse(target);
+    if (!checked.success) {
+      for (const issue of checked.error.issues) {
+        ctx.addIssue({ code: "custom", message: issue.message });
+      }
+    }
+    return target;
+  }
+  const r = checkSocketPath(target.slice("unix:".length));
+  if ("error" in r) {
+    ctx.addIssue({ code: "custom", message: r.error });
+    return z.NEVER;
+  }
+  if (r.warning) console.warn(`cpex config: ${r.warning}`);
+  return `unix:${r.path}`;
+});
+
 /**
  * The `grpc` section of an external plugin: exactly one of `target` (`host:port`) and `uds`;
  * `tls` only with `target`.
  */
 export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
   target: grpcTargetField.nullable().default(null),
+  targets: z.array(grpcReplicaField).min(1).optional(),
   uds: udsField.nullable().default(null),
   tls: grpcClientTlsSchema.nullable().default(null),
 }).superRefine((g, ctx) => {
-  if (g.target === null && g.uds === null) {
+  if (g.targets !== undefined && (g.target !== null || g.uds !== null)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["targets"],
+      message: "cannot have 'targets' with 'target' or 'uds' configured",
+    });
+  } else if (g.target === null && g.uds === null && g.targets === undefined) {
     ctx.addIssue({ code: "custom", message: "must have either 'target' or 'uds' configured" });
   } else if (g.target !== null && g.uds !== null) {
     ctx.addIssue({ code: "custom", message: "cannot have both 'target' and 'uds' configured" });
-  } else if (g.uds !== null && g.tls !== null) {
+  } else if (
+    g.tls !== null && (g.uds !== null || g.targets?.some((t) => t.startsWith("unix:")))
+  ) {
     ctx.addIssue({ code: "custom", path: ["tls"], message: "cannot be combined with uds" });
+  }
+});
+
+const absolutePathField = stringField({ nonBlank: true }).superRefine((path, ctx) => {
+  if (!path.startsWith("/")) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be an absolute path (start with /); got ${JSON.stringify(path)}`,
+    });
   }
 });
 
@@ -276,17 +320,17 @@ export const grpcClientSchema: z.ZodType<GrpcClientConfig> = z.object({
  * the read `timeout` in seconds.
  */
 export const unixSocketClientSchema: z.ZodType<UnixSocketClientConfig> = z.object({
-  path: stringField({ nonBlank: true }).superRefine((path, ctx) => {
-    if (!path.startsWith("/")) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be an absolute path (start with /); got ${JSON.stringify(path)}`,
-      });
-    }
-  }),
+  path: absolutePathField.optional(),
+  paths: z.array(absolutePathField).min(1).optional(),
   reconnect_attempts: integerField({ min: 0 }).default(3),
   reconnect_delay: numberField({ min: 0 }).default(0.1),
   timeout: numberField({ above: 0 }).default(30),
+}).superRefine((u, ctx) => {
+  if (u.path === undefined && u.paths === undefined) {
+    ctx.addIssue({ code: "custom", path: ["path"], message: "Field required" });
+  } else if (u.path !== undefined && u.paths !== undefined) {
+    ctx.addIssue({ code: "custom", message: "cannot have both 'path' and 'paths' configured" });
+  }
 });
 
 function udsExcludesTls(s: { uds: string | null; tls: unknown }, ctx: z.RefinementCtx): void {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { errorRepr, PluginError } from "../errors.ts";
+import { CIRCUIT_OPEN, errorRepr, PluginError } from "../errors.ts";
 import { getHookRegistry, type HookRegistry } from "../hooks/registry.ts";
 import { type HookCallOptions, Plugin } from "../plugin.ts";
 import type { PluginContext } from "../context.ts";
@@ -24,6 +24,12 @@ import {
   injectTraceContext,
   runInContext,
 } from "../observability/trace_context.ts";
+import { PluginCancelledError } from "../manager/call.ts";
+import type { HealthCheckConfig } from "../types.ts";
+import type { CircuitState } from "./circuit_breaker.ts";
+import { HealthCheck } from "./health_check.ts";
+import { configKey, replicaConfigs, resilienceOf } from "./replica_config.ts";
+import { Replica, ReplicaSet } from "./replica_set.ts";
 
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
@@ -148,18 +154,27 @@ export interface RemoteConnection {
 }
 
 /**
- * A plugin hosted by an external plugin server: the transport-independent proxy.
+ * A plugin hosted by an external plugin server: the transport-independent proxy. With several
+ * endpoints (issue 14) it holds one connection per replica and balances calls over them
+ * ({@linkcode ReplicaSet}), with per-replica health checks and circuit breakers.
  */
 export class RemotePlugin extends Plugin {
   readonly #local: PluginConfig;
   readonly #hooks: HookRegistry;
-  readonly #connection: RemoteConnection;
-  #reconnecting: Promise<void> | null = null;
+  readonly #set: ReplicaSet;
+  readonly #replicas: readonly Replica[];
+  readonly #single: boolean;
+  readonly #policy: ConnectionPolicy;
+  readonly #healthCheck: HealthCheckConfig | null;
+  /** Replicas that did not answer at start-up (their health check starts them unhealthy). */
+  readonly #down = new Set<Replica>();
+  /** The replicas' agreed config entry (canonical JSON), to check a recovered replica. */
+  #agreed: string | null = null;
   #closed = false;
 
   /**
-   * Creates the proxy; `open` builds the transport's connection from the parsed entry.
-   * Results are decoded with `options.hookRegistry`: the loading manager's own.
+   * Creates the proxy; `open` builds the transport's connection from the parsed entry, once
+   * per endpoint. Results are decoded with `options.hookRegistry`: the loading manager's own.
    */
   constructor(
     config: PluginConfig | PluginConfigInput,
@@ -169,60 +184,63 @@ export class RemotePlugin extends Plugin {
     super(config);
     this.#local = this.config;
     this.#hooks = options.hookRegistry ?? getHookRegistry();
-    this.#connection = open(this.config);
+    const configs = replicaConfigs(this.config);
+    const { healthCheck, circuitBreaker } = resilienceOf(this.config, configs.length);
+    this.#healthCheck = healthCheck;
+    this.#replicas = configs.map((c) => new Replica(open(c), circuitBreaker));
+    this.#set = new ReplicaSet([...this.#replicas]);
+    this.#single = configs.length === 1;
+    this.#policy = this.#replicas[0].connection.policy;
   }
 
-  /** What the connection reaches. */
+  /** What the connection reaches (every replica's, comma-separated). */
   get target(): string {
-    return this.#connection.target;
+    return this.#replicas.map((r) => r.target).join(",");
+  }
+
+  /** Each replica's state: where it is, whether it is healthy, its breaker, its calls. */
+  replicaStatus(): ReplicaStatus[] {
+    return this.#replicas.map((r) => ({
+      target: r.target,
+      healthy: r.health?.healthy ?? true,
+      circuit: r.breaker?.state ?? "closed",
+      outstanding: r.outstanding,
+    }));
   }
 
   /** Connects and fetches the remote config (merged or verified, per the transport). */
   override async initialize(): Promise<void> {
-    const connection = this.#connection;
-    const policy = connection.policy;
-    try {
-      await connection.prepare?.();
-    } catch (error) {
-      // A permission preflight error stays as it is; the transport's own become PluginError.
-      throw error instanceof RemoteCallError ? this.#toPluginError(error) : error;
+    for (const replica of this.#replicas) {
+      try {
+        await replica.connection.prepare?.();
+      } catch (error) {
+        // A permission preflight error stays as it is; the transport's own become PluginError.
+        throw error instanceof RemoteCallError ? this.#toPluginError(error) : error;
+      }
     }
     this.#closed = false;
     try {
-      if (policy.remoteConfig === "verify") {
-        await this.#connectInitially(() => connection.connect());
-        try {
-          const remote = await this.#fetchConfig();
-          if (!remote) console.warn(`Plugin ${this.name} not found on the server ${this.target}`);
-        } catch (error) {
-          console.warn(`Config check of plugin ${this.name} failed: ${describe(error)}`);
-        }
+      if (this.#single) {
+        this.#agreed = configKey(await this.#initReplica(this.#replicas[0]));
       } else {
-        const remote = await this.#connectInitially(async () => {
-          await connection.connect();
-          return await this.#fetchConfig();
-        });
-        if (!remote) {
-          throw this.#error(`Unable to retrieve configuration for external plugin ${this.name}`);
-        }
-        try {
-          this.config = mergeRemoteConfig(this.#local, remote);
-        } catch (error) {
-          throw this.#error(
-            `Failed to initialize external plugin ${this.name}: ${describe(error)}`,
-            error,
-          );
-        }
+        await this.#initReplicas();
       }
     } catch (error) {
-      await connection.close();
+      await Promise.all(this.#replicas.map((r) => r.connection.close()));
       throw this.#toPluginError(error);
     }
+    this.#startHealthChecks();
   }
 
-  /** Asks the server whether it is healthy (for health checks). */
+  /** Asks the server whether it is healthy (any replica answering will do). */
   probe(signal: AbortSignal): Promise<void> {
-    return this.#connection.probe(signal);
+    if (this.#single) return this.#replicas[0].connection.probe(signal);
+    return Promise.any(this.#replicas.map((r) => r.connection.probe(signal))).then(
+      () => {},
+      (error: AggregateError) => {
+        throw error.errors[0];
+      },
+    );
   }
 
   /** Sends the hook call, decodes the answer and writes its context back. */
@@ -247,7 +265,7 @@ export class RemotePlugin extends Plugin {
     if (reply.allow) return allowResult();
     if (reply.error) throw new PluginError(errorModel(reply.error, this.name));
     if (reply.context) writeBackContext(context, reply.context);
-    const invalid = this.#connection.policy.invalidReply;
+    const invalid = this.#policy.invalidReply;
     if (!reply.result) throw this.#error(invalid);
     try {
       return decodeRemoteResult(this.#hooks, hookName, reply.result);
@@ -256,15 +274,139 @@ export class RemotePlugin extends Plugin {
     }
   }
 
-  /** Closes the connection (idempotent). */
+  /** Stops the health checks and closes every connection (idempotent). */
   override async shutdown(): Promise<void> {
     this.#closed = true;
-    await this.#reconnecting?.catch(() => {});
-    await this.#connection.close();
+    await Promise.all(this.#replicas.map(async (replica) => {
+      await replica.health?.stop();
+      await replica.reconnecting?.catch(() => {});
+      await replica.connection.close();
+    }));
+  }
+
+  /** The replica's config entry: fetched (merge) or checked (verify). */
+  async #initReplica(replica: Replica): Promise<Record<string, unknown> | null> {
+    const connection = replica.connection;
+    if (this.#policy.remoteConfig === "verify") {
+      await this.#connectInitially(() => connection.connect());
+      try {
+        const remote = await this.#fetchConfig(replica);
+        if (!remote) console.warn(`Plugin ${this.name} not found on the server ${replica.target}`);
+        return remote;
+      } catch (error) {
+        console.warn(`Config check of plugin ${this.name} failed: ${describe(error)}`);
+        return null;
+      }
+    }
+    const remote = await this.#connectInitially(async () => {
+      await connection.connect();
+      return await this.#fetchConfig(replica);
+    });
+    if (!remote) {
+      throw this.#error(`Unable to retrieve configuration for external plugin ${this.name}`);
+    }
+    if (this.#single) this.#merge(remote);
+    return remote;
+  }
+
+  /**
+   * Initializes every replica at once. Those that answer must agree on the plugin's config;
+   * those that do not start unhealthy (their health check admits them later). At least one
+   * must answer.
+   */
+  async #initReplicas(): Promise<void> {
+    const results = await Promise.allSettled(this.#replicas.map((r) => this.#initReplica(r)));
+    const groups = new Map<string, { remote: Record<string, unknown> | null; targets: string[] }>();
+    const failures: string[] = [];
+    results.forEach((result, i) => {
+      const target = this.#replicas[i].target;
+      if (result.status === "rejected") {
+        failures.push(`${target}: ${describe(result.reason)}`);
+        return;
+      }
+      const key = configKey(result.value);
+      const group = groups.get(key) ?? { remote: result.value, targets: [] };
+      group.targets.push(target);
+      groups.set(key, group);
+    });
+    if (groups.size === 0) {
+      throw this.#error(
+        `No replica of plugin ${this.name} could be reached: ${failures.join("; ")}`,
+      );
+    }
+    if (groups.size > 1) {
+      const sides = [...groups.values()].map((g) => g.targets.join(", "));
+      throw this.#error(
+        `Replicas of plugin ${this.name} disagree on its config: ${sides.join(" vs ")}`,
+      );
+    }
+    const [[key, { remote }]] = [...groups];
+    this.#agreed = key;
+    if (this.#policy.remoteConfig === "merge") this.#merge(remote!);
+    results.forEach((result, i) => {
+      if (result.status === "rejected") {
+        console.warn(`Plugin ${this.name}: replica ${this.#replicas[i].target} is down at start`);
+        this.#down.add(this.#replicas[i]);
+      }
+    });
+  }
+
+  #merge(remote: Record<string, unknown>): void {
+    try {
+      this.config = mergeRemoteConfig(this.#local, remote);
+    } catch (error) {
+      throw this.#error(
+        `Failed to initialize external plugin ${this.name}: ${describe(error)}`,
+        error,
+      );
+    }
+  }
+
+  #startHealthChecks(): void {
+    const config = this.#healthCheck;
+    const down = this.#down;
+    if (!config) return;
+    for (const replica of this.#replicas) {
+      const startsHealthy = !down.has(replica);
+      replica.health = new HealthCheck(
+        (signal) => replica.connection.probe(signal),
+        config,
+        (healthy) => this.#healthChanged(replica, healthy),
+        startsHealthy,
+      );
+      replica.health.start();
+    }
+    down.clear();
+  }
+
+  /** A replica turned healthy (admitted only when its config agrees) or unhealthy. */
+  async #healthChanged(replica: Replica, healthy: boolean): Promise<boolean> {
+    if (!healthy) {
+      console.warn(`Plugin ${this.name}: replica ${replica.target} is unhealthy`);
+      return false;
+    }
+    try {
+      // A fresh connection: the old one may hold a session the restarted server forgot.
+      await replica.connection.connect();
+      const key = configKey(await this.#fetchConfig(replica));
+      if (key !== this.#agreed) {
+        console.error(
+          `Plugin ${this.name}: replica ${replica.target} answers with a different config; ` +
+            `it gets no calls`,
+        );
+        return false;
+      }
+    } catch (error) {
+      console.warn(
+        `Plugin ${this.name}: replica ${replica.target} config check failed: ${describe(error)}`,
+      );
+      return false;
+    }
+    return true;
   }
 
   async #connectInitially<T>(attempt: () => Promise<T>): Promise<T> {
-    const policy = this.#connection.policy;
+    const policy = this.#policy;
     try {
       return await retry(attempt, policy.initial, { shouldRetry: isRetryable });
     } catch (error) {
@@ -273,30 +415,95 @@ export class RemotePlugin extends Plugin {
     }
   }
 
-  async #fetchConfig(): Promise<Record<string, unknown> | null> {
+  async #fetchConfig(replica: Replica): Promise<Record<string, unknown> | null> {
     const controller = new AbortController();
-    const ms = this.#connection.policy.configTimeoutMs;
+    const ms = this.#policy.configTimeoutMs;
     const timer = Number.isFinite(ms)
       ? setTimeout(() => controller.abort(new Error(`config fetch timed out after ${ms} ms`)), ms)
       : undefined;
     try {
-      return await this.#connection.fetchConfig(this.name, controller.signal);
+      return await replica.connection.fetchConfig(this.name, controller.signal);
     } finally {
       clearTimeout(timer);
     }
   }
 
   /**
-   * Sends one call; on a retryable failure (the request was not delivered) reconnects and
-   * sends again, up to the policy's count.
+   * Sends one call to a replica picked by the set. A failure counts against that replica's
+   * breaker; with several replicas, a failure that was not delivered (retryable) goes to
+   * another replica at once, a delivered one is never sent again. No eligible replica: the
+   * call fails at once with `CIRCUIT_OPEN`, without touching the network.
    */
   async #send(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
-    const connection = this.#connection;
-    const policy = connection.policy;
+    let tried: Set<Replica> | null = null;
+    let lastError: unknown = undefined;
+    for (;;) {
+      if (this.#closed) throw this.#error("Plugin was shut down");
+      const replica = this.#set.pick(performance.now(), tried);
+      if (!replica) {
+        if (tried) throw this.#toPluginError(lastError);
+        throw this.#circuitOpen();
+      }
+      replica.outstanding++;
+      try {
+        const reply = this.#single
+          ? await this.#sendOn(replica, call, options)
+          : await this.#sendOnce(replica, call, options);
+        replica.breaker?.success();
+        return reply;
+      } catch (error) {
+        const signal = options.signal;
+        if (signal.aborted && signal.reason instanceof PluginCancelledError) {
+          replica.breaker?.cancelled(); // Not the replica's failure.
+          throw error;
+        }
+        replica.breaker?.failure(performance.now());
+        if (this.#single || signal.aborted) throw error;
+        if (this.#closed) throw this.#error("Plugin was shut down", error);
+        if (!(error instanceof RemoteCallError && error.retryable)) {
+          throw this.#toPluginError(error);
+        }
+        (tried ??= new Set()).add(replica);
+        lastError = error;
+      } finally {
+        replica.outstanding--;
+      }
+    }
+  }
+
+  /** One try on one replica of several (the others are the retry). */
+  async #sendOnce(
+    replica: Replica,
+    call: RemoteCall,
+    options: HookCallOptions,
+  ): Promise<RemoteReply> {
+    options.signal.throwIfAborted();
+    if (!replica.connection.connected) {
+      try {
+        await this.#reconnect(replica, { attempts: 1, delayMs: 0 });
+      } catch (error) {
+        // Nothing was sent: another replica may take it.
+        throw new RemoteCallError(describe(error), { retryable: true, cause: error });
+      }
+    }
+    return await replica.connection.invoke(call, options);
+  }
+
+  /**
+   * Sends one call to the only replica; on a retryable failure (the request was not
+   * delivered) reconnects and sends again, up to the policy's count.
+   */
+  async #sendOn(
+    replica: Replica,
+    call: RemoteCall,
+    options: HookCallOptions,
+  ): Promise<RemoteReply> {
+    const connection = replica.connection;
+    const policy = this.#policy;
     for (let attempt = 1;; attempt++) {
       if (this.#closed) throw this.#error("Plugin was shut down");
       options.signal.throwIfAborted();
-      if (!connection.connected) await this.#reconnect();
+      if (!connection.connected) await this.#reconnect(replica);
       try {
         return await connection.invoke(call, options);
       } catch (error) {
@@ -316,17 +523,18 @@ export class RemotePlugin extends Plugin {
             backoffMs({ attempts: policy.sends, delayMs: policy.resendDelayMs }, attempt),
           );
         }
-        await this.#reconnect();
+        await this.#reconnect(replica);
       }
     }
   }
 
-  /** Reconnects; concurrent callers share one reconnect. */
-  #reconnect(): Promise<void> {
-    const policy = this.#connection.policy.reconnect ?? { attempts: 1, delayMs: 0 };
-    return this.#reconnecting ??= (async () => {
+  /** Reconnects one replica; concurrent callers share one reconnect. */
+  #reconnect(replica: Replica, override?: RetryPolicy): Promise<void> {
+    const policy = override ?? this.#policy.reconnect ?? { attempts: 1, delayMs: 0 };
+    const connection = replica.connection;
+    return replica.reconnecting ??= (async () => {
       try {
-        await retry(() => this.#connection.connect(), policy, { stopped: () => this.#closed });
+        await retry(() => connection.connect(), policy, { stopped: () => this.#closed });
       } catch (error) {
         if (!(error instanceof RetriesExhausted)) throw error;
         throw this.#error(
@@ -335,10 +543,21 @@ export class RemotePlugin extends Plugin {
         );
       }
       if (this.#closed) {
-        await this.#connection.close();
+        await connection.close();
         throw this.#error("Plugin was shut down");
       }
-    })().finally(() => this.#reconnecting = null);
+    })().finally(() => replica.reconnecting = null);
+  }
+
+  /** The fail-fast error when no replica may take a call. */
+  #circuitOpen(): PluginError {
+    return new PluginError({
+      message: `Circuit open for plugin ${this.name}: no replica available (${
+        this.#set.describe(performance.now())
+      })`,
+      plugin_name: this.name,
+      code: CIRCUIT_OPEN,
+    });
   }
 
   #toPluginError(error: unknown): PluginError {
@@ -354,6 +573,18 @@ export class RemotePlugin extends Plugin {
   #error(message: string, cause?: unknown): PluginError {
     return new PluginError({ message, plugin_name: this.name }, { cause });
   }
+}
+
+/** One replica's state, as {@linkcode RemotePlugin.replicaStatus} reports it. */
+export interface ReplicaStatus {
+  /** Where the replica is. */
+  target: string;
+  /** False while its health check keeps it out. */
+  healthy: boolean;
+  /** Its circuit breaker (`closed` when it has none). */
+  circuit: CircuitState;
+  /** Calls sent to it and not yet answered. */
+  outstanding: number;
 }
 
 /** Failures other than a non-retryable {@linkcode RemoteCallError} may be tried again. */

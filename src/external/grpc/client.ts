@@ -76,6 +76,10 @@ export const DEFAULT_CHANNEL_OPTIONS: Readonly<Record<string, number>> = {
   "grpc.max_reconnect_backoff_ms": 1000,
 };
 
+const ROUND_ROBIN = {
+  "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+};
+
 type Address = { host: string; port: number } | { uds: string };
 
 function parseTarget(target: string): { host: string; port: number } {
@@ -174,6 +178,8 @@ class GrpcConnection implements RemoteConnection {
     }
     this.#client = new grpc.Client(this.target, setup.credentials, {
       ...DEFAULT_CHANNEL_OPTIONS,
+      // A DNS name with several addresses: grpc-js's own round_robin over them (issue 14).
+      ...("host" in this.#address ? ROUND_ROBIN : {}),
       ...setup.options,
       ...this.#options.channelOptions,
     });
@@ -268,9 +274,17 @@ class GrpcConnection implements RemoteConnection {
     retryable: boolean,
   ): RemoteCallError {
     const name = this.#grpc?.status[error.code] ?? String(error.code);
+    // grpc-js fails a call it could not start (no connection) with these: never delivered,
+    // so another replica may take it (issue 14).
+    const unsent = error.code === this.#grpc?.status.UNAVAILABLE &&
+      /No connection established|Channel closed before call started/.test(error.details);
     return new RemoteCallError(
       `gRPC ${methodName} call failed: ${name} (${error.code}): ${error.details}`,
-      { retryable, details: { grpc_status: name, grpc_code: error.code }, cause: error },
+      {
+        retryable: retryable || unsent,
+        details: { grpc_status: name, grpc_code: error.code },
+        cause: error,
+      },
     );
   }
 }

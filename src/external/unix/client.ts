@@ -96,9 +96,10 @@ class UnixConnection implements RemoteConnection {
 
   constructor(config: PluginConfig) {
     const block = config.unix_socket;
-    if (!block) {
+    // The core hands each replica its own block with one `path` (replica_config.ts).
+    if (!block?.path) {
       throw new PluginError({
-        message: `Plugin ${config.name} has no unix_socket section`,
+        message: `Plugin ${config.name} has no unix_socket section with a path`,
         plugin_name: config.name,
       });
     }
