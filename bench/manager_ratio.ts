@@ -116,7 +116,8 @@ console.log(
 for (const line of formatTable(header, rows)) console.log(line);
 if (!MARKDOWN) {
   console.log(
-    "Each call parses its payload afresh (JSON.parse of the size's text), the baseline too. " +
+    "Each call parses its payload afresh (JSON.parse of the size's text) and gets a new global " +
+      "context with a new request id, the baseline too. " +
       "vs raw = median over rounds of µs/call / the raw row's µs/call of the same size and round; " +
       "CPU vs raw = CPU µs/call / the raw row's (the target is judged on it: steadier under load).",
   );

@@ -16,6 +16,7 @@ import type {
   PluginResult,
 } from "../types.ts";
 import { CallOptions, callPlugin, type PendingCall } from "./call.ts";
+import { ContextTableSource } from "./context_table.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
 import { filterExtensions } from "./extensions.ts";
 import { cloneData, copyRecord, deepFreeze } from "./freeze.ts";
@@ -60,7 +61,8 @@ export function pluginTimeout(ref: PluginRef, settings: ExecutorSettings): numbe
 /** Per-invocation state. */
 export class Invocation {
   readonly records: ExecutionRecord[] = [];
-  readonly table: PluginContextTable = {};
+  /** The contexts of the plugins that ran; `contexts.table` is the table returned. */
+  readonly contexts: ContextTableSource;
   metadata: Record<string, unknown> = {};
   headers: Record<string, string> | null = null;
   chained: Chained = NONE;
@@ -96,7 +98,14 @@ export class Invocation {
     readonly global: GlobalContext,
     readonly localContexts: PluginContextTable | null,
     readonly callerExtensions: Extensions | null,
-  ) {}
+  ) {
+    this.contexts = new ContextTableSource(global.request_id);
+  }
+
+  /** The context table of the plugins that ran (built when first read). */
+  get table(): PluginContextTable {
+    return this.contexts.table;
+  }
 
   /** The payload the next plugin sees: the last accepted modification, else the input. */
   get current(): unknown {
@@ -142,8 +151,10 @@ export class Invocation {
       state: copyRecord(g.state),
       metadata: copyRecord(g.metadata),
     };
-    const key = g.request_id + hookRef.ref.uuid;
-    const existing = this.localContexts?.[key];
+    const local = this.localContexts;
+    const existing = local
+      ? ContextTableSource.find(local, this.contexts.requestId, hookRef)
+      : undefined;
     let context: PluginContext;
     if (existing) {
       existing.global_context = copy;
@@ -151,7 +162,7 @@ export class Invocation {
     } else {
       context = new PluginContext(copy);
     }
-    this.table[key] = context;
+    this.contexts.add(hookRef, context);
     return context;
   }
 
