@@ -21,7 +21,8 @@ import { PlanMetricsCache } from "./plan_metrics.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import type { PayloadValidator } from "./result_checks.ts";
-import { runSerial } from "./serial_phase.ts";
+import { endSerial, startSerial } from "./serial_phase.ts";
+import { TICK } from "./call.ts";
 import { endHookSpan, startHookSpan } from "./tracing.ts";
 
 /** The reference's payload size limit, in characters. */
@@ -235,9 +236,15 @@ async function run(
   const serial = [inv.select(plan.sequential), inv.select(plan.transform), inv.select(plan.audit)];
   const concurrent = inv.select(plan.concurrent);
   inv.fireAndForget = inv.select(plan.fireAndForget);
+  const deadlines = inv.settings.deadlines;
   for (const refs of serial) {
     for (const hookRef of refs) {
-      const halted = await runSerial(inv, hookRef, raise);
+      const call = startSerial(inv, hookRef);
+      if (!call.done) {
+        await TICK;
+        if (!call.afterTick()) await call.wait(deadlines);
+      }
+      const halted = endSerial(inv, call, raise);
       if (halted) return [halted, inv.table];
     }
   }

@@ -15,7 +15,7 @@ import type {
   HookPayloadPolicy,
   PluginResult,
 } from "../types.ts";
-import { CallOptions, callPlugin, type PendingCall } from "./call.ts";
+import { CallOptions, callPlugin, type PendingCall, type PluginCall, startCall } from "./call.ts";
 import { ContextTableSource } from "./context_table.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
 import { filterExtensions } from "./extensions.ts";
@@ -206,21 +206,38 @@ export class Invocation {
     pending?: PendingCall,
     now?: number,
   ): Promise<PluginResult> {
-    const ext = this.callerExtensions;
-    // Views are frozen like payloads: a plugin cannot change what the caller or others see.
-    const options = new CallOptions(
-      ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
-    );
     const settings = this.settings;
     return callPlugin(
       hookRef,
       input,
       context,
-      options,
+      this.#options(hookRef),
       pluginTimeout(hookRef.ref, settings),
       settings.deadlines,
       pending,
       now,
+    );
+  }
+
+  /** Starts the plugin's hook with its extension view and timeout (see `startCall`). */
+  start(hookRef: HookRef, input: unknown, context: PluginContext, now: number): PluginCall {
+    const options = this.#options(hookRef);
+    return startCall(
+      hookRef,
+      input,
+      context,
+      options,
+      pluginTimeout(hookRef.ref, this.settings),
+      undefined,
+      now,
+    );
+  }
+
+  #options(hookRef: HookRef): CallOptions {
+    const ext = this.callerExtensions;
+    // Views are frozen like payloads: a plugin cannot change what the caller or others see.
+    return new CallOptions(
+      ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
     );
   }
 
