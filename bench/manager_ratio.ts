@@ -122,3 +122,15 @@ if (!MARKDOWN) {
       "CPU vs raw = CPU µs/call / the raw row's (the target is judged on it: steadier under load).",
   );
 }
+const targeted = cases.filter((c) => c.target !== undefined);
+console.log(
+  `${MARKDOWN ? "" : "\n"}Targets (issue 13): 5 sequential no-op plugins vs 5 chained async ` +
+    `calls on the same fresh payload, CPU per call${MARKDOWN ? "\n" : ""}`,
+);
+for (const c of targeted) {
+  const cr = cpuRatio(c)!;
+  console.log(
+    `${MARKDOWN ? "- " : "  "}in-process, fresh ${c.size}: ${cr.toFixed(2)}x raw ` +
+      `(target ≤ ${c.target}x) (${met(cr <= c.target!)})`,
+  );
+}
