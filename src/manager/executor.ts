@@ -266,9 +266,11 @@ async function run(
     const concurrent = inv.select(plan.concurrent);
     inv.fireAndForget = inv.select(plan.fireAndForget);
     const deadlines = inv.settings.deadlines;
-    for (const refs of serial) {
-      for (const hookRef of refs) {
-        const call = startSerial(inv, hookRef);
+    // Indexed loops: an array iterator would live across the awaits (allocated per call).
+    for (let b = 0; b < serial.length; b++) {
+      const refs = serial[b];
+      for (let i = 0; i < refs.length; i++) {
+        const call = startSerial(inv, refs[i]);
         if (!call.done) {
           await TICK;
           if (!call.afterTick()) await call.wait(deadlines);
