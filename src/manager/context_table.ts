@@ -75,8 +75,8 @@ const TARGET_PROTO: object = Object.create(Object.prototype, {
  * table that shows them.
  */
 export class ContextTableSource implements ProxyHandler<PluginContextTable> {
-  readonly #refs: HookRef[] = [];
-  readonly #contexts: PluginContext[] = [];
+  /** Plugin, context, plugin, context, ... in the order they were entered. */
+  readonly #entries: (HookRef | PluginContext)[] = [];
   /** The real table: empty until built. */
   readonly #target: PluginContextTable;
   #built = false;
@@ -95,10 +95,7 @@ export class ContextTableSource implements ProxyHandler<PluginContextTable> {
   /** Enters `context` as `hookRef`'s. */
   add(hookRef: HookRef, context: PluginContext): void {
     if (this.#built) this.#target[this.requestId + hookRef.ref.uuid] = context;
-    else {
-      this.#refs.push(hookRef);
-      this.#contexts.push(context);
-    }
+    else this.#entries.push(hookRef, context);
   }
 
   /**
@@ -113,10 +110,10 @@ export class ContextTableSource implements ProxyHandler<PluginContextTable> {
     const source = (table as { [SOURCE]?: ContextTableSource })[SOURCE];
     if (source !== undefined && !source.#built && source.requestId === requestId) {
       const uuid = hookRef.ref.uuid;
-      const refs = source.#refs;
+      const entries = source.#entries;
       // The last entry wins, as a later assignment of the same key would.
-      for (let i = refs.length - 1; i >= 0; i--) {
-        if (refs[i].ref.uuid === uuid) return source.#contexts[i];
+      for (let i = entries.length - 2; i >= 0; i -= 2) {
+        if ((entries[i] as HookRef).ref.uuid === uuid) return entries[i + 1] as PluginContext;
       }
       return undefined;
     }
@@ -127,10 +124,11 @@ export class ContextTableSource implements ProxyHandler<PluginContextTable> {
     const target = this.#target;
     if (this.#built) return target;
     this.#built = true;
-    const refs = this.#refs, contexts = this.#contexts;
-    for (let i = 0; i < refs.length; i++) target[this.requestId + refs[i].ref.uuid] = contexts[i];
-    refs.length = 0;
-    contexts.length = 0;
+    const entries = this.#entries;
+    for (let i = 0; i < entries.length; i += 2) {
+      target[this.requestId + (entries[i] as HookRef).ref.uuid] = entries[i + 1] as PluginContext;
+    }
+    entries.length = 0;
     return target;
   }
 

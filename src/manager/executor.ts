@@ -25,6 +25,9 @@ import { endSerial, startSerial } from "./serial_phase.ts";
 import { TICK } from "./call.ts";
 import { endHookSpan, startHookSpan } from "./tracing.ts";
 
+/** The options of a call without any (shared: not allocated per call). */
+const NO_OPTIONS: InvokeOptions = Object.freeze({});
+
 /** The reference's payload size limit, in characters. */
 export const MAX_PAYLOAD_SIZE = 1_000_000;
 
@@ -147,7 +150,7 @@ export class PluginExecutor implements ExecutorSettings {
     plan: HookPlan | null,
     payload: unknown,
     global: GlobalContext,
-    options: InvokeOptions = {},
+    options: InvokeOptions = NO_OPTIONS,
   ): Promise<[HookResult, PluginContextTable | null]> {
     if (!plan || plan.all.length === 0) return Promise.resolve([new HookResult(), null]);
     let inv: Invocation;
