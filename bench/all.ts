@@ -3,35 +3,103 @@
  * (`manager_ratio.ts`), then the Unix socket, gRPC and MCP rows (`unix_ratio.ts`,
  * `grpc_ratio.ts`, `mcp_ratio.ts`), each with its targets and whether they are met. Every part
  * runs as its own `deno task` (with its own narrow permissions), one after the other, so they do
- * not compete for the CPU.
+ * not compete for the CPU. Each part's output is shown as it comes; at the end a summary repeats
+ * every target line the parts printed (a line with `(met)` or `(NOT met)`), per part, and
+ * names the parts that failed or printed none.
  *
- * Run: `deno task bench:all [--markdown]` (`--markdown` prints the tables for the README).
+ * Run: `deno task bench:all [--markdown] [task ...]` (`--markdown` prints the tables for the
+ * README; naming tasks, e.g. `bench:ratio`, runs only those parts).
  * `CPEX_BENCH_IN_FLIGHT=1,16` narrows the transport runs' calls in flight.
  *
  * @module
  */
 
-const markdown = Deno.args.includes("--markdown");
-const parts: [title: string, task: string][] = [
-  ["In-process", "bench:ratio"],
-  ["Unix socket", "bench:unix"],
-  ["gRPC", "bench:grpc"],
-  ["MCP (streamable HTTP)", "bench:mcp"],
+/** One part of the table: a `deno task` that prints its rows and its target lines. */
+interface Part {
+  /** Heading of the part. */
+  title: string;
+  /** The task that measures it. */
+  task: string;
+  /** The rows of the issue's targets table this part judges (shown when it prints none). */
+  rows: string;
+}
+
+// To add a part (a row of the issue's table), append it here; its task prints target lines
+// marked "(met)" / "(NOT met)" and the summary picks them up.
+const PARTS: Part[] = [
+  {
+    title: "In-process",
+    task: "bench:ratio",
+    rows: "5 no-op plugins vs 5 chained async calls, fresh 100 B / 1 KB / 10 KB",
+  },
+  {
+    title: "Unix socket",
+    task: "bench:unix",
+    rows: "vs raw protobuf echo; vs the Python reference",
+  },
+  { title: "gRPC", task: "bench:grpc", rows: "vs raw grpc-js (TCP, UDS); vs the Python reference" },
+  {
+    title: "MCP (streamable HTTP)",
+    task: "bench:mcp",
+    rows: "vs raw SDK echo; vs the Python reference",
+  },
 ];
 
-const started = performance.now();
-let failed = 0;
-for (const [title, task] of parts) {
-  console.log(markdown ? `\n### ${title}\n` : `\n=== ${title} (deno task ${task}) ===`);
-  const { code } = await new Deno.Command(Deno.execPath(), {
+const markdown = Deno.args.includes("--markdown");
+const only = Deno.args.filter((a) => a !== "--markdown");
+const parts = only.length ? PARTS.filter((p) => only.includes(p.task)) : PARTS;
+if (parts.length !== (only.length || PARTS.length)) {
+  console.error(`usage: all.ts [--markdown] [${PARTS.map((p) => p.task).join(" | ")} ...]`);
+  Deno.exit(2);
+}
+const TARGET_LINE = /\((?:NOT )?met\)/;
+const encoder = new TextEncoder();
+
+/** Runs `task`, echoing its output as it comes; its exit code and the target lines it printed. */
+async function runPart(task: string): Promise<[code: number, targets: string[]]> {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", task, ...(markdown ? ["--markdown"] : [])],
-    stdout: "inherit",
+    stdout: "piped",
     stderr: "inherit",
-  }).output();
+  }).spawn();
+  let text = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    await Deno.stdout.write(encoder.encode(chunk));
+  }
+  const { code } = await child.status;
+  const targets = text.split("\n").filter((line) => TARGET_LINE.test(line));
+  return [code, targets.map((line) => line.replace(/^\s*(?:- )?/, ""))];
+}
+
+const started = performance.now();
+const summary: string[] = [];
+let failed = 0;
+let missed = 0;
+for (const part of parts) {
+  console.log(
+    markdown ? `\n### ${part.title}\n` : `\n=== ${part.title} (deno task ${part.task}) ===`,
+  );
+  const [code, targets] = await runPart(part.task);
   if (code !== 0) {
     failed++;
-    console.log(`${task} exited with code ${code}`);
+    console.log(`${part.task} exited with code ${code}`);
+  }
+  const bullet = markdown ? "- " : "  ";
+  summary.push(markdown ? `\n**${part.title}**\n` : `${part.title}:`);
+  if (targets.length === 0) {
+    summary.push(`${bullet}${part.rows}: not measured (no target lines) (NOT met)`);
+    missed++;
+  }
+  for (const line of targets) {
+    summary.push(`${bullet}${line}`);
+    if (line.includes("(NOT met)")) missed++;
   }
 }
-console.log(`\nbench:all took ${Math.round((performance.now() - started) / 1000)} s`);
+console.log(markdown ? "\n### Targets (issue 13)" : "\n=== Targets (issue 13) ===");
+for (const line of summary) console.log(line);
+console.log(
+  `\n${missed} target line(s) not met; bench:all took ` +
+    `${Math.round((performance.now() - started) / 1000)} s`,
+);
 if (failed) Deno.exit(1);

@@ -13,7 +13,7 @@ export const ARGS: string[] = Deno.args.filter((a) => a !== "--markdown");
 
 /**
  * The lines of a table: aligned columns (first left, the others right, a rule under the header),
- * or a Markdown table when `markdown` is set.
+ * or a Markdown table followed by a blank line when `markdown` is set.
  *
  * ```ts ignore
  * import { formatTable } from "./table.ts";
@@ -23,7 +23,13 @@ export const ARGS: string[] = Deno.args.filter((a) => a !== "--markdown");
 export function formatTable(header: string[], rows: string[][], markdown = MARKDOWN): string[] {
   if (markdown) {
     const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
-    return [line(header), line(header.map((_, i) => i === 0 ? "---" : "---:")), ...rows.map(line)];
+    // The blank line ends the table: Markdown would take the next text line as one more row.
+    return [
+      line(header),
+      line(header.map((_, i) => i === 0 ? "---" : "---:")),
+      ...rows.map(line),
+      "",
+    ];
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const format = (cells: string[]): string =>

@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import type { PluginResult } from "../types.ts";
 import { registerBuiltinHooks } from "./builtins.ts";
+import { acceptsFast } from "./fast_checks.ts";
 import {
   CONDITION_FIELDS,
   type ConditionField,
@@ -370,7 +371,7 @@ export class HookRegistry {
  */
 export function checkPayload(hooks: HookRegistry, name: string, value: unknown): void {
   const schema = hooks.getPayloadSchema(name);
-  if (schema === null) return;
+  if (schema === null || acceptsFast(schema, value)) return;
   const parsed = schema.safeParse(value);
   if (parsed.success) return;
   throw new HookValidationError(

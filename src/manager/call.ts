@@ -103,39 +103,151 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Settled already: awaiting it lets the reactions of an already settled promise run first. */
-const TICK: Promise<void> = Promise.resolve();
+export const TICK: Promise<void> = Promise.resolve();
 
 /**
- * Where a hook's promise reports: read after one tick to tell whether it had settled, else
- * forwarded to the deadline race (issue 13: no `Promise.race` per plugin).
+ * One started plugin call (issue 13: no `Promise.race` and no async frame per plugin). The
+ * handler's outcome lands here: at once when it returns a plain value or throws, one tick later
+ * when it returns an already settled promise (the caller awaits {@linkcode TICK} and looks
+ * again), else {@linkcode PluginCall.wait} races it against the shared deadline timer.
  */
-class HookOutcome {
+export class PluginCall {
+  /** True once the outcome is known. */
   done = false;
+  /** True when the outcome is a failure (`value` is the error). */
   failed = false;
+  /** The handler's value, or the failure. */
   value: unknown = undefined;
-  resolve: ((value: PluginResult) => void) | null = null;
-  reject: ((reason: unknown) => void) | null = null;
+  /** The span of the call, if traced (kept here for the serial phase). */
+  span: string | null = null;
+  #resolve: (() => void) | null = null;
 
-  /** Records a value (and forwards it once the deadline race waits for it). */
+  /** A call of `hookRef` started at `started` with `payload` and `context`. */
+  constructor(
+    readonly hookRef: HookRef,
+    readonly payload: unknown,
+    readonly context: PluginContext,
+    readonly options: CallOptions,
+    readonly started: number,
+    readonly seconds: number,
+    readonly pending: PendingCall | undefined,
+  ) {}
+
+  /** Records the handler's value (ignored once the call timed out or was cancelled). */
   ok(value: unknown): void {
+    if (this.done) return;
     this.done = true;
     this.value = value;
-    this.resolve?.(value as PluginResult);
+    this.#wake();
   }
 
-  /** Records a failure (and forwards it once the deadline race waits for it). */
+  /** Records a failure (ignored once the outcome is known). */
   fail(reason: unknown): void {
+    if (this.done) return;
     this.done = true;
     this.failed = true;
     this.value = reason;
-    this.reject?.(reason);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const resolve = this.#resolve;
+    if (resolve === null) return;
+    this.#resolve = null;
+    resolve();
+  }
+
+  /** The result, or throws the failure. */
+  take(): PluginResult {
+    if (this.failed) throw this.value;
+    return this.value as PluginResult;
+  }
+
+  /**
+   * Looks at the call after one tick: true when its outcome is known. A call the executor
+   * cancelled during the tick fails with `PluginCancelledError`.
+   */
+  afterTick(): boolean {
+    const pending = this.pending;
+    if (this.done) {
+      if (pending) pending.settled = true;
+      return true;
+    }
+    if (pending?.settled) {
+      this.fail(new PluginCancelledError(this.hookRef.ref.name));
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Waits for a call still running after one tick ({@linkcode PluginCall.afterTick} said
+   * false): it settles, its deadline passes (the signal is aborted and the call fails with
+   * `PluginTimeoutError`) or the executor cancels it (fails with `PluginCancelledError`).
+   * Never rejects: the outcome is in the call.
+   */
+  wait(deadlines: DeadlineQueue): Promise<void> {
+    const pending = this.pending;
+    const name = this.hookRef.ref.name;
+    return new Promise<void>((resolve) => {
+      const ms = Math.min(this.seconds * 1000, MAX_TIMER_MS);
+      const deadline = deadlines.add(ms, () => {
+        if (pending) pending.settled = true;
+        const error = new PluginTimeoutError(name, this.seconds);
+        this.options.abort(error);
+        this.fail(error);
+      });
+      if (pending) {
+        pending.deadline = deadline;
+        pending.reject = (reason) => this.fail(reason);
+      }
+      this.#resolve = () => {
+        deadline.settle();
+        if (pending) pending.settled = true;
+        resolve();
+      };
+    });
   }
 }
 
 /**
- * Calls `hookRef`'s handler with a deadline of `seconds` from `now` (the caller's clock reading:
- * one per plugin boundary, issue 13). Handlers that finish synchronously or return an already
- * settled promise need no timer (a timer costs ~1 µs); the others race their deadline, and on
+ * Starts `hookRef`'s handler with a deadline of `seconds` from `now` (the caller's clock
+ * reading: one per plugin boundary, issue 13). A handler that throws synchronously fails the
+ * call; one that returns a plain value completes it; a promise reports when it settles.
+ */
+export function startCall(
+  hookRef: HookRef,
+  payload: unknown,
+  context: PluginContext,
+  options: CallOptions,
+  seconds: number,
+  pending: PendingCall | undefined,
+  now: number,
+): PluginCall {
+  // Known before the call, so a cancel during the first await still aborts the signal.
+  if (pending) pending.options = options;
+  options.deadline = now + Math.min(seconds * 1000, MAX_TIMER_MS);
+  const call = new PluginCall(hookRef, payload, context, options, now, seconds, pending);
+  let returned: unknown;
+  try {
+    returned = hookRef.handler(payload, context, options);
+  } catch (error) {
+    call.fail(error);
+    return call;
+  }
+  if (!isThenable(returned)) {
+    if (pending) pending.settled = true;
+    call.ok(returned);
+    return call;
+  }
+  returned.then((value) => call.ok(value), (reason) => call.fail(reason));
+  return call;
+}
+
+/**
+ * Calls `hookRef`'s handler with a deadline of `seconds` from `now`: {@linkcode startCall},
+ * then one tick, then the deadline race for a handler still running. Handlers that finish
+ * synchronously or return an already settled promise need no timer (a timer costs ~1 µs); on
  * expiry the signal is aborted and a `PluginTimeoutError` is thrown.
  */
 export async function callPlugin(
@@ -148,45 +260,10 @@ export async function callPlugin(
   pending?: PendingCall,
   now: number = performance.now(),
 ): Promise<PluginResult> {
-  // Known before the call, so a cancel during the first await still aborts the signal.
-  if (pending) pending.options = options;
-  const ms = Math.min(seconds * 1000, MAX_TIMER_MS);
-  options.deadline = now + ms;
-  const returned = hookRef.handler(payload, context, options);
-  if (!isThenable(returned)) {
-    if (pending) pending.settled = true;
-    return returned;
+  const call = startCall(hookRef, payload, context, options, seconds, pending, now);
+  if (!call.done) {
+    await TICK;
+    if (!call.afterTick()) await call.wait(deadlines);
   }
-  const outcome = new HookOutcome();
-  returned.then((value) => outcome.ok(value), (reason) => outcome.fail(reason));
-  await TICK;
-  if (outcome.done) {
-    if (pending) pending.settled = true;
-    if (outcome.failed) throw outcome.value;
-    return outcome.value as PluginResult;
-  }
-  if (pending?.settled) throw new PluginCancelledError(hookRef.ref.name);
-  const name = hookRef.ref.name;
-  return await new Promise<PluginResult>((resolve, reject) => {
-    const deadline = deadlines.add(ms, () => {
-      if (pending) pending.settled = true;
-      const error = new PluginTimeoutError(name, seconds);
-      options.abort(error);
-      reject(error);
-    });
-    if (pending) {
-      pending.deadline = deadline;
-      pending.reject = reject;
-    }
-    outcome.resolve = (value) => {
-      deadline.settle();
-      if (pending) pending.settled = true;
-      resolve(value);
-    };
-    outcome.reject = (error) => {
-      deadline.settle();
-      if (pending) pending.settled = true;
-      reject(error);
-    };
-  });
+  return call.take();
 }

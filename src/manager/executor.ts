@@ -21,8 +21,12 @@ import { PlanMetricsCache } from "./plan_metrics.ts";
 import type { HookPlan, HookRef } from "./registry.ts";
 import { HookResult } from "./result.ts";
 import type { PayloadValidator } from "./result_checks.ts";
-import { runSerial } from "./serial_phase.ts";
+import { endSerial, startSerial } from "./serial_phase.ts";
+import { TICK } from "./call.ts";
 import { endHookSpan, startHookSpan } from "./tracing.ts";
+
+/** The options of a call without any (shared: not allocated per call). */
+const NO_OPTIONS: InvokeOptions = Object.freeze({});
 
 /** The reference's payload size limit, in characters. */
 export const MAX_PAYLOAD_SIZE = 1_000_000;
@@ -142,13 +146,34 @@ export class PluginExecutor implements ExecutorSettings {
    * Runs `plan` for `payload`. Returns the aggregated result and the context table of the
    * plugins that ran (null when the hook has no plugins).
    */
-  async execute(
+  execute(
     plan: HookPlan | null,
     payload: unknown,
     global: GlobalContext,
-    options: InvokeOptions = {},
+    options: InvokeOptions = NO_OPTIONS,
   ): Promise<[HookResult, PluginContextTable | null]> {
-    if (!plan || plan.all.length === 0) return [new HookResult(), null];
+    if (!plan || plan.all.length === 0) return Promise.resolve([new HookResult(), null]);
+    let inv: Invocation;
+    try {
+      inv = this.#start(plan, payload, global, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const raise = options.violationsAsExceptions === true;
+    const provider = this.observability;
+    const traceId = provider ? currentTraceId() : undefined;
+    // Untraced, the chain's own async function is the only one (issue 13: no frame per layer).
+    if (!provider || traceId === undefined) return run(plan, inv, raise);
+    return traced(plan, inv, raise, provider, traceId);
+  }
+
+  /** Freezes and checks the input, and makes the invocation; throws what rejects the call. */
+  #start(
+    plan: HookPlan,
+    payload: unknown,
+    global: GlobalContext,
+    options: InvokeOptions,
+  ): Invocation {
     // One walk freezes the payload and bounds its size; the exact count (C3) runs only when
     // the bound passes the limit (issue 13).
     if (freezeBounded(payload) > this.maxPayloadSize) {
@@ -167,36 +192,8 @@ export class PluginExecutor implements ExecutorSettings {
       options.localContexts ?? null,
       options.extensions ?? null,
     );
-    const meters = this.#meters.of(plan);
-    inv.meters = meters;
-    const provider = this.observability;
-    const traceId = provider ? currentTraceId() : undefined;
-    if (!provider || traceId === undefined) {
-      if (meters === null) return await run(plan, inv, options.violationsAsExceptions === true);
-      try {
-        return await run(plan, inv, options.violationsAsExceptions === true);
-      } finally {
-        meterChain(inv);
-      }
-    }
-    inv.tracing = provider;
-    inv.traceId = traceId;
-    const span = startHookSpan(provider, traceId, plan);
-    inv.hookSpan = span;
-    let status: "ok" | "error" = "error";
-    try {
-      const out = await run(plan, inv, options.violationsAsExceptions === true);
-      status = "ok";
-      return out;
-    } catch (error) {
-      if (error instanceof PluginViolationError) status = "ok";
-      throw error;
-    } finally {
-      // Always ended, also when an error propagates (the reference leaks it: Q7).
-      endHookSpan(inv, span, status);
-      inv.hookSpan = null;
-      meterChain(inv);
-    }
+    inv.meters = this.#meters.of(plan);
+    return inv;
   }
 
   /**
@@ -232,26 +229,73 @@ function meterChain(inv: Invocation): void {
   meters.metrics.chain(meters.hook, ms / 1000);
 }
 
-/** Runs the phases in order; the first halt ends the chain. */
+/** {@linkcode run} inside the invocation's span. */
+async function traced(
+  plan: HookPlan,
+  inv: Invocation,
+  raise: boolean,
+  provider: ObservabilityProvider,
+  traceId: string,
+): Promise<[HookResult, PluginContextTable]> {
+  inv.tracing = provider;
+  inv.traceId = traceId;
+  const span = startHookSpan(provider, traceId, plan);
+  inv.hookSpan = span;
+  let status: "ok" | "error" = "error";
+  try {
+    const out = await run(plan, inv, raise);
+    status = "ok";
+    return out;
+  } catch (error) {
+    if (error instanceof PluginViolationError) status = "ok";
+    throw error;
+  } finally {
+    // Always ended, also when an error propagates (the reference leaks it: Q7).
+    endHookSpan(inv, span, status);
+    inv.hookSpan = null;
+    meterChain(inv);
+  }
+}
+
+/**
+ * Runs the phases in order; the first halt ends the chain. Untraced, it also records the
+ * chain's duration (traced, {@linkcode traced} does, after the span).
+ */
 async function run(
   plan: HookPlan,
   inv: Invocation,
   raise: boolean,
 ): Promise<[HookResult, PluginContextTable]> {
-  // Every skip is decided before anything runs, as the reference groups its refs: plugins
-  // skipped after a halt are still counted in skipped_count (issue 11 item 4).
-  const serial = [inv.select(plan.sequential), inv.select(plan.transform), inv.select(plan.audit)];
-  const concurrent = inv.select(plan.concurrent);
-  inv.fireAndForget = inv.select(plan.fireAndForget);
-  for (const refs of serial) {
-    for (const hookRef of refs) {
-      const halted = await runSerial(inv, hookRef, raise);
+  try {
+    // Every skip is decided before anything runs, as the reference groups its refs: plugins
+    // skipped after a halt are still counted in skipped_count (issue 11 item 4).
+    const serial = [
+      inv.select(plan.sequential),
+      inv.select(plan.transform),
+      inv.select(plan.audit),
+    ];
+    const concurrent = inv.select(plan.concurrent);
+    inv.fireAndForget = inv.select(plan.fireAndForget);
+    const deadlines = inv.settings.deadlines;
+    // Indexed loops: an array iterator would live across the awaits (allocated per call).
+    for (let b = 0; b < serial.length; b++) {
+      const refs = serial[b];
+      for (let i = 0; i < refs.length; i++) {
+        const call = startSerial(inv, refs[i]);
+        if (!call.done) {
+          await TICK;
+          if (!call.afterTick()) await call.wait(deadlines);
+        }
+        const halted = endSerial(inv, call, raise);
+        if (halted) return [halted, inv.table];
+      }
+    }
+    if (concurrent.length) {
+      const halted = await runConcurrent(inv, concurrent, raise);
       if (halted) return [halted, inv.table];
     }
+    return [finish(inv, true, null), inv.table];
+  } finally {
+    if (inv.tracing === null) meterChain(inv);
   }
-  if (concurrent.length) {
-    const halted = await runConcurrent(inv, concurrent, raise);
-    if (halted) return [halted, inv.table];
-  }
-  return [finish(inv, true, null), inv.table];
 }

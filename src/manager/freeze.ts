@@ -114,10 +114,11 @@ const BOUND_MAX_DEPTH = 256;
  * still gets its children frozen.
  */
 export function freezeBounded(value: unknown): number {
-  return bound(value, 0);
+  return typeof value === "object" && value !== null ? bound(value, 0) : leaf(value);
 }
 
-function bound(value: unknown, depth: number): number {
+/** The bound of a value that is not a container. */
+function leaf(value: unknown): number {
   switch (typeof value) {
     case "string":
       return value.length * 6 + 2;
@@ -127,20 +128,28 @@ function bound(value: unknown, depth: number): number {
     case "undefined":
       return 5;
     case "object":
-      break;
+      return 4; // null
     default:
       return Infinity;
   }
-  if (value === null) return 4;
+}
+
+// Leaves are measured inline, without a call per value: most values of a payload are leaves.
+function bound(value: object, depth: number): number {
   if (depth > BOUND_MAX_DEPTH) return Infinity;
   let n = 16;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) n += bound(value[i], depth + 1) + 2;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      n += 2 + (typeof v === "object" && v !== null ? bound(v, depth + 1) : leaf(v));
+    }
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return Infinity;
     for (const key in value) {
-      n += key.length * 6 + 6 + bound((value as Record<string, unknown>)[key], depth + 1);
+      const v = (value as Record<string, unknown>)[key];
+      n += key.length * 6 + 6 +
+        (typeof v === "object" && v !== null ? bound(v, depth + 1) : leaf(v));
     }
   }
   Object.freeze(value);

@@ -15,7 +15,8 @@ import type {
   HookPayloadPolicy,
   PluginResult,
 } from "../types.ts";
-import { CallOptions, callPlugin, type PendingCall } from "./call.ts";
+import { CallOptions, callPlugin, type PendingCall, type PluginCall, startCall } from "./call.ts";
+import { ContextTableSource } from "./context_table.ts";
 import type { DeadlineQueue } from "./deadlines.ts";
 import { filterExtensions } from "./extensions.ts";
 import { cloneData, copyRecord, deepFreeze } from "./freeze.ts";
@@ -60,7 +61,8 @@ export function pluginTimeout(ref: PluginRef, settings: ExecutorSettings): numbe
 /** Per-invocation state. */
 export class Invocation {
   readonly records: ExecutionRecord[] = [];
-  readonly table: PluginContextTable = {};
+  /** The contexts of the plugins that ran; `contexts.table` is the table returned. */
+  readonly contexts: ContextTableSource;
   metadata: Record<string, unknown> = {};
   headers: Record<string, string> | null = null;
   chained: Chained = NONE;
@@ -98,7 +100,14 @@ export class Invocation {
     readonly global: GlobalContext,
     readonly localContexts: PluginContextTable | null,
     readonly callerExtensions: Extensions | null,
-  ) {}
+  ) {
+    this.contexts = new ContextTableSource(global.request_id);
+  }
+
+  /** The context table of the plugins that ran (built when first read). */
+  get table(): PluginContextTable {
+    return this.contexts.table;
+  }
 
   /** The payload the next plugin sees: the last accepted modification, else the input. */
   get current(): unknown {
@@ -144,8 +153,10 @@ export class Invocation {
       state: copyRecord(g.state),
       metadata: copyRecord(g.metadata),
     };
-    const key = g.request_id + hookRef.ref.uuid;
-    const existing = this.localContexts?.[key];
+    const local = this.localContexts;
+    const existing = local
+      ? ContextTableSource.find(local, this.contexts.requestId, hookRef)
+      : undefined;
     let context: PluginContext;
     if (existing) {
       existing.global_context = copy;
@@ -153,7 +164,7 @@ export class Invocation {
     } else {
       context = new PluginContext(copy);
     }
-    this.table[key] = context;
+    this.contexts.add(hookRef, context);
     return context;
   }
 
@@ -197,6 +208,34 @@ export class Invocation {
     pending?: PendingCall,
     now?: number,
   ): Promise<PluginResult> {
+    const settings = this.settings;
+    return callPlugin(
+      hookRef,
+      input,
+      context,
+      this.#options(hookRef),
+      pluginTimeout(hookRef.ref, settings),
+      settings.deadlines,
+      pending,
+      now,
+    );
+  }
+
+  /** Starts the plugin's hook with its extension view and timeout (see `startCall`). */
+  start(hookRef: HookRef, input: unknown, context: PluginContext, now: number): PluginCall {
+    const options = this.#options(hookRef);
+    return startCall(
+      hookRef,
+      input,
+      context,
+      options,
+      pluginTimeout(hookRef.ref, this.settings),
+      undefined,
+      now,
+    );
+  }
+
+  #options(hookRef: HookRef): CallOptions {
     const ext = this.callerExtensions;
     // Taken first, so a throw below cannot leave it to the next call.
     const span = this.callSpan;
@@ -206,17 +245,7 @@ export class Invocation {
       ext ? deepFreeze(filterExtensions(ext, hookRef.ref.capabilities)) : null,
     );
     if (span !== null) options.traced = { provider: this.tracing!, span };
-    const settings = this.settings;
-    return callPlugin(
-      hookRef,
-      input,
-      context,
-      options,
-      pluginTimeout(hookRef.ref, settings),
-      settings.deadlines,
-      pending,
-      now,
-    );
+    return options;
   }
 
   /**

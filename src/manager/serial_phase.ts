@@ -8,6 +8,7 @@ import { Outcome } from "../observability/metrics.ts";
 import type { PluginResult } from "../types.ts";
 import { deny } from "./chain_end.ts";
 import { handleFailure } from "./failure.ts";
+import type { PluginCall } from "./call.ts";
 import type { Invocation } from "./invocation.ts";
 import { blocks, stampViolation } from "./outcome.ts";
 import { newRecord, recordViolation } from "./records.ts";
@@ -17,26 +18,36 @@ import { acceptModified, type Chained, checkResult, NONE } from "./result_checks
 import { endPluginSpan, failPluginSpan, startPluginSpan } from "./tracing.ts";
 
 /**
- * Runs one serial plugin; returns the halt result when it blocks the chain, else null.
- * `raise` throws the block instead (violationsAsExceptions).
+ * Starts one serial plugin (sync: the caller awaits only when the call is still running, so
+ * a plugin costs no async frame of its own, issue 13).
  */
-export async function runSerial(
-  inv: Invocation,
-  hookRef: HookRef,
-  raise: boolean,
-): Promise<HookResult | null> {
-  const ref = hookRef.ref;
-  const mode = ref.mode;
+export function startSerial(inv: Invocation, hookRef: HookRef): PluginCall {
   const context = inv.contextFor(hookRef);
   const input = inv.current;
   const span = inv.tracing ? startPluginSpan(inv, hookRef) : null;
   const started = inv.clock >= 0 ? inv.clock : performance.now();
   inv.clock = -1;
+  const call = inv.start(hookRef, input, context, started);
+  call.span = span;
+  return call;
+}
+
+/**
+ * Folds a finished serial call into the invocation; returns the halt result when it blocks
+ * the chain, else null. `raise` throws the block instead (violationsAsExceptions).
+ */
+export function endSerial(inv: Invocation, call: PluginCall, raise: boolean): HookResult | null {
+  const hookRef = call.hookRef;
+  const ref = hookRef.ref;
+  const mode = ref.mode;
+  const input = call.payload;
+  const span = call.span;
+  const started = call.started;
   let result: PluginResult;
   let accepted: Chained = NONE;
   let halts: boolean;
   try {
-    result = checkResult(await inv.call(hookRef, input, context, undefined, started), ref.name);
+    result = checkResult(call.take(), ref.name);
     halts = blocks(result, mode);
     const mp = result.modified_payload;
     // A halting plugin's own modification is discarded (a suppressed TRANSFORM block keeps
@@ -54,7 +65,7 @@ export async function runSerial(
   const duration = Math.max(1, Math.round((ended - started) * 1e6));
   endPluginSpan(inv, span, result);
   inv.executed++;
-  inv.absorb(hookRef, context, result);
+  inv.absorb(hookRef, call.context, result);
   const record = newRecord(ref.identity, inv.hookName, "completed");
   record.duration_ns = duration;
   record.requested_allow = !halts;
