@@ -13,6 +13,9 @@
  * - `bare worker SAB ping-pong`: the same message as JSON text in a `SharedArrayBuffer`, the
  *   Worker blocked in `Atomics.wait` and the gateway in `Atomics.waitAsync` (the floor of the
  *   worker sandbox's channel, `src/sandbox/shared_channel.ts`);
+ * - `worker pool, postMessage` / `worker pool, shared memory`: one call straight to a worker
+ *   sandbox's pool (no manager), over the former `postMessage` channel and over the
+ *   shared-memory channel: before and after, in the same run;
  * - `none|worker|process xN`: `PluginManager.invokeHook("tool_pre_invoke")` with N no-op
  *   plugins (`sandbox_noop_plugin.ts`) at that isolation level (one Worker or child process per
  *   plugin).
@@ -35,7 +38,9 @@
  */
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { parseConfig, PluginManager } from "../mod.ts";
+import { parseConfig, parsePluginConfig, PluginManager } from "../mod.ts";
+import { SandboxPool } from "../src/sandbox/pool.ts";
+import { startWorker } from "../src/sandbox/worker_carrier.ts";
 import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
 import { encodeFrame, FrameReader } from "../src/external/unix/frame.ts";
 import { fromStruct, pluginContextToProto, toStruct } from "../src/external/proto/struct.ts";
@@ -176,10 +181,54 @@ function sabPingPongTarget(): Target {
   };
 }
 
+const NOOP = new URL("./sandbox_noop_plugin.ts", import.meta.url);
+
+/** One worker sandbox's pool, called directly, over the `post` or the `shared` channel. */
+async function poolTarget(channel: "post" | "shared"): Promise<Target> {
+  const config = parsePluginConfig({
+    name: "noop",
+    kind: `${fileURLToPath(NOOP)}#Noop`,
+    hooks: ["tool_pre_invoke"],
+    isolation: "worker",
+  });
+  const pool = new SandboxPool({
+    name: "noop",
+    isolation: "worker",
+    config,
+    size: 1,
+    start: (events) =>
+      startWorker("noop", { specifier: NOOP.href, exportName: "Noop" }, {}, events, { channel }),
+  });
+  await pool.start();
+  const signal = new AbortController().signal;
+  return {
+    label: `worker pool, ${channel === "post" ? "postMessage" : "shared memory"}`,
+    call: async (i) => {
+      await pool.call(
+        {
+          t: "call",
+          hook: "tool_pre_invoke",
+          payload: payload(i),
+          state: {},
+          metadata: {},
+          global_context: { ...context(i), state: {}, metadata: {} },
+          extensions: null,
+          timeout_ms: 30_000,
+        },
+        signal,
+        performance.now() + 30_000,
+      );
+    },
+    perCall: [],
+    cpuPerCall: [],
+    close: () => pool.close(),
+  };
+}
+
 async function managerTarget(isolation: string, count: number): Promise<Target> {
   const plugins = Array.from({ length: count }, (_, i) => ({
     name: `noop${i}`,
-    kind: `${fileURLToPath(new URL("./sandbox_noop_plugin.ts", import.meta.url))}#Noop`,
+    kind: `${fileURLToPath(NOOP)}#Noop`,
     hooks: ["tool_pre_invoke"],
     isolation,
   }));
@@ -268,6 +317,8 @@ await runGuarded(children, targets, async () => {
   targets.push(await rawTarget("raw unix protobuf echo", SOCKETS.proto, true));
   targets.push(pingPongTarget());
   targets.push(sabPingPongTarget());
+  targets.push(await poolTarget("post"));
+  targets.push(await poolTarget("shared"));
   for (const isolation of ["none", "worker", "process"]) {
     for (const count of [1, 5]) targets.push(await managerTarget(isolation, count));
   }
@@ -314,6 +365,10 @@ await runGuarded(children, targets, async () => {
       `(floors: SAB round trip ${at("bare worker SAB ping-pong").toFixed(1)} µs, ` +
       `postMessage round trip ${at("bare worker ping-pong").toFixed(1)} µs); ` +
       `whole hook call ${at("worker x1").toFixed(1)} µs`,
+  );
+  console.log(
+    `  worker pool call (no manager): ${at("worker pool, postMessage").toFixed(1)} µs before ` +
+      `(postMessage), ${at("worker pool, shared memory").toFixed(1)} µs after (shared memory)`,
   );
   console.log(
     `  process call ${process1x.toFixed(1)} µs (whole hook call; sandbox part ` +

@@ -27,8 +27,8 @@ export const RING_BYTES = 64 * 1024;
  * `Atomics.wait` answers several µs sooner than one woken through its event loop, and its
  * timers and posted messages still run within about these two bounds.
  */
-export const IDLE_WAIT_MS = 2;
-const TURN_BUDGET_MS = 2;
+export const IDLE_WAIT_MS = 10;
+const TURN_BUDGET_MS = 10;
 
 /** The two shared buffers of a channel, as the gateway sees them. */
 export interface ChannelBuffers {
@@ -36,11 +36,13 @@ export interface ChannelBuffers {
   down: SharedArrayBuffer;
   /** Sandbox to gateway. */
   up: SharedArrayBuffer;
+  /** Post every message (the channel as it was before the rings: for the benchmark). */
+  postOnly?: boolean;
 }
 
 /** Fresh buffers for one channel. */
-export function channelBuffers(bytes: number = RING_BYTES): ChannelBuffers {
-  return { down: ringBuffer(bytes), up: ringBuffer(bytes) };
+export function channelBuffers(bytes: number = RING_BYTES, postOnly = false): ChannelBuffers {
+  return { down: ringBuffer(bytes), up: ringBuffer(bytes), postOnly };
 }
 
 /** True for the message that hands a Worker its channel (the first one it gets). */
@@ -58,6 +60,7 @@ export class SharedChannel<Out, In> {
   readonly #deliver: (message: In) => void;
   readonly #broken: (error: unknown) => void;
   readonly #idleWaitMs: number;
+  readonly #postOnly: boolean;
   /** When the event loop last ran this end (a macrotask delivered something). */
   #turnAt = 0;
   #closed = false;
@@ -65,7 +68,7 @@ export class SharedChannel<Out, In> {
   /**
    * One end: writes to `write`, reads `read`; `post` sends by `postMessage`, `deliver` gets
    * each message in order, `broken` is told once if the ring holds garbage. `idleWaitMs`
-   * (Worker end only) enables {@linkcode SharedChannel.idle}.
+   * (Worker end only) enables {@linkcode SharedChannel.idle}; `postOnly` posts everything.
    */
   constructor(
     write: SharedArrayBuffer,
@@ -74,13 +77,15 @@ export class SharedChannel<Out, In> {
     deliver: (message: In) => void,
     broken: (error: unknown) => void,
     idleWaitMs = 0,
+    postOnly = false,
   ) {
     this.#writer = new RingWriter(write);
     this.#reader = new RingReader(read);
     this.#post = post;
     this.#deliver = deliver;
     this.#broken = broken;
-    this.#idleWaitMs = idleWaitMs;
+    this.#idleWaitMs = postOnly ? 0 : idleWaitMs;
+    this.#postOnly = postOnly;
     this.#listen();
   }
 
@@ -90,7 +95,9 @@ export class SharedChannel<Out, In> {
    */
   send(message: Out): void {
     if (this.#closed) return;
-    if (isJsonSafe(message) && this.#writer.tryWrite(JSON.stringify(message))) return;
+    if (
+      !this.#postOnly && isJsonSafe(message) && this.#writer.tryWrite(JSON.stringify(message))
+    ) return;
     this.#post(message);
   }
 

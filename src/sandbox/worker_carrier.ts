@@ -37,7 +37,13 @@ class WorkerCarrier implements Carrier {
   #done: (() => void) | undefined;
   #gone = false;
 
-  constructor(name: string, ref: PluginModuleRef, p: SandboxPermissions, events: CarrierEvents) {
+  constructor(
+    name: string,
+    ref: PluginModuleRef,
+    p: SandboxPermissions,
+    events: CarrierEvents,
+    options: WorkerOptions,
+  ) {
     this.#events = events;
     this.closed = new Promise((resolve) => this.#done = resolve);
     try {
@@ -56,7 +62,7 @@ class WorkerCarrier implements Carrier {
         { cause: error },
       );
     }
-    const buffers = channelBuffers();
+    const buffers = channelBuffers(undefined, options.channel === "post");
     // The channel's buffers are the worker's first message (see worker_main.ts).
     this.#worker.postMessage(buffers);
     this.#channel = new SharedChannel<ToSandbox, FromSandbox>(
@@ -104,12 +110,22 @@ class WorkerCarrier implements Carrier {
   }
 }
 
+/** Options of {@linkcode startWorker}. */
+export interface WorkerOptions {
+  /**
+   * `shared` (default): calls and answers as JSON in shared memory (`shared_channel.ts`);
+   * `post`: every message by `postMessage` (the former channel, kept for the benchmark).
+   */
+  channel?: "shared" | "post";
+}
+
 /** Starts `ref` in a Worker with exactly `permissions`. */
 export function startWorker(
   name: string,
   ref: PluginModuleRef,
   permissions: SandboxPermissions,
   events: CarrierEvents,
+  options: WorkerOptions = {},
 ): Carrier {
-  return new WorkerCarrier(name, ref, permissions, events);
+  return new WorkerCarrier(name, ref, permissions, events, options);
 }

@@ -34,7 +34,7 @@ export function serveWorker(cls: unknown): void {
   scope.onmessage = (event) => {
     if (channel) channel.received(event.data as ToSandbox);
     else if (isChannelBuffers(event.data)) {
-      const { down, up } = event.data;
+      const { down, up, postOnly } = event.data;
       channel = new SharedChannel<FromSandbox, ToSandbox>(
         up,
         down,
@@ -43,6 +43,7 @@ export function serveWorker(cls: unknown): void {
         // Only a plugin tampering with the buffers gets here: end this sandbox.
         () => announcedExit(70),
         IDLE_WAIT_MS,
+        postOnly,
       );
     }
   };
