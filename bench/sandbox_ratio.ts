@@ -16,6 +16,8 @@
  * - `worker pool, postMessage` / `worker pool, shared memory`: one call straight to a worker
  *   sandbox's pool (no manager), over the former `postMessage` channel and over the
  *   shared-memory channel: before and after, in the same run;
+ * - `process pool`: one call straight to a process sandbox's pool (no manager): the sandbox's
+ *   own cost, comparable with the raw echoes, which have no manager either;
  * - `none|worker|process xN`: `PluginManager.invokeHook("tool_pre_invoke")` with N no-op
  *   plugins (`sandbox_noop_plugin.ts`) at that isolation level (one Worker or child process per
  *   plugin).
@@ -41,6 +43,8 @@ import { fileURLToPath } from "node:url";
 import { parseConfig, parsePluginConfig, PluginManager } from "../mod.ts";
 import { SandboxPool } from "../src/sandbox/pool.ts";
 import { startWorker } from "../src/sandbox/worker_carrier.ts";
+import { startProcess } from "../src/sandbox/process_carrier.ts";
+import { findDenoConfig } from "../src/sandbox/config_file.ts";
 import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
 import { encodeFrame, FrameReader } from "../src/external/unix/frame.ts";
 import { fromStruct, pluginContextToProto, toStruct } from "../src/external/proto/struct.ts";
@@ -183,26 +187,35 @@ function sabPingPongTarget(): Target {
 
 const NOOP = new URL("./sandbox_noop_plugin.ts", import.meta.url);
 
-/** One worker sandbox's pool, called directly, over the `post` or the `shared` channel. */
-async function poolTarget(channel: "post" | "shared"): Promise<Target> {
+/**
+ * One sandbox's pool, called directly: a worker over the `post` or the `shared` channel, or a
+ * process over its private socket.
+ */
+async function poolTarget(channel: "post" | "shared" | "process"): Promise<Target> {
+  const isolation = channel === "process" ? "process" : "worker";
   const config = parsePluginConfig({
     name: "noop",
     kind: `${fileURLToPath(NOOP)}#Noop`,
     hooks: ["tool_pre_invoke"],
-    isolation: "worker",
+    isolation,
   });
+  const ref = { specifier: NOOP.href, exportName: "Noop" };
   const pool = new SandboxPool({
     name: "noop",
-    isolation: "worker",
+    isolation,
     config,
     size: 1,
     start: (events) =>
-      startWorker("noop", { specifier: NOOP.href, exportName: "Noop" }, {}, events, { channel }),
+      channel === "process"
+        ? startProcess(ref, {}, { configFile: findDenoConfig(NOOP.href) }, events)
+        : startWorker("noop", ref, {}, events, { channel }),
   });
   await pool.start();
   const signal = new AbortController().signal;
   return {
-    label: `worker pool, ${channel === "post" ? "postMessage" : "shared memory"}`,
+    label: channel === "process"
+      ? "process pool"
+      : `worker pool, ${channel === "post" ? "postMessage" : "shared memory"}`,
     call: async (i) => {
       await pool.call(
         {
@@ -319,6 +332,7 @@ await runGuarded(children, targets, async () => {
   targets.push(sabPingPongTarget());
   targets.push(await poolTarget("post"));
   targets.push(await poolTarget("shared"));
+  targets.push(await poolTarget("process"));
   for (const isolation of ["none", "worker", "process"]) {
     for (const count of [1, 5]) targets.push(await managerTarget(isolation, count));
   }
@@ -372,7 +386,10 @@ await runGuarded(children, targets, async () => {
   );
   console.log(
     `  process call ${process1x.toFixed(1)} µs (whole hook call; sandbox part ` +
-      `${process1.toFixed(1)} µs), target <= 1.2x the raw Unix round trip:\n` +
+      `${process1.toFixed(1)} µs; pool alone ${at("process pool").toFixed(1)} µs = ` +
+      `${(at("process pool") / rawProto).toFixed(2)}x protobuf echo, ` +
+      `${(at("process pool") / raw).toFixed(2)}x bytes echo), ` +
+      `target <= 1.2x the raw Unix round trip:\n` +
       `    ${(process1x / rawProto).toFixed(2)}x the raw protobuf echo ` +
       `(like with like: both encode the call and decode the answer) ` +
       `${met(process1x <= 1.2 * rawProto)};\n` +
