@@ -4,9 +4,10 @@
  * `postMessage` carries what JSON cannot carry (see {@linkcode isJsonSafe}), what does not
  * fit in the ring, and every other message. Both ends are the same class.
  *
- * Why: a `postMessage` round trip structured-clones both messages and wakes each thread
- * through its event loop, several times the cost of the hook call itself; JSON text in shared
- * memory and an `Atomics.waitAsync` wake-up cost a fraction of it (`bench/sandbox_ratio.ts`).
+ * Why: a `postMessage` round trip structured-clones both messages (dearer than their JSON
+ * text) and wakes each thread through its event loop; JSON text in shared memory, an idle
+ * Worker blocked in `Atomics.wait` and an `Atomics.waitAsync` wake-up in the gateway cost less
+ * time and CPU per call (`bench/sandbox_ratio.ts`).
  *
  * Order: a posted message is handled only after every frame written to the ring before it
  * was posted (the receiver drains its ring first), so an `abort`, `shutdown` or `exit`
