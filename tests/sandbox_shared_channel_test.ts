@@ -3,11 +3,16 @@
  * frames in order across its wrap-around, refuses what does not fit and recovers, rejects a
  * tampered ring; JSON takes only what it carries like a structured clone; posted messages
  * are delivered after the frames written before them, and what JSON cannot carry arrives
- * intact by `postMessage`.
+ * intact by `postMessage`; a real worker sandbox answers hundreds of concurrent calls that
+ * overflow its rings.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { parsePluginConfig } from "../mod.ts";
+import { SandboxPool } from "../src/sandbox/pool.ts";
+import { startWorker } from "../src/sandbox/worker_carrier.ts";
 import { isJsonSafe } from "../src/sandbox/json_safe.ts";
 import { channelBuffers, SharedChannel } from "../src/sandbox/shared_channel.ts";
 import { ringBuffer, RingError, RingReader, RingWriter } from "../src/sandbox/shared_ring.ts";
@@ -132,4 +137,54 @@ Deno.test("channel: a posted message comes after the frames sent before it; Date
   assert.ok(call2.when instanceof Date && call2.when.getTime() === 5);
   const call3 = got.find((m) => (m as { id?: number }).id === 3) as { big: string };
   assert.equal(call3.big.length, 2000);
+});
+
+Deno.test("worker: 300 concurrent calls overflow the rings and all come back right, Dates intact", async () => {
+  const module = new URL("./fixtures/sandbox/plugins.ts", import.meta.url).href;
+  const config = parsePluginConfig({
+    name: "echo",
+    kind: `${fileURLToPath(module)}#Script`,
+    hooks: ["tool_pre_invoke"],
+    isolation: "worker",
+    config: { echo: true },
+  });
+  const pool = new SandboxPool({
+    name: "echo",
+    isolation: "worker",
+    config,
+    size: 1,
+    start: (events) => startWorker("echo", { specifier: module, exportName: "Script" }, {}, events),
+  });
+  await pool.start();
+  try {
+    const pad = "é".repeat(600); // 1.2 KB of UTF-8 per call: 300 calls need far more than a ring
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+      pool.call(
+        {
+          t: "call",
+          hook: "tool_pre_invoke",
+          payload: {
+            name: "search",
+            args: i % 10 === 0 ? { i, pad, when: new Date(i) } : { i, pad },
+          },
+          state: {},
+          metadata: {},
+          global_context: { request_id: `r${i}` },
+          extensions: null,
+          timeout_ms: null,
+        },
+        new AbortController().signal,
+        Infinity,
+      )));
+    for (const [i, done] of answers.entries()) {
+      const args = (done.result.metadata as { args: { i: number; pad: string; when?: Date } }).args;
+      assert.equal(args.i, i);
+      assert.equal(args.pad, pad);
+      if (i % 10 === 0) assert.ok(args.when instanceof Date && args.when.getTime() === i);
+      else assert.equal("when" in args, false);
+    }
+  } finally {
+    await pool.close();
+  }
+  assert.equal(pool.live, 0);
 });
