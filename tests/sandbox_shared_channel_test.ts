@@ -4,7 +4,7 @@
  * tampered ring; JSON takes only what it carries like a structured clone; posted messages
  * are delivered after the frames written before them, and what JSON cannot carry arrives
  * intact by `postMessage`; a real worker sandbox answers hundreds of concurrent calls that
- * overflow its rings.
+ * overflow its rings; a peer that keeps writing cannot hold the reader's thread.
  *
  * @module
  */
@@ -187,4 +187,38 @@ Deno.test("worker: 300 concurrent calls overflow the rings and all come back rig
     await pool.close();
   }
   assert.equal(pool.live, 0);
+});
+
+Deno.test("channel: a peer that keeps writing cannot hold the receiving thread", async () => {
+  const buffers = channelBuffers(4096);
+  let delivered = 0;
+  let atTimer = -1;
+  let last!: () => void;
+  const finished = new Promise<void>((resolve) => last = resolve);
+  // The writer end answers every frame it delivers with a new one, 1,000 times: the reader
+  // never finds its ring empty, as with a plugin writing as fast as the gateway reads.
+  const writer: SharedChannel<unknown, unknown> = new SharedChannel(
+    buffers.down,
+    buffers.up,
+    () => {},
+    () => {},
+    (e) => assert.fail(String(e)),
+  );
+  const reader = new SharedChannel<unknown, unknown>(
+    buffers.up,
+    buffers.down,
+    () => {},
+    () => {
+      if (++delivered === 1) setTimeout(() => atTimer = delivered, 0);
+      if (delivered < 1000) writer.send({ t: "more" });
+      else last();
+    },
+    (e) => assert.fail(String(e)),
+  );
+  writer.send({ t: "first" });
+  await finished;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  writer.close();
+  reader.close();
+  assert.ok(atTimer > 0 && atTimer < 1000, `a timer waited for ${atTimer} frames`);
 });

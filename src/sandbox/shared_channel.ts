@@ -32,6 +32,8 @@ export const RING_BYTES = 64 * 1024;
  */
 export const IDLE_WAIT_MS = 10;
 const TURN_BUDGET_MS = 10;
+/** Drain-and-rearm rounds in one go before yielding to the event loop. */
+const MAX_ROUNDS = 16;
 
 /** The two shared buffers of a channel, as the gateway sees them. */
 export interface ChannelBuffers {
@@ -145,17 +147,30 @@ export class SharedChannel<Out, In> {
     this.#listen();
   };
 
-  /** Delivers what the ring holds, then arms the wait for the next frame. */
+  /**
+   * Delivers what the ring holds, then arms the wait for the next frame. A peer that keeps
+   * writing (a plugin flooding the gateway) cannot hold this thread: after a few rounds the
+   * rest waits for the next event-loop turn.
+   */
   #listen(): void {
-    do {
+    if (this.#closed) return;
+    for (let round = 0;; round++) {
       this.#drain();
       if (this.#closed) return;
-    } while (this.#reader.arm(this.#pump));
+      if (round === MAX_ROUNDS) {
+        setTimeout(this.#pump, 0);
+        return;
+      }
+      if (!this.#reader.arm(this.#pump)) return;
+    }
   }
 
+  /** Delivers the frames written so far (not those written meanwhile). */
   #drain(): void {
+    const reader = this.#reader;
     try {
-      for (let text = this.#reader.read(); text !== null; text = this.#reader.read()) {
+      const end = reader.end();
+      for (let text = reader.read(end); text !== null; text = reader.read(end)) {
         this.#deliver(JSON.parse(text) as In);
         if (this.#closed) return;
       }

@@ -126,9 +126,16 @@ export class RingReader extends Ring {
   #read = 0;
   #pending = false;
 
-  /** The next frame's text, or null when the ring is empty. Throws {@linkcode RingError}. */
-  read(): string | null {
-    const w = Atomics.load(this.header, WRITE);
+  /** Where the writer is now: pass it to {@linkcode RingReader.read} to read no further. */
+  end(): number {
+    return Atomics.load(this.header, WRITE);
+  }
+
+  /**
+   * The next frame's text, or null when the ring is empty (up to `w`, an earlier
+   * {@linkcode RingReader.end}). Throws {@linkcode RingError}.
+   */
+  read(w: number = Atomics.load(this.header, WRITE)): string | null {
     let r = this.#read;
     if (w === r) return null;
     const capacity = this.capacity;
