@@ -19,11 +19,12 @@ export interface PrivateSocket {
 }
 
 /**
- * Opens a private socket, or returns null when the gateway lacks read, write or `unix:` net
- * permission for it (the caller then uses the child's stdin/stdout). Never prompts.
+ * Opens a private socket in a fresh directory under `parent`, or returns null when the
+ * gateway lacks read, write or `unix:` net permission for it (the caller then uses the
+ * child's stdin/stdout). Never prompts.
  */
-export function openPrivateSocket(): PrivateSocket | null {
-  const dir = `/tmp/cpex-sandbox-${crypto.randomUUID()}`;
+export function openPrivateSocket(parent = "/tmp"): PrivateSocket | null {
+  const dir = `${parent}/cpex-sandbox-${crypto.randomUUID()}`;
   const path = `${dir}/s`;
   const granted = (d: Deno.PermissionDescriptor) =>
     Deno.permissions.querySync(d).state === "granted";

@@ -27,6 +27,8 @@ export interface ProcessOptions {
   configFile?: string | null;
   /** `pipe` forces stdin/stdout; `auto` (default) uses a private socket when permitted. */
   channel?: "auto" | "pipe";
+  /** Where the private socket's directory is made (default `/tmp`). */
+  socketParent?: string;
 }
 
 /** The `deno run` arguments of a sandbox child (`socket`: the private socket's path). */
@@ -67,7 +69,7 @@ class ProcessCarrier implements Carrier {
     events: CarrierEvents,
   ) {
     this.#events = events;
-    this.#socket = options.channel === "pipe" ? null : openPrivateSocket();
+    this.#socket = options.channel === "pipe" ? null : openPrivateSocket(options.socketParent);
     const piped = this.#socket === null;
     try {
       this.#child = new Deno.Command(Deno.execPath(), {

@@ -23,12 +23,17 @@ export class SandboxRuntime {
   readonly #cls: PluginClass;
   readonly #send: (message: FromSandbox) => void;
   readonly #calls = new Map<number, SandboxCallOptions>();
+  readonly #onIdle: (() => void) | undefined;
   #plugin: Plugin | undefined;
 
-  /** Serves `cls` (the module's export, checked on `init`). */
-  constructor(cls: unknown, send: (message: FromSandbox) => void) {
+  /**
+   * Serves `cls` (the module's export, checked on `init`); `onIdle` is called when the last
+   * call in flight has been answered.
+   */
+  constructor(cls: unknown, send: (message: FromSandbox) => void, onIdle?: () => void) {
     this.#cls = cls as PluginClass;
     this.#send = send;
+    this.#onIdle = onIdle;
   }
 
   /** Handles one message from the gateway. */
@@ -96,6 +101,7 @@ export class SandboxRuntime {
       this.#send({ t: "error", id: m.id, error: model });
     } finally {
       this.#calls.delete(m.id);
+      if (this.#calls.size === 0) this.#onIdle?.();
     }
   }
 }

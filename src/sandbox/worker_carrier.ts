@@ -9,6 +9,7 @@ import type { Carrier, CarrierEvents } from "./carrier.ts";
 import { entryUrl, type PluginModuleRef } from "./entry.ts";
 import { workerPermissions } from "./permissions.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
+import { channelBuffers, SharedChannel } from "./shared_channel.ts";
 
 const RUNTIME = new URL("./worker_main.ts", import.meta.url);
 
@@ -32,10 +33,17 @@ class WorkerCarrier implements Carrier {
   readonly closed: Promise<void>;
   readonly #worker: Worker;
   readonly #events: CarrierEvents;
+  readonly #channel: SharedChannel<ToSandbox, FromSandbox>;
   #done: (() => void) | undefined;
   #gone = false;
 
-  constructor(name: string, ref: PluginModuleRef, p: SandboxPermissions, events: CarrierEvents) {
+  constructor(
+    name: string,
+    ref: PluginModuleRef,
+    p: SandboxPermissions,
+    events: CarrierEvents,
+    options: WorkerOptions,
+  ) {
     this.#events = events;
     this.closed = new Promise((resolve) => this.#done = resolve);
     try {
@@ -54,8 +62,20 @@ class WorkerCarrier implements Carrier {
         { cause: error },
       );
     }
+    const buffers = channelBuffers(undefined, options.channel === "post");
+    // The channel's buffers are the worker's first message (see worker_main.ts).
+    this.#worker.postMessage(buffers);
+    this.#channel = new SharedChannel<ToSandbox, FromSandbox>(
+      buffers.down,
+      buffers.up,
+      (message) => this.#worker.postMessage(message),
+      (message) => {
+        if (!this.#gone) events.message(message);
+      },
+      (error) => this.#end(`broke its channel: ${(error as Error)?.message ?? error}`),
+    );
     this.#worker.onmessage = (event: MessageEvent<FromSandbox>) => {
-      if (!this.#gone) events.message(event.data);
+      this.#channel.received(event.data);
     };
     // An uncaught error ends the worker; preventDefault keeps it from reaching the gateway.
     this.#worker.onerror = (event: ErrorEvent) => {
@@ -70,7 +90,10 @@ class WorkerCarrier implements Carrier {
 
   send(message: ToSandbox): void {
     // Throws for what cannot be cloned (a function in a payload): the caller fails that call.
-    if (!this.#gone) this.#worker.postMessage(message);
+    if (this.#gone) return;
+    // Only calls take the ring: an abort must not overtake its call (see shared_channel.ts).
+    if (message.t === "call") this.#channel.send(message);
+    else this.#channel.post(message);
   }
 
   kill(reason: string): void {
@@ -80,10 +103,20 @@ class WorkerCarrier implements Carrier {
   #end(reason: string): void {
     if (this.#gone) return;
     this.#gone = true;
+    this.#channel.close();
     this.#worker.terminate();
     this.#done?.();
     this.#events.exit(reason);
   }
+}
+
+/** Options of {@linkcode startWorker}. */
+export interface WorkerOptions {
+  /**
+   * `shared` (default): calls and answers as JSON in shared memory (`shared_channel.ts`);
+   * `post`: every message by `postMessage` (the former channel, kept for the benchmark).
+   */
+  channel?: "shared" | "post";
 }
 
 /** Starts `ref` in a Worker with exactly `permissions`. */
@@ -92,6 +125,7 @@ export function startWorker(
   ref: PluginModuleRef,
   permissions: SandboxPermissions,
   events: CarrierEvents,
+  options: WorkerOptions = {},
 ): Carrier {
-  return new WorkerCarrier(name, ref, permissions, events);
+  return new WorkerCarrier(name, ref, permissions, events, options);
 }
