@@ -53,12 +53,14 @@ import {
   sharedCallers,
   type Target,
 } from "./harness.ts";
+import { drivenTarget, pythonGateway } from "./stack_driver.ts";
 
 const TARGET_VS_RAW = 0.9; // issue 13
 const TARGET_VS_PYTHON = 8;
 const RAW = "raw MCP SDK echo";
 const OURS = "ours (manager -> mcp http -> deno server)";
 const PY = "python reference server";
+const PY_STACK = "python stack (its gateway -> its server)";
 
 const run = runOptions("mcp_ratio.ts", 800);
 
@@ -130,7 +132,14 @@ await runGuarded(children, targets, async () => {
     await rawTarget(RAW, url(ports.raw), raw.process.pid),
     await gatewayTarget(OURS, mcp(ports.ours), ours.process.pid),
   );
-  if (python) targets.push(await gatewayTarget(PY, mcp(ports.python), python.process.pid));
+  if (python) {
+    targets.push(await gatewayTarget(PY, mcp(ports.python), python.process.pid));
+    // The reference's own gateway against its own server.
+    const gateway = await pythonGateway(children, "python gateway", [
+      { name: "allow", kind: "external", ...mcp(ports.python) },
+    ]);
+    if (gateway) targets.push(drivenTarget(PY_STACK, gateway, python.process.pid));
+  }
 
   const cases = await measure(targets, run);
   printReport(cases, {
@@ -138,6 +147,7 @@ await runGuarded(children, targets, async () => {
     startupMs,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     digits: 0,
     ratios: `vs raw = / ${RAW} at the same in-flight.`,
     client: "gateway or raw SDK client",
@@ -149,6 +159,7 @@ await runGuarded(children, targets, async () => {
     ours: OURS,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     minVsRaw: TARGET_VS_RAW,
     minVsPython: TARGET_VS_PYTHON,
     pythonDigits: 1,
