@@ -24,7 +24,7 @@ import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
 import type { HookRegistry } from "../../hooks/registry.ts";
 import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput, TlsConfig } from "../../types.ts";
-import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
+import { encodeInvokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,
@@ -45,6 +45,7 @@ import {
   CPEX_HEALTH_SERVICE,
   isAllowResponse,
   PLUGIN_SERVICE,
+  preEncodedRequest,
   type UnaryMethod,
 } from "./service.ts";
 import { acquireChannel, channelKey, releaseChannel } from "./shared_channel.ts";
@@ -206,7 +207,7 @@ class GrpcConnection implements RemoteConnection {
   async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
     const response = await this.#unary(
       PLUGIN_SERVICE.InvokeHook,
-      invokeRequest(call),
+      preEncodedRequest(encodeInvokeRequest(call)),
       options.signal,
       false,
     );

@@ -22,7 +22,7 @@ import { isAllowReply } from "../proto/allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../proto/codec.ts";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
-import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
+import { encodeInvokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,
@@ -154,7 +154,7 @@ class UnixConnection implements RemoteConnection {
   }
 
   async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
-    const request = encodeMessage("InvokeHookRequest", invokeRequest(call));
+    const request = encodeInvokeRequest(call);
     const reply = await this.#call(request, options.signal, options.deadline ?? Infinity);
     if (reply.length === 0) throw new RemoteCallError(INVALID_RESPONSE);
     if (isAllowReply(reply)) return { allow: true };
