@@ -9,7 +9,15 @@
  */
 import assert from "node:assert/strict";
 import { PluginContext } from "../mod.ts";
-import { encodeMessage } from "../src/external/proto/codec.ts";
+import protobuf from "protobufjs";
+import { Buffer } from "node:buffer";
+import {
+  decodeMessage,
+  encodeMessage,
+  type InvokeHookRequest,
+} from "../src/external/proto/codec.ts";
+import { PLUGIN_SERVICE_PROTO } from "../src/external/proto/proto_source.ts";
+import { fromStruct, StructConversionError } from "../src/external/proto/struct.ts";
 import { encodeStructFast } from "../src/external/proto/fast_struct.ts";
 import { encodeInvokeRequest, invokeRequest } from "../src/external/proto/proto_call.ts";
 import type { RemoteCall } from "../src/external/remote_plugin.ts";
@@ -154,4 +162,144 @@ Deno.test("the context and names are encoded as the generic path does", () => {
     encodeInvokeRequest(c),
     encodeMessage("InvokeHookRequest", invokeRequest(c)),
   );
+});
+
+// --- decoding ------------------------------------------------------------------------------------
+
+/** An independent protobufjs schema (no direct Struct decoding): the reference behaviour. */
+function genericRequestType(): protobuf.Type {
+  const root = new protobuf.Root();
+  protobuf.parse(PLUGIN_SERVICE_PROTO, root, { keepCase: true });
+  root.addJSON(protobuf.common.get("google/protobuf/struct.proto")!.nested!);
+  root.resolveAll();
+  return root.lookupType("cpex.InvokeHookRequest");
+}
+const GENERIC_REQUEST = genericRequestType();
+
+/** The codec's reader (strict string bounds, Node's UTF-8 decoder), without the Struct shortcut. */
+class StrictReader extends protobuf.BufferReader {
+  override string(): string {
+    const length = this.uint32();
+    const start = this.pos;
+    const end = start + length;
+    if (end > this.len) throw new RangeError(`index out of range`);
+    this.pos = end;
+    return (this.buf as Buffer).toString("utf8", start, end);
+  }
+}
+
+/** What each decoder makes of request `bytes`: the payload as JSON, or the error thrown. */
+function decodeBoth(bytes: Uint8Array): { fast: unknown; generic: unknown } {
+  const run = (f: () => unknown) => {
+    try {
+      return f();
+    } catch (e) {
+      return { threw: e instanceof StructConversionError ? e.message : true };
+    }
+  };
+  return {
+    fast: run(() => fromStruct(decodeMessage("InvokeHookRequest", bytes).payload)),
+    generic: run(() =>
+      fromStruct(
+        (GENERIC_REQUEST.decode(
+          new StrictReader(Buffer.from(bytes)),
+        ) as unknown as InvokeHookRequest)
+          .payload,
+      )
+    ),
+  };
+}
+
+function requestBytes(payload: unknown): Uint8Array {
+  return encodeMessage("InvokeHookRequest", invokeRequest(call(payload)));
+}
+
+/** A request whose payload field holds exactly `struct` (raw Struct bytes). */
+function withStruct(struct: number[]): Uint8Array {
+  return Uint8Array.from([0x0a, 1, 0x68, 0x12, 1, 0x70, 0x1a, struct.length, ...struct]);
+}
+
+Deno.test("decoded payloads equal the generic decoder's, for edge values and random JSON", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const text = () =>
+    Array.from({ length: Math.floor(rnd() * 20) }, () => 'aZ é✓\n"\\😀'.charAt(rnd() * 11))
+      .join("");
+  const value = (depth: number): unknown => {
+    const r = rnd();
+    if (depth > 4 || r < 0.3) {
+      return [text(), Math.floor(rnd() * 1e6) - 5e5, rnd() * 1e3, rnd() < 0.5, null, -0][
+        Math.floor(rnd() * 6)
+      ];
+    }
+    if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 5) }, () => value(depth + 1));
+    return Object.fromEntries(
+      Array.from({ length: Math.floor(rnd() * 6) }, () => [text(), value(depth + 1)]),
+    );
+  };
+  const payloads: unknown[] = [
+    {},
+    { s: "", long: "x".repeat(100), utf: "ключ ✓ 😀", n: [0, -0, 1.5, 1e300, 5e-324] },
+    { "1": "numeric key first", b: "then", "0": "zero" },
+    JSON.parse('{"__proto__": {"x": 1}}'),
+  ];
+  for (let i = 0; i < 2000; i++) payloads.push({ name: text(), args: value(0) });
+  for (const p of payloads) {
+    const { fast, generic } = decodeBoth(requestBytes(p));
+    assert.deepEqual(fast, generic, JSON.stringify(p));
+    // Lone surrogates (charAt splits the emoji) do not survive UTF-8; the rest round-trips.
+    const lossy = /\\ud[89a-f]/.test(JSON.stringify(p));
+    if (!lossy && !Object.hasOwn(p as object, "__proto__")) assert.deepEqual(fast, p);
+  }
+});
+
+Deno.test("non-canonical and malformed Struct bytes decode as the generic decoder does", () => {
+  const key = [0x0a, 1, 0x6b]; // key "k"
+  const entry = (value: number[]) => [0x0a, 3 + 2 + value.length, ...key, 0x12, value.length];
+  const cases: [string, number[]][] = [
+    ["an empty Value", [...entry([])]],
+    ["a Value with two members", [...entry([0x20, 1, 0x1a, 1, 0x61]), 0x20, 1, 0x1a, 1, 0x61]],
+    ["NaN", [...entry([0x11, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f]), 0x11, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f]],
+    ["a bool of 2", [...entry([0x20, 2]), 0x20, 2]],
+    ["null_value 1", [...entry([0x08, 1]), 0x08, 1]],
+    ["an unknown Struct field", [0x10, 1]],
+    ["value before key", [0x0a, 7, 0x12, 2, 0x20, 1, 0x0a, 1, 0x6b]],
+    ["an entry without key", [0x0a, 4, 0x12, 2, 0x20, 1]],
+    ["an entry without value", [0x0a, 3, 0x0a, 1, 0x6b]],
+    ["a duplicate key", [...entry([0x20, 1]), 0x20, 1, ...entry([0x20, 0]), 0x20, 0]],
+    ["a truncated string", [...entry([0x1a, 9, 0x61]), 0x1a, 9, 0x61]],
+    ["invalid UTF-8", [...entry([0x1a, 2, 0xc3, 0x28]), 0x1a, 2, 0xc3, 0x28]],
+  ];
+  for (const [label, struct] of cases) {
+    const { fast, generic } = decodeBoth(withStruct(struct));
+    assert.deepEqual(fast, generic, label);
+  }
+});
+
+Deno.test("randomly damaged requests decode (or fail) as with the generic decoder", () => {
+  let seed = 99;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const base = requestBytes({
+    name: "t",
+    args: { q: "hello", n: [1, 2.5, true, null, { deep: ["x", { y: "z" }] }], e: "é" },
+  });
+  for (let i = 0; i < 3000; i++) {
+    const bytes = base.slice();
+    for (let k = 0; k < 1 + Math.floor(rnd() * 3); k++) {
+      bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+    }
+    const { fast, generic } = decodeBoth(bytes);
+    assert.deepEqual(fast, generic, `bytes ${Array.from(bytes).join(",")}`);
+  }
+});
+
+Deno.test("a decoded Struct handed out twice is copied, and re-encodes to the same bytes", () => {
+  const bytes = requestBytes({ name: "t", args: { list: [1, { a: "b" }] } });
+  const request = decodeMessage("InvokeHookRequest", bytes);
+  const first = fromStruct(request.payload);
+  const second = fromStruct(request.payload);
+  assert.deepEqual(first, second);
+  assert.notEqual(first, second);
+  assert.notEqual(first.args, second.args);
+  assert.deepEqual(encodeMessage("InvokeHookRequest", request), bytes);
 });

@@ -250,3 +250,207 @@ export function encodeStructFast(obj: Readonly<Record<string, unknown>>): Uint8A
   if (allFrozen) remembered.set(obj, bytes);
   return bytes;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Decoding: Struct bytes straight to JSON
+
+/**
+ * A `google.protobuf.Struct` decoded straight to JSON by {@linkcode decodeStructFast}: what
+ * `fromStruct` returns for it (the first time as is, later as copies). Its `fields` (the
+ * protobuf form) are built only if asked for, e.g. to encode it again.
+ */
+export class DecodedStruct {
+  #json: Record<string, unknown>;
+  #taken = false;
+  /** The protobuf form, built on first use (an own property: protobufjs encodes only those). */
+  declare readonly fields: unknown;
+
+  /** Wraps the decoded JSON. */
+  constructor(json: Record<string, unknown>) {
+    this.#json = json;
+    let fields: unknown;
+    Object.defineProperty(this, "fields", {
+      get: () => fields ??= toFields(this.#json),
+      enumerable: true,
+    });
+  }
+
+  /** The JSON object; a deep copy after the first call, so no two callers share it. */
+  take(): Record<string, unknown> {
+    if (!this.#taken) {
+      this.#taken = true;
+      return this.#json;
+    }
+    return copyJson(this.#json) as Record<string, unknown>;
+  }
+}
+
+/** Set by `struct.ts` (which imports this module): JSON object -> `Struct.fields`. */
+let toFields: (json: Record<string, unknown>) => unknown = () => {
+  throw new Error("fast_struct: toStruct not registered");
+};
+
+/** Registers the JSON -> `Struct.fields` converter (`struct.ts`, at load). */
+export function registerToFields(f: (json: Record<string, unknown>) => unknown): void {
+  toFields = f;
+}
+
+function copyJson(v: unknown): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) return v.map(copyJson);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) out[key] = copyJson((v as Record<string, unknown>)[key]);
+  return out;
+}
+
+let src: Uint8Array = new Uint8Array(0);
+let srcView: DataView = new DataView(src.buffer);
+let at = 0;
+const latin1 = new TextDecoder("latin1");
+/** Non-ASCII text is decoded the way the generic reader does (Node's UTF-8 decoder). */
+let utf8Text: (bytes: Uint8Array, start: number, end: number) => string = (b, s, e) =>
+  new TextDecoder().decode(b.subarray(s, e));
+
+/** Sets the UTF-8 decoder of non-ASCII strings (`codec.ts`: the same one as protobufjs's). */
+export function registerUtf8Decoder(
+  f: (bytes: Uint8Array, start: number, end: number) => string,
+): void {
+  utf8Text = f;
+}
+
+function readVarint(end: number): number {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    if (at >= end || shift > 28) throw GENERIC;
+    const b = src[at++];
+    n |= (b & 0x7f) << shift;
+    if (b < 0x80) return n >>> 0;
+    shift += 7;
+  }
+}
+
+function readString(end: number): string {
+  const n = readVarint(end);
+  const start = at;
+  const stop = start + n;
+  if (stop > end) throw GENERIC;
+  at = stop;
+  let ascii = true;
+  for (let i = start; i < stop; i++) {
+    if (src[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) return utf8Text(src, start, stop);
+  if (n <= 16) {
+    let s = "";
+    for (let i = start; i < stop; i++) s += String.fromCharCode(src[i]);
+    return s;
+  }
+  return latin1.decode(src.subarray(start, stop));
+}
+
+function readStruct(end: number, depth: number): Record<string, unknown> {
+  if (depth > MAX_FAST_DEPTH) throw GENERIC;
+  const out: Record<string, unknown> = {};
+  while (at < end) {
+    if (src[at++] !== 0x0a) throw GENERIC; // fields (map entry)
+    const entryEnd = readEnd(end);
+    if (src[at++] !== 0x0a) throw GENERIC; // key
+    const key = readString(entryEnd);
+    if (key === "__proto__") throw GENERIC; // protobufjs's map decoding has its own take
+    if (src[at++] !== 0x12) throw GENERIC; // value
+    const valueEnd = readEnd(entryEnd);
+    const value = readValue(valueEnd, depth);
+    if (at !== entryEnd) throw GENERIC;
+    out[key] = value;
+  }
+  if (at !== end) throw GENERIC;
+  return out;
+}
+
+function readEnd(limit: number): number {
+  const n = readVarint(limit);
+  const end = at + n;
+  if (end > limit) throw GENERIC;
+  return end;
+}
+
+function readValue(end: number, depth: number): unknown {
+  if (at >= end) throw GENERIC; // no kind set: left to the generic path
+  const tag = src[at++];
+  let v: unknown;
+  switch (tag) {
+    case 0x1a: // string_value
+      v = readString(end);
+      break;
+    case 0x11: { // number_value
+      if (at + 8 > end) throw GENERIC;
+      const n = srcView.getFloat64(at, true);
+      at += 8;
+      if (n - n !== 0) throw GENERIC; // non-finite: the generic path's error
+      v = n;
+      break;
+    }
+    case 0x20: { // bool_value
+      const b = src[at++];
+      if (b > 1) throw GENERIC;
+      v = b === 1;
+      break;
+    }
+    case 0x08: // null_value
+      if (src[at++] !== 0) throw GENERIC;
+      v = null;
+      break;
+    case 0x2a: // struct_value
+      v = readStruct(readEnd(end), depth + 1);
+      break;
+    case 0x32: { // list_value
+      const listEnd = readEnd(end);
+      if (depth + 1 > MAX_FAST_DEPTH) throw GENERIC;
+      const list: unknown[] = [];
+      while (at < listEnd) {
+        if (src[at++] !== 0x0a) throw GENERIC; // values
+        list.push(readValue(readEnd(listEnd), depth + 1));
+      }
+      v = list;
+      break;
+    }
+    default:
+      throw GENERIC;
+  }
+  if (at !== end) throw GENERIC; // more than one member, or trailing fields
+  return v;
+}
+
+/**
+ * Decodes `bytes[start, end)` (a `Struct` message) straight to JSON, or returns `null` when
+ * anything is out of the common, canonical shapes (unknown or repeated members, non-finite
+ * numbers, `__proto__` keys, more than 32 levels, malformed input): the caller then decodes
+ * those bytes with protobufjs, which also raises the errors.
+ *
+ * ```ts ignore
+ * import { decodeStructFast } from "./fast_struct.ts";
+ * const json = decodeStructFast(bytes, 0, bytes.length);
+ * ```
+ */
+export function decodeStructFast(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): Record<string, unknown> | null {
+  src = bytes;
+  srcView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  at = start;
+  try {
+    return readStruct(end, 1);
+  } catch (e) {
+    if (e === GENERIC || e instanceof RangeError) return null;
+    throw e;
+  } finally {
+    src = new Uint8Array(0); // do not keep the caller's buffer alive
+    srcView = new DataView(src.buffer);
+  }
+}

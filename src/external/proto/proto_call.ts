@@ -71,7 +71,7 @@ function writeVarint(out: Uint8Array, pos: number, n: number): number {
 export function replyFromProto(response: InvokeHookResponse, pluginName: string): RemoteReply {
   const error = response.error?.message ? pluginErrorFromProto(response.error, pluginName) : null;
   const p = response.context;
-  const globalState = p?.global_context?.state;
+  const globalState = p?.global_context?.state ? fromStruct(p.global_context.state) : undefined;
   return {
     error,
     result: response.result ? fromStruct(response.result) : null,
@@ -79,9 +79,7 @@ export function replyFromProto(response: InvokeHookResponse, pluginName: string)
       ? {
         state: fromStruct(p.state),
         metadata: fromStruct(p.metadata),
-        globalState: globalState?.fields != null && Object.keys(globalState.fields).length > 0
-          ? fromStruct(globalState)
-          : undefined,
+        globalState: globalState && Object.keys(globalState).length > 0 ? globalState : undefined,
       }
       : null,
   };
