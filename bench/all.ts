@@ -1,7 +1,8 @@
 /**
  * The whole benchmark table (issue 13) in one command: the in-process rows
  * (`manager_ratio.ts`), then the Unix socket, gRPC and MCP rows (`unix_ratio.ts`,
- * `grpc_ratio.ts`, `mcp_ratio.ts`), each with its targets and whether they are met. Every part
+ * `grpc_ratio.ts`, `mcp_ratio.ts`) and the gateway memory with five gRPC plugins
+ * (`grpc_rss.ts`), each with its targets and whether they are met. Every part
  * runs as its own `deno task` (with its own narrow permissions), one after the other, so they do
  * not compete for the CPU.
  *
@@ -17,6 +18,7 @@ const parts: [title: string, task: string][] = [
   ["Unix socket", "bench:unix"],
   ["gRPC", "bench:grpc"],
   ["MCP (streamable HTTP)", "bench:mcp"],
+  ["gRPC gateway memory", "bench:grpc-rss"],
 ];
 
 const started = performance.now();

@@ -18,6 +18,9 @@
  *   (`python -m cpex.framework.external.mcp.server.runtime`, cpex 0.1.4 from `.venv`,
  *   `PLUGINS_TRANSPORT=http`) hosting the equivalent plugin (`unix_allow_plugin.py` configured by
  *   `mcp_python_plugins.yaml`); skipped when `.venv` is missing.
+ * - `python stack`: the reference's own gateway (`python_gateway.py`, its `PluginManager`)
+ *   against the same Python server, in its own process, driven round by round like the other
+ *   cases (`stack_driver.ts`); the Python target is judged against this row (issue 13).
  *
  * Every call sends `{name: "search", args: {query: "hello world", limit: 10}}` with a global
  * context carrying a request id. "16 in flight" means 16 concurrent callers sharing one MCP

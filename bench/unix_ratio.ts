@@ -16,6 +16,9 @@
  * - `python`: the same gateway against the reference's Unix runtime
  *   (`python -m cpex.framework.external.unix.server.runtime`, cpex 0.1.4 from `.venv`) hosting
  *   the equivalent plugin (`unix_allow_plugin.py`); skipped when `.venv` is missing.
+ * - `python stack`: the reference's own gateway (`python_gateway.py`, its `PluginManager`)
+ *   against the same Python server, in its own process, driven round by round like the other
+ *   cases (`stack_driver.ts`); the Python target is judged against this row (issue 13).
  *
  * Every call sends `{name: "search", args: {query: "hello world", limit: 10}}` with a global
  * context carrying a request id. "16 in flight" means 16 concurrent callers; the raw clients
