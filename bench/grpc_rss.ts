@@ -111,6 +111,7 @@ await runGuarded(children, [], async () => {
     "calls/s",
   ];
   for (const line of formatTable(header, rows)) console.log(line);
+  if (MARKDOWN) console.log(""); // the legend is a paragraph, not a table row
   console.log(
     "RSS = VmRSS after initialize (idle) and after the load rounds (loaded); peak = VmHWM. " +
       "calls/s: median round, each call through all five plugins.",

@@ -556,6 +556,7 @@ export function printReport(cases: Case[], options: ReportOptions): void {
       `${run.roundMs} ms after ${run.warmupMs} ms warm-up per case`,
   );
   for (const line of formatTable(header, rows)) console.log(line);
+  if (MARKDOWN) console.log(""); // the legend is a paragraph, not a table row
   console.log(
     "µs/call = 1e6 / (calls/s): wall time per call, amortized over the calls in flight. " +
       `spread = (max-min)/median of the rounds; p50/p99: latency of single calls. ` +
