@@ -1,7 +1,8 @@
 /**
  * The whole benchmark table (issue 13) in one command: the in-process rows
  * (`manager_ratio.ts`), then the Unix socket, gRPC and MCP rows (`unix_ratio.ts`,
- * `grpc_ratio.ts`, `mcp_ratio.ts`), each with its targets and whether they are met. Every part
+ * `grpc_ratio.ts`, `mcp_ratio.ts`) and the gateway memory with five gRPC plugins
+ * (`grpc_rss.ts`), each with its targets and whether they are met. Every part
  * runs as its own `deno task` (with its own narrow permissions), one after the other, so they do
  * not compete for the CPU. Each part's output is shown as it comes; at the end a summary repeats
  * every target line the parts printed (a line with `(met)` or `(NOT met)`), per part, and
@@ -42,6 +43,11 @@ const PARTS: Part[] = [
     title: "MCP (streamable HTTP)",
     task: "bench:mcp",
     rows: "vs raw SDK echo; vs the Python reference",
+  },
+  {
+    title: "gRPC gateway memory",
+    task: "bench:grpc-rss",
+    rows: "gateway RSS with 5 gRPC plugins vs the reference's",
   },
 ];
 

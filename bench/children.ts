@@ -83,6 +83,8 @@ export interface Child {
   hard: boolean;
   /** What the child wrote to stdout and stderr so far. */
   log(): string;
+  /** Called with everything the child wrote to stdout so far, after each chunk (a driver). */
+  onStdout?: (stdout: string) => void;
   /** Settles when both output streams have ended. */
   done: Promise<void>;
 }
@@ -154,6 +156,7 @@ export class ChildSet {
       try {
         for await (const chunk of process[stream]) {
           logs[stream] += decoder.decode(chunk, { stream: true });
+          if (stream === "stdout") child.onStdout?.(logs.stdout);
           if ("text" in ready && stream === ready.stream && logs[stream].includes(ready.text)) {
             markReady();
           }
@@ -216,11 +219,25 @@ export class ChildSet {
     ready: Readiness,
     hard = false,
   ): Promise<Child | null> {
+    return this.pythonScript(name, ["-m", module], env, ready, hard);
+  }
+
+  /**
+   * Runs `python ARGS` of the reference like {@linkcode ChildSet.python} (e.g. a script in
+   * `bench/`); null when `.venv` is missing.
+   */
+  pythonScript(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    ready: Readiness,
+    hard = false,
+  ): Promise<Child | null> {
     return this.spawn(
       name,
       PYTHON,
       {
-        args: ["-m", module],
+        args,
         cwd: BENCH_DIR,
         env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONPATH: BENCH_DIR, ...env },
       },

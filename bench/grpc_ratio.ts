@@ -18,6 +18,9 @@
  *   process for TCP and one for the socket) hosting the equivalent plugin
  *   (`unix_allow_plugin.py` as configured in `unix_python_plugins.yaml`); skipped when `.venv`
  *   is missing.
+ * - `python stack`: the reference's own gateway (`python_gateway.py`, its `PluginManager`)
+ *   against the same Python server, in its own process, driven round by round like the other
+ *   cases (`stack_driver.ts`); the Python target is judged against this row (issue 13).
  *
  * Every call sends `{name: "search", args: {query: "hello world", limit: 10}}` with a global
  * context carrying a request id. "16 in flight" means 16 concurrent callers on the one channel
@@ -64,6 +67,7 @@ import {
   sharedCallers,
   type Target,
 } from "./harness.ts";
+import { drivenTarget, pythonGateway } from "./stack_driver.ts";
 
 /** Where the sockets live (the task's permission flags name these paths). */
 const SOCKET_DIR = "/tmp/cpex-bench-grpc";
@@ -78,6 +82,7 @@ const TARGET_VS_PYTHON = 3;
 const RAW = "raw grpc-js echo";
 const OURS = "ours (manager -> grpc -> deno server)";
 const PY = "python reference server";
+const PY_STACK = "python stack (its gateway -> its server)";
 
 const run = runOptions("grpc_ratio.ts", 500);
 
@@ -197,6 +202,17 @@ await runGuarded(children, targets, async () => {
       ),
       await gatewayTarget(PY, { grpc: { uds: SOCKETS.python } }, pyUds.process.pid, "uds"),
     );
+    // The reference's own gateway against its own server, per transport.
+    const stacks = [
+      ["tcp", { target: `127.0.0.1:${ports.python}` }, pyTcp.process.pid],
+      ["uds", { uds: SOCKETS.python }, pyUds.process.pid],
+    ] as const;
+    for (const [transport, grpc, pid] of stacks) {
+      const gateway = await pythonGateway(children, `python gateway (${transport})`, [
+        { name: "allow", kind: "external", grpc },
+      ]);
+      if (gateway) targets.push(drivenTarget(PY_STACK, gateway, pid, transport));
+    }
   }
 
   const cases = await measure(targets, run);
@@ -205,6 +221,7 @@ await runGuarded(children, targets, async () => {
     startupMs,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     digits: 0,
     ratios: "vs raw / vs python = / that row at the same transport and in-flight.",
     client: "gateway or raw client",
@@ -216,6 +233,7 @@ await runGuarded(children, targets, async () => {
     ours: OURS,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     minVsRaw: TARGET_VS_RAW,
     minVsPython: TARGET_VS_PYTHON,
     pythonDigits: 2,

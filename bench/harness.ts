@@ -172,10 +172,34 @@ export interface Target {
   transport?: string;
   /** The server process, for CPU accounting. */
   serverPid?: number;
+  /** The client process when it is not this one (a driven gateway), for CPU accounting. */
+  clientPid?: number;
   /** `n` independent callers (e.g. one connection each; reused across cases). */
   callers(n: number): Promise<Call[]>;
+  /**
+   * Runs a timed round in another process instead of calling `callers` here (a driven
+   * gateway, `stack_driver.ts`): `inFlight` concurrent callers for `ms`.
+   */
+  round?(inFlight: number, ms: number): Promise<RoundResult>;
   /** Closes the client side. */
   close(): Promise<void>;
+}
+
+/**
+ * What a round run in another process reports ({@linkcode Target.round}).
+ *
+ * ```ts
+ * import type { RoundResult } from "./harness.ts";
+ * const r: RoundResult = { calls: 10, seconds: 0.5, latencies_ms: [] };
+ * ```
+ */
+export interface RoundResult {
+  /** Calls completed. */
+  calls: number;
+  /** The round's wall time as measured by the driven process. */
+  seconds: number;
+  /** The latency of each call. */
+  latencies_ms: number[];
 }
 
 /**
@@ -327,7 +351,21 @@ export interface Case {
 /** Runs the callers concurrently until `ms` have passed; calls per second. */
 async function window(c: Case, ms: number, record: boolean): Promise<number> {
   let calls = 0;
-  const [client0, server0] = record ? cpuSeconds([Deno.pid, c.target.serverPid]) : [0, 0];
+  const pids = [c.target.clientPid ?? Deno.pid, c.target.serverPid];
+  const [client0, server0] = record ? cpuSeconds(pids) : [0, 0];
+  if (c.target.round) {
+    const round = await c.target.round(c.inFlight, ms);
+    const rate = round.calls / round.seconds;
+    if (record) {
+      c.samples.push(rate);
+      c.calls += round.calls;
+      for (const l of round.latencies_ms) c.latencies.push(l);
+      const [client1, server1] = cpuSeconds(pids);
+      c.clientCpu += client1 - client0;
+      c.serverCpu += server1 - server0;
+    }
+    return rate;
+  }
   const started = performance.now();
   const end = started + ms;
   const latencies = c.latencies;
@@ -345,7 +383,7 @@ async function window(c: Case, ms: number, record: boolean): Promise<number> {
   if (record) {
     c.samples.push(rate);
     c.calls += calls;
-    const [client1, server1] = cpuSeconds([Deno.pid, c.target.serverPid]);
+    const [client1, server1] = cpuSeconds(pids);
     c.clientCpu += client1 - client0;
     c.serverCpu += server1 - server0;
   }
@@ -444,6 +482,8 @@ export interface ReportOptions {
   baseline: string;
   /** Label of the `vs python` denominator. */
   reference: string;
+  /** Label of the `vs py stack` denominator (the reference's gateway and server), if measured. */
+  referenceStack?: string;
   /** Decimals of the µs/call and CPU columns. */
   digits: number;
   /** The legend's sentence on the ratio columns. */
@@ -466,6 +506,8 @@ export interface ReportOptions {
 export function printReport(cases: Case[], options: ReportOptions): void {
   const { run, digits } = options;
   const withTransport = cases.some((c) => c.target.transport !== undefined);
+  const stack = options.referenceStack;
+  const withStack = stack !== undefined && cases.some((c) => c.target.label === stack);
   const ratio = (a: number, b: number | undefined): string =>
     b === undefined ? "-" : `${(a / b).toFixed(2)}x`;
   const cpu = (seconds: number, calls: number): string =>
@@ -485,6 +527,7 @@ export function printReport(cases: Case[], options: ReportOptions): void {
       quantile(c.latencies, 0.99).toFixed(2),
       ratio(r, rateOf(cases, options.baseline, c.inFlight, t)),
       ratio(r, rateOf(cases, options.reference, c.inFlight, t)),
+      ...(withStack ? [ratio(r, rateOf(cases, stack, c.inFlight, t))] : []),
       cpu(c.clientCpu, c.calls),
       cpu(c.serverCpu, c.calls),
     ];
@@ -501,6 +544,7 @@ export function printReport(cases: Case[], options: ReportOptions): void {
     "p99 ms",
     "vs raw",
     "vs python",
+    ...(withStack ? ["vs py stack"] : []),
     "client CPU",
     "server CPU",
   ];
@@ -512,6 +556,7 @@ export function printReport(cases: Case[], options: ReportOptions): void {
       `${run.roundMs} ms after ${run.warmupMs} ms warm-up per case`,
   );
   for (const line of formatTable(header, rows)) console.log(line);
+  if (MARKDOWN) console.log(""); // the legend is a paragraph, not a table row
   console.log(
     "µs/call = 1e6 / (calls/s): wall time per call, amortized over the calls in flight. " +
       `spread = (max-min)/median of the rounds; p50/p99: latency of single calls. ` +
@@ -519,8 +564,15 @@ export function printReport(cases: Case[], options: ReportOptions): void {
   );
   console.log(
     "client/server CPU: µs of CPU (utime+stime, all threads) per call over the measured " +
-      `rounds; client = this process (${options.client}).`,
+      `rounds; client = this process (${options.client})` +
+      (withStack ? `, or the Python gateway process for "${stack}".` : "."),
   );
+  if (withStack) {
+    console.log(
+      `vs python = / our gateway against the reference's server; vs py stack = / the ` +
+        `reference's own gateway (cpex PluginManager, python_gateway.py) against its server.`,
+    );
+  }
   if (options.note) console.log(options.note);
 }
 
@@ -551,6 +603,11 @@ export interface TargetsOptions {
   reference: string;
   /** Least fraction of the baseline's rate. */
   minVsRaw: number;
+  /**
+   * Label of the Python stack rows (its gateway against its server): when measured, the
+   * `minVsPython` target is checked against them, and the server-only ratio is shown beside.
+   */
+  referenceStack?: string;
   /** Least multiple of the Python reference's rate. */
   minVsPython: number;
   /** Decimals of the shown multiple of the Python reference. */
@@ -589,10 +646,18 @@ export function printTargets(cases: Case[], options: TargetsOptions): void {
       const cpuRatio = cpuOf(options.ours, n, t)! / cpuOf(options.baseline, n, t)!;
       if (Number.isFinite(cpuRatio)) line += `, CPU/call ${cpuRatio.toFixed(2)}x raw's`;
       const py = rateOf(cases, options.reference, n, t);
-      if (py !== undefined) {
+      const pyStack = options.referenceStack === undefined
+        ? undefined
+        : rateOf(cases, options.referenceStack, n, t);
+      const digits = options.pythonDigits;
+      if (pyStack !== undefined) {
+        const vsStack = ours / pyStack;
+        line += `, ${vsStack.toFixed(digits)}x the python stack ` +
+          met(vsStack >= options.minVsPython);
+        if (py !== undefined) line += ` (${(ours / py).toFixed(digits)}x its server alone)`;
+      } else if (py !== undefined) {
         const vsPy = ours / py;
-        line += `, ${vsPy.toFixed(options.pythonDigits)}x python ` +
-          met(vsPy >= options.minVsPython);
+        line += `, ${vsPy.toFixed(digits)}x python ` + met(vsPy >= options.minVsPython);
       }
       console.log(line);
     }

@@ -18,6 +18,9 @@
  *   (`python -m cpex.framework.external.mcp.server.runtime`, cpex 0.1.4 from `.venv`,
  *   `PLUGINS_TRANSPORT=http`) hosting the equivalent plugin (`unix_allow_plugin.py` configured by
  *   `mcp_python_plugins.yaml`); skipped when `.venv` is missing.
+ * - `python stack`: the reference's own gateway (`python_gateway.py`, its `PluginManager`)
+ *   against the same Python server, in its own process, driven round by round like the other
+ *   cases (`stack_driver.ts`); the Python target is judged against this row (issue 13).
  *
  * Every call sends `{name: "search", args: {query: "hello world", limit: 10}}` with a global
  * context carrying a request id. "16 in flight" means 16 concurrent callers sharing one MCP
@@ -53,12 +56,14 @@ import {
   sharedCallers,
   type Target,
 } from "./harness.ts";
+import { drivenTarget, pythonGateway } from "./stack_driver.ts";
 
 const TARGET_VS_RAW = 0.9; // issue 13
 const TARGET_VS_PYTHON = 8;
 const RAW = "raw MCP SDK echo";
 const OURS = "ours (manager -> mcp http -> deno server)";
 const PY = "python reference server";
+const PY_STACK = "python stack (its gateway -> its server)";
 
 const run = runOptions("mcp_ratio.ts", 800);
 
@@ -130,7 +135,14 @@ await runGuarded(children, targets, async () => {
     await rawTarget(RAW, url(ports.raw), raw.process.pid),
     await gatewayTarget(OURS, mcp(ports.ours), ours.process.pid),
   );
-  if (python) targets.push(await gatewayTarget(PY, mcp(ports.python), python.process.pid));
+  if (python) {
+    targets.push(await gatewayTarget(PY, mcp(ports.python), python.process.pid));
+    // The reference's own gateway against its own server.
+    const gateway = await pythonGateway(children, "python gateway", [
+      { name: "allow", kind: "external", ...mcp(ports.python) },
+    ]);
+    if (gateway) targets.push(drivenTarget(PY_STACK, gateway, python.process.pid));
+  }
 
   const cases = await measure(targets, run);
   printReport(cases, {
@@ -138,6 +150,7 @@ await runGuarded(children, targets, async () => {
     startupMs,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     digits: 0,
     ratios: `vs raw = / ${RAW} at the same in-flight.`,
     client: "gateway or raw SDK client",
@@ -149,6 +162,7 @@ await runGuarded(children, targets, async () => {
     ours: OURS,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     minVsRaw: TARGET_VS_RAW,
     minVsPython: TARGET_VS_PYTHON,
     pythonDigits: 1,

@@ -16,6 +16,9 @@
  * - `python`: the same gateway against the reference's Unix runtime
  *   (`python -m cpex.framework.external.unix.server.runtime`, cpex 0.1.4 from `.venv`) hosting
  *   the equivalent plugin (`unix_allow_plugin.py`); skipped when `.venv` is missing.
+ * - `python stack`: the reference's own gateway (`python_gateway.py`, its `PluginManager`)
+ *   against the same Python server, in its own process, driven round by round like the other
+ *   cases (`stack_driver.ts`); the Python target is judged against this row (issue 13).
  *
  * Every call sends `{name: "search", args: {query: "hello world", limit: 10}}` with a global
  * context carrying a request id. "16 in flight" means 16 concurrent callers; the raw clients
@@ -35,6 +38,7 @@ import { decodeMessage, encodeMessage } from "../src/external/proto/codec.ts";
 import { encodeFrame, FrameReader } from "../src/external/unix/frame.ts";
 import { fromStruct } from "../src/external/proto/struct.ts";
 import { BENCH_DIR, ChildSet, PYTHON_SKIPPED, READY, runGuarded } from "./children.ts";
+import { drivenTarget, pythonGateway } from "./stack_driver.ts";
 import {
   type Call,
   checkEcho,
@@ -60,6 +64,7 @@ const BYTES = "raw bytes echo";
 const RAW = "raw protobuf echo";
 const OURS = "ours (manager -> unix -> deno server)";
 const PY = "python reference server";
+const PY_STACK = "python stack (its gateway -> its server)";
 
 const run = runOptions("unix_ratio.ts", 800);
 
@@ -134,14 +139,12 @@ function bytesCall(c: RawConnection): Call {
   };
 }
 
+/** The gateway's plugin entry besides its name and socket (this transport merges nothing). */
+const UNIX_ENTRY = { hooks: ["tool_pre_invoke"], mode: "sequential", on_error: "fail" };
+
 /** Our gateway: a `PluginManager` with one `unix_socket:` plugin towards `path`. */
 const unixGateway = (label: string, path: string, serverPid: number): Promise<Target> =>
-  gatewayTarget(label, {
-    hooks: ["tool_pre_invoke"],
-    mode: "sequential",
-    on_error: "fail",
-    unix_socket: { path },
-  }, serverPid);
+  gatewayTarget(label, { ...UNIX_ENTRY, unix_socket: { path } }, serverPid);
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -176,7 +179,16 @@ await runGuarded(children, targets, async () => {
     rawTarget(RAW, SOCKETS.proto, raw.process.pid, protoCall),
     await unixGateway(OURS, SOCKETS.ours, ours.process.pid),
   );
-  if (python) targets.push(await unixGateway(PY, SOCKETS.python, python.process.pid));
+  if (python) {
+    targets.push(await unixGateway(PY, SOCKETS.python, python.process.pid));
+    const gateway = await pythonGateway(children, "python gateway", [{
+      ...UNIX_ENTRY,
+      name: "allow",
+      kind: "external",
+      unix_socket: { path: SOCKETS.python },
+    }]);
+    if (gateway) targets.push(drivenTarget(PY_STACK, gateway, python.process.pid));
+  }
 
   const cases = await measure(targets, run);
   printReport(cases, {
@@ -184,6 +196,7 @@ await runGuarded(children, targets, async () => {
     startupMs,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     digits: 1,
     ratios: `vs raw = / ${RAW} at the same in-flight.`,
     client: "gateway or raw client",
@@ -195,6 +208,7 @@ await runGuarded(children, targets, async () => {
     ours: OURS,
     baseline: RAW,
     reference: PY,
+    referenceStack: PY_STACK,
     minVsRaw: 0.8,
     minVsPython: 6,
     pythonDigits: 1,

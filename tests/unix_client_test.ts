@@ -692,6 +692,46 @@ Deno.test("16 concurrent calls run in parallel on separate connections, each wit
   });
 });
 
+// Issue 13: a pool of 16 idle connections made every round of 64 concurrent calls open 48 new
+// ones. The pool now keeps what the load needed, so a repeated burst reuses them all.
+Deno.test("a repeated burst of 64 concurrent calls reuses the pooled connections", async () => {
+  const BURST = 64;
+  let waiting: (() => void)[] = [];
+  // Replies only when the whole burst has arrived: every call needs its own connection.
+  const handler: RawHandler = async (req, peer) => {
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length === BURST) { for (const release of waiting.splice(0)) release(); }
+    });
+    await peer.reply(allowReply(req));
+  };
+  await withRawServer("burst", handler, async (raw) => {
+    const manager = await gateway(gatewayConfig(gatewayEntry(raw.path)));
+    try {
+      const burst = (round: number) =>
+        within(
+          Promise.all(
+            Array.from(
+              { length: BURST },
+              (_, i) => manager.invokeHook("tool_pre_invoke", pre(`b${i}`), gctx(`r${round}-${i}`)),
+            ),
+          ),
+          `burst ${round}`,
+        );
+      await burst(1);
+      const afterFirst = raw.opened;
+      assert.ok(afterFirst >= BURST, `the first burst opened only ${afterFirst} connections`);
+      await burst(2);
+      await burst(3);
+      assert.equal(raw.opened, afterFirst, "later bursts opened new connections");
+      assert.equal(raw.openCount, afterFirst, "pooled connections were closed");
+    } finally {
+      waiting = [];
+      await stop(manager);
+    }
+  });
+});
+
 // --- reconnect -----------------------------------------------------------------------------------
 
 Deno.test("after a server restart on the same path the next call reconnects and succeeds", async () => {

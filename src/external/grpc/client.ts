@@ -2,7 +2,8 @@
  * The gRPC transport, gateway side: the plugin proxy the manager loads for `kind: external`
  * with a `grpc:` block (`target` or `uds`, optional `tls`).
  *
- * One grpc-js channel per plugin; concurrent hook calls multiplex on it as HTTP/2 streams.
+ * One grpc-js channel per server, shared by the plugins on it (same target, TLS and channel
+ * options; `shared_channel.ts`); concurrent hook calls multiplex on it as HTTP/2 streams.
  * `initialize()` fetches the server's entry for the plugin (3 attempts, sleeping 1 s then 2 s,
  * as the reference) and merges it under the local one (wire.md §1.5). Hook calls carry no
  * deadline of their own: the manager's timeout aborts them through the hook's `AbortSignal`,
@@ -23,7 +24,7 @@ import { grpcClientTlsFromEnv } from "../../config/from_env.ts";
 import type { HookRegistry } from "../../hooks/registry.ts";
 import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput, TlsConfig } from "../../types.ts";
-import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
+import { encodeInvokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,
@@ -44,8 +45,10 @@ import {
   CPEX_HEALTH_SERVICE,
   isAllowResponse,
   PLUGIN_SERVICE,
+  preEncodedRequest,
   type UnaryMethod,
 } from "./service.ts";
+import { acquireChannel, channelKey, releaseChannel } from "./shared_channel.ts";
 import { channelCredentials } from "./tls.ts";
 import type * as GrpcJsModule from "@grpc/grpc-js";
 
@@ -65,8 +68,8 @@ export interface GrpcPluginOptions {
 
 /**
  * Channel options of every plugin channel: no proxy lookup (so no proxy env permission is
- * needed), a private subchannel pool (one connection per plugin, closed with it), and a
- * reconnect backoff of 100 ms growing to at most 1 s.
+ * needed), a private subchannel pool (one connection per channel, closed with it; plugins on
+ * the same server share the channel), and a reconnect backoff of 100 ms growing to at most 1 s.
  */
 export const DEFAULT_CHANNEL_OPTIONS: Readonly<Record<string, number>> = {
   "grpc.enable_http_proxy": 0,
@@ -102,7 +105,7 @@ export class GrpcExternalPlugin extends RemotePlugin {
   }
 }
 
-/** One grpc-js channel to the plugin's server (it reconnects by itself). */
+/** The grpc-js channel to the plugin's server, shared (it reconnects by itself). */
 class GrpcConnection implements RemoteConnection {
   readonly #name: string;
   readonly #address: Address;
@@ -112,6 +115,7 @@ class GrpcConnection implements RemoteConnection {
   readonly policy: ConnectionPolicy;
   #grpc: GrpcJs | null = null;
   #client: GrpcJsModule.Client | null = null;
+  #channelKey = "";
 
   constructor(config: PluginConfig, options: GrpcPluginOptions) {
     this.#name = config.name;
@@ -176,13 +180,20 @@ class GrpcConnection implements RemoteConnection {
         { cause: error },
       );
     }
-    this.#client = new grpc.Client(this.target, setup.credentials, {
+    if (this.#client) return; // Another prepare() finished while the credentials were read.
+    const options = {
       ...DEFAULT_CHANNEL_OPTIONS,
       // A DNS name with several addresses: grpc-js's own round_robin over them (issue 14).
       ...("host" in this.#address ? ROUND_ROBIN : {}),
       ...setup.options,
       ...this.#options.channelOptions,
-    });
+    };
+    const key = channelKey(this.target, tls, options);
+    this.#client = acquireChannel(
+      key,
+      () => new grpc.Client(this.target, setup.credentials, options),
+    );
+    this.#channelKey = key;
   }
 
   /** The channel connects lazily; the config fetch is the first try. */
@@ -202,7 +213,7 @@ class GrpcConnection implements RemoteConnection {
   async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
     const response = await this.#unary(
       PLUGIN_SERVICE.InvokeHook,
-      invokeRequest(call),
+      preEncodedRequest(encodeInvokeRequest(call)),
       options.signal,
       false,
       call.traceContext,
@@ -218,7 +229,7 @@ class GrpcConnection implements RemoteConnection {
   close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
-    client?.close();
+    if (client) releaseChannel(this.#channelKey, client);
     return Promise.resolve();
   }
 

@@ -17,6 +17,7 @@ import {
   type CpexMessages,
   decodeMessage,
   encodeMessage,
+  type InvokeHookRequest,
   type InvokeHookResponse,
 } from "../proto/codec.ts";
 
@@ -57,7 +58,10 @@ function cpexMethod<Req extends CpexMessageName, Res extends CpexMessageName>(
     path: `/${service}/${name}`,
     requestStream: false,
     responseStream: false,
-    requestSerialize: (value) => asBuffer(encodeMessage(request, value)),
+    requestSerialize: (value) => {
+      const pre = (value as { [PRE_ENCODED]?: Uint8Array })[PRE_ENCODED];
+      return asBuffer(pre ?? encodeMessage(request, value));
+    },
     requestDeserialize: (bytes) => decodeMessage(request, bytes),
     responseSerialize: (value) => {
       const pre = (value as { [PRE_ENCODED]?: Uint8Array })[PRE_ENCODED];
@@ -75,6 +79,13 @@ function cpexMethod<Req extends CpexMessageName, Res extends CpexMessageName>(
 const PRE_ENCODED: unique symbol = Symbol("pre-encoded");
 const ALLOW: unique symbol = Symbol("allow");
 const ALLOW_RESPONSE = Object.freeze({ [ALLOW]: true }) as unknown as InvokeHookResponse;
+
+/**
+ * An `InvokeHookRequest` already encoded (`encodeInvokeRequest`): sent as these bytes.
+ */
+export function preEncodedRequest(bytes: Uint8Array): InvokeHookRequest {
+  return { [PRE_ENCODED]: bytes } as unknown as InvokeHookRequest;
+}
 
 /**
  * The `InvokeHookResponse` for a default allow result, with its bytes pre-encoded.

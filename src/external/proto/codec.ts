@@ -19,6 +19,7 @@
 import protobuf from "protobufjs";
 import { Buffer } from "node:buffer";
 import { PLUGIN_SERVICE_PROTO } from "./proto_source.ts";
+import { DecodedStruct, decodeStructFast, registerUtf8Decoder } from "./fast_struct.ts";
 import type {
   ProtoDenialMetadata,
   ProtoDenialMetric,
@@ -222,7 +223,45 @@ function loadCodec(): Codec {
       types.set(nested.name, nested);
     }
   }
+  decodeStructsDirectly(root.lookupType("google.protobuf.Struct"));
   return { root, types };
+}
+
+/**
+ * Every `Struct` field (payloads, results, contexts' state and metadata) decodes straight to
+ * JSON (`fast_struct.ts`: no message object per value, strings without a native call each),
+ * falling back to the generated decoder for anything out of the common shapes (which also
+ * raises the errors). The generated decoders of the enclosing messages call `decode` on the
+ * Struct type, so replacing it there is enough.
+ */
+function decodeStructsDirectly(struct: protobuf.Type): void {
+  struct.setup();
+  registerUtf8Decoder((bytes, start, end) =>
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8", start, end)
+  );
+  const generic = struct.decode;
+  // protobufjs calls it as decode(reader, length, endGroup, nesting).
+  struct.decode = function (this: protobuf.Type, ...args: unknown[]) {
+    const [reader, length, endGroup, nesting] = args as [
+      protobuf.Reader,
+      number?,
+      number?,
+      number?,
+    ];
+    // Within 30 levels, so the fast path's 64 more stay under protobufjs's limit of 100.
+    if (length !== undefined && endGroup === undefined && (nesting ?? 0) < 30) {
+      const start = reader.pos;
+      const end = start + length;
+      if (end <= reader.len) {
+        const json = decodeStructFast(reader.buf, start, end);
+        if (json !== null) {
+          reader.pos = end;
+          return new DecodedStruct(json) as unknown as protobuf.Message;
+        }
+      }
+    }
+    return (generic as (...a: unknown[]) => protobuf.Message).apply(this, args);
+  } as typeof struct.decode;
 }
 
 function typeOf(typeName: string): protobuf.Type {

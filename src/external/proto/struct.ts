@@ -25,6 +25,7 @@
  */
 
 import type { GlobalContext, PluginContextData, PluginErrorModel } from "../../types.ts";
+import { DecodedStruct, registerToFields } from "./fast_struct.ts";
 
 /**
  * A `google.protobuf.Value` in protobufjs message shape: exactly one member is set.
@@ -203,6 +204,8 @@ function formatMessage(reason: string, path: (string | number)[]): string {
  */
 export const MAX_STRUCT_DEPTH = 100;
 
+registerToFields((json) => toStruct(json).fields);
+
 const hasOwn = Object.prototype.hasOwnProperty;
 const objectProto = Object.prototype;
 const NULL_VALUE: ProtoValue = Object.freeze({ nullValue: 0 }) as ProtoValue;
@@ -318,6 +321,7 @@ function structToObject(
   struct: ProtoStruct | null | undefined,
   depth: number,
 ): Record<string, unknown> {
+  if (struct instanceof DecodedStruct) return struct.take();
   const out: Record<string, unknown> = {};
   const fields = struct?.fields;
   if (fields == null) return out;

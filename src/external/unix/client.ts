@@ -3,8 +3,11 @@
  * `kind: external` with a `unix_socket:` block.
  *
  * Each call borrows its own connection (idle ones are pooled), so concurrent hook calls never
- * queue behind one socket. A connection whose call timed out, was cancelled or failed is
- * closed, never reused: a late reply can never be read as the answer to the next request (the
+ * queue behind one socket. The frames carry no request id and the reference server answers one
+ * request per connection at a time, so connections cannot be multiplexed; instead the pool is
+ * adaptive: it keeps as many idle connections as the load has needed (up to 256) and closes
+ * those unused for 30 s. A connection whose call timed out, was cancelled or failed is closed,
+ * never reused: a late reply can never be read as the answer to the next request (the
  * reference reads it one request late). What is specific to the Unix socket lives here (the
  * socket pool, framing, whether a failed request was delivered); reconnecting, re-sending,
  * error mapping and decoding are the core's ({@linkcode RemotePlugin}).
@@ -19,7 +22,7 @@ import { isAllowReply } from "../proto/allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../proto/codec.ts";
 import { encodeFrame, FrameReader } from "./frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
-import { invokeRequest, replyFromProto } from "../proto/proto_call.ts";
+import { encodeInvokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
 import type {
   ConnectionPolicy,
@@ -31,13 +34,25 @@ import { describe } from "../retry.ts";
 
 const INVALID_RESPONSE = "Received invalid response from Unix socket plugin server";
 
-/** Idle connections kept per plugin; more concurrent calls open (and later close) extra ones. */
-const MAX_IDLE_CONNECTIONS = 16;
+/**
+ * Most idle connections kept per plugin: enough for 256 calls in flight without opening a
+ * connection per call (a fixed 16 opened 0.56-0.85 per call above 16 in flight, issue 13),
+ * well under the server's 1024-connection cap. Calls beyond it open and then close extra ones.
+ */
+const MAX_IDLE_CONNECTIONS = 256;
+/**
+ * An idle connection unused this long is closed at the next release (the oldest sit at the
+ * bottom of the LIFO pool), so the pool shrinks back after a burst. Below the servers' 300 s
+ * idle timeout, so a pooled connection is rarely found closed by the server.
+ */
+const IDLE_EXPIRY_MS = 30_000;
 
 class Socket {
   readonly reader: FrameReader;
   /** Why the socket was closed under a pending exchange (timeout or abort). */
   failure: unknown = undefined;
+  /** When it last went back to the pool (`performance.now()`). */
+  idleSince = 0;
   constructor(readonly conn: Deno.UnixConn) {
     this.reader = new FrameReader(conn);
   }
@@ -90,6 +105,7 @@ class UnixConnection implements RemoteConnection {
   readonly connected = true; // Sockets are opened per call when the pool is empty.
   readonly #name: string;
   readonly #timeoutSeconds: number;
+  /** LIFO: the most recently used on top, so the bottom ones are the first to expire. */
   readonly #idle: Socket[] = [];
   readonly #busy = new Set<Socket>();
   #closed = false;
@@ -139,7 +155,7 @@ class UnixConnection implements RemoteConnection {
   }
 
   async invoke(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
-    const request = encodeMessage("InvokeHookRequest", invokeRequest(call));
+    const request = encodeInvokeRequest(call);
     const reply = await this.#call(request, options.signal, options.deadline ?? Infinity);
     if (reply.length === 0) throw new RemoteCallError(INVALID_RESPONSE);
     if (isAllowReply(reply)) return { allow: true };
@@ -249,8 +265,23 @@ class UnixConnection implements RemoteConnection {
 
   #release(socket: Socket): void {
     this.#busy.delete(socket);
-    if (this.#closed || this.#idle.length >= MAX_IDLE_CONNECTIONS) socket.close();
-    else this.#idle.push(socket);
+    if (this.#closed || this.#idle.length >= MAX_IDLE_CONNECTIONS) {
+      socket.close();
+      return;
+    }
+    const now = performance.now();
+    socket.idleSince = now;
+    const idle = this.#idle;
+    // Trimmed here rather than by a timer: no timer to leak, and under any traffic the bottom
+    // (least recently used) connections expire. Without traffic the server's idle timeout
+    // closes them, which the next call survives (a reset before the request was read is
+    // re-sent).
+    if (idle.length > 0 && now - idle[0].idleSince > IDLE_EXPIRY_MS) {
+      let stale = 1;
+      while (stale < idle.length && now - idle[stale].idleSince > IDLE_EXPIRY_MS) stale++;
+      for (const old of idle.splice(0, stale)) old.close();
+    }
+    idle.push(socket);
   }
 
   async #open(): Promise<Socket> {
