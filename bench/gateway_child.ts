@@ -15,7 +15,7 @@
  */
 import { parseConfig, PluginManager } from "../mod.ts";
 import { printReady } from "./children.ts";
-import { GLOBAL_CONTEXT, PAYLOAD_TEXT } from "./harness.ts";
+import { freshGlobalContext, PAYLOAD_TEXT } from "./harness.ts";
 import { freshPayload } from "./payloads.ts";
 
 const entries = JSON.parse(Deno.args[0] ?? "[]") as Record<string, unknown>[];
@@ -30,7 +30,7 @@ async function call(): Promise<void> {
   const [result] = await manager.invokeHook(
     "tool_pre_invoke",
     freshPayload(PAYLOAD_TEXT),
-    GLOBAL_CONTEXT,
+    freshGlobalContext(),
   );
   if (!result.continue_processing) throw new Error(`blocked: ${JSON.stringify(result.violation)}`);
 }

@@ -72,6 +72,21 @@ export const PAYLOAD: ToolPreInvokePayload = freshPayload(PAYLOAD_TEXT);
  */
 export const GLOBAL_CONTEXT: GlobalContext = { request_id: "bench-req-0001" };
 
+let requests = 0;
+
+/**
+ * A global context with a new request id, as a gateway sends per request: a constant id lets V8
+ * reuse the context table's key strings and hides their cost (issue 13).
+ *
+ * ```ts
+ * import { freshGlobalContext } from "./harness.ts";
+ * console.log(freshGlobalContext().request_id);
+ * ```
+ */
+export function freshGlobalContext(): GlobalContext {
+  return { request_id: `bench-req-${++requests}` };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The call
 
@@ -89,7 +104,11 @@ export function invokeHookRequest(): InvokeHookRequest {
     hook_type: "tool_pre_invoke",
     plugin_name: "allow",
     payload: toStruct(freshPayload(PAYLOAD_TEXT) as unknown as Record<string, unknown>),
-    context: pluginContextToProto({ global_context: GLOBAL_CONTEXT, state: {}, metadata: {} }),
+    context: pluginContextToProto({
+      global_context: freshGlobalContext(),
+      state: {},
+      metadata: {},
+    }),
   };
 }
 
@@ -238,7 +257,7 @@ export async function gatewayTarget(
   if (manager.pluginCount !== 1) throw new Error(`${label}: the external plugin did not load`);
   const call: Call = async () => {
     const payload = freshPayload(PAYLOAD_TEXT);
-    const [result] = await manager.invokeHook("tool_pre_invoke", payload, GLOBAL_CONTEXT);
+    const [result] = await manager.invokeHook("tool_pre_invoke", payload, freshGlobalContext());
     if (!result.continue_processing) {
       throw new Error(`${label}: blocked: ${JSON.stringify(result.violation)}`);
     }

@@ -23,7 +23,7 @@ import { encodeInvokeRequest, invokeRequest } from "../src/external/proto/proto_
 import type { RemoteCall } from "../src/external/remote_plugin.ts";
 
 function call(payload: unknown, context = new PluginContext({ request_id: "r-1" })): RemoteCall {
-  return { hookName: "tool_pre_invoke", pluginName: "allow", payload, context };
+  return { hookName: "tool_pre_invoke", pluginName: "allow", payload, context, traceContext: null };
 }
 
 /** Both encoders on `payload`; the generic one's error when it throws. */
