@@ -326,11 +326,12 @@ export class SandboxPool {
       (stuck) => {
         this.#probes.delete(probe);
         if (!stuck) return;
-        countStuckThread();
+        const total = countStuckThread();
         if (++this.#stuck !== max) return;
         (this.#o.log ?? console.error)(
           `Plugin ${this.#o.name}: ${max} of its worker threads are stuck in synchronous code ` +
-            `and cannot be stopped (Deno cannot terminate a Worker that never yields); no more ` +
+            `and cannot be stopped (Deno cannot terminate a Worker that never yields; ${total} ` +
+            `such threads in this process); no more ` +
             `workers are started for it and its calls fail with ${SANDBOX_STUCK}. ` +
             `Use isolation: process for code that may loop (a process is really killed).`,
         );
