@@ -10,7 +10,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, SANDBOX_STUCK } from "../mod.ts";
+import { ConfigError, getHookRegistry, parseConfig, SANDBOX_STUCK } from "../mod.ts";
+import { formatTransport } from "../src/cli/check.ts";
+import { buildPlan } from "../src/cli/plan.ts";
 import { Subprocess } from "./helpers/subprocess.ts";
 
 /** The child's flags: the Worker permission option and reading the plugin modules, no more. */
@@ -57,22 +59,28 @@ Deno.test("a worker plugin looping on every call gets no more workers after max_
     stuck: Record<string, number>;
   }>("stuck-limit");
   const { fail, ignore, sleepy } = result.calls;
-  // max_stuck 2, on_error fail: two calls time out in two workers; the third waits for the
-  // second one's probe (and may time out meanwhile); from then on: SANDBOX_STUCK at once.
-  assert.match(fail[0].message ?? "", /timeout/);
-  assert.match(fail[1].message ?? "", /timeout/);
-  assert.ok(fail[2].code === SANDBOX_STUCK || /timeout/.test(fail[2].message ?? ""));
-  assert.equal(fail[3].code, SANDBOX_STUCK);
-  assert.match(fail[3].message ?? "", /stuck in synchronous code.*isolation: process/);
-  assert.ok(fail[3].ms < 500, `a stuck plugin's call did not fail fast (${fail[3].ms} ms)`);
-  // max_stuck 1, on_error ignore: the failure is ignored like any other.
-  for (const o of ignore) assert.equal(o.continue, true);
-  assert.ok(ignore[2].ms < 500, `an ignored stuck plugin's call was slow (${ignore[2].ms} ms)`);
-  assert.deepEqual(result.stuck, { fail: 2, ignore: 1, sleepy: 0 });
-  // Async timeouts (the event loop answered the probe) never count, even with max_stuck 1.
-  assert.match(sleepy[0].message ?? "", /timeout/);
-  assert.match(sleepy[1].message ?? "", /timeout/);
-  assert.deepEqual(sleepy[2].ok, { slept: 0 });
+  const all = JSON.stringify(result);
+  // max_stuck 2, on_error fail: calls time out while the plugin leaks its two threads (two
+  // calls, plus one whose worker started late or that waited for the last probe, on a loaded
+  // machine); from then on, SANDBOX_STUCK at once.
+  const last = fail.at(-1)!;
+  assert.equal(last.code, SANDBOX_STUCK, all);
+  assert.match(last.message ?? "", /stuck in synchronous code.*isolation: process/);
+  assert.ok(last.ms < 500, all);
+  const timedOut = fail.slice(0, -1);
+  assert.ok(timedOut.length >= 2 && timedOut.length <= 4, all);
+  for (const o of timedOut) assert.match(o.message ?? "", /timeout/, all);
+  // max_stuck 1, on_error ignore: the failure is ignored like any other, and comes at once.
+  for (const o of ignore) assert.equal(o.continue, true, all);
+  assert.ok(ignore.at(-1)!.ms < 500 && ignore.length >= 2 && ignore.length <= 4, all);
+  assert.deepEqual(result.stuck, { fail: 2, ignore: 1, sleepy: 0 }, all);
+  // Async timeouts (the event loop answered the probe) never count, even with max_stuck 1:
+  // the later calls still get workers (the last one may time out while its worker starts on
+  // a loaded machine, but it is never refused).
+  const seen = JSON.stringify(sleepy);
+  assert.match(sleepy[0].message ?? "", /timeout/, seen);
+  assert.match(sleepy[1].message ?? "", /timeout/, seen);
+  assert.ok(sleepy[2].ok?.slept === 0 || /timeout/.test(sleepy[2].message ?? ""), seen);
   // One error per exhausted plugin, naming it and the way out.
   const logged = stderr.split("\n").filter((l) => l.includes(SANDBOX_STUCK));
   assert.equal(logged.length, 2, stderr);
@@ -80,13 +88,18 @@ Deno.test("a worker plugin looping on every call gets no more workers after max_
   assert.match(logged.join("\n"), /Plugin ignore: .*isolation: process/);
 });
 
-Deno.test("max_stuck: a positive integer, for isolation: worker only", () => {
+Deno.test("max_stuck: a positive integer, for isolation: worker only, shown by check", () => {
   const parse = (extra: Record<string, unknown>) =>
     parseConfig({
       plugins: [{ name: "g", kind: "./guard.ts#Guard", hooks: ["tool_pre_invoke"], ...extra }],
     });
   assert.equal(parse({ isolation: "worker", max_stuck: 3 }).plugins[0].max_stuck, 3);
   assert.equal(parse({ isolation: "worker" }).plugins[0].max_stuck, undefined);
+  const plan = buildPlan(parse({ isolation: "worker", max_stuck: 3 }), "inline", getHookRegistry());
+  assert.equal(
+    formatTransport(plan.hooks[0].plugins[0].transport),
+    "worker ./guard.ts#Guard (permissions: none; workers 1 max_stuck 3)",
+  );
   for (
     const [extra, pattern] of [
       [{ isolation: "worker", max_stuck: 0 }, /max_stuck/],
