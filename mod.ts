@@ -51,6 +51,7 @@ export {
   PluginError,
   PluginTimeoutError,
   PluginViolationError,
+  SANDBOX_STUCK,
 } from "./src/errors.ts";
 export { PermissionPreflightError } from "./src/external/permissions.ts";
 export * from "./src/context.ts";

@@ -22,6 +22,20 @@ export const INTERNAL_ERROR_CODE: number = -32603;
 export const CIRCUIT_OPEN = "CIRCUIT_OPEN" as const;
 
 /**
+ * The `code` of the `PluginError` an `isolation: worker` plugin's calls fail with, at once,
+ * once it has leaked `max_stuck` Worker threads stuck in synchronous code (Deno 2.9 cannot
+ * stop such a thread, so no more workers are started for it; `isolation: process` can).
+ *
+ * @example
+ * ```ts
+ * import { PluginError, SANDBOX_STUCK } from "@cpex/core";
+ * const isStuck = (e: unknown) => e instanceof PluginError && e.error.code === SANDBOX_STUCK;
+ * console.log(isStuck(new Error("x"))); // false
+ * ```
+ */
+export const SANDBOX_STUCK = "SANDBOX_STUCK" as const;
+
+/**
  * A plugin failed (threw, timed out, returned junk) and its `on_error` is `fail`; or a lookup
  * of a plugin or hook failed. `error` holds the structured description.
  *

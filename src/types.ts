@@ -598,6 +598,12 @@ export interface PluginConfig {
   memory_mb?: number;
   /** Workers or processes per sandboxed plugin; 1 by default. */
   workers?: number;
+  /**
+   * `isolation: worker` only: how many Worker threads stuck in synchronous code (Deno 2.9
+   * cannot stop them) the plugin may leak before its calls fail at once with
+   * `SANDBOX_STUCK`; 2 by default.
+   */
+  max_stuck?: number;
 }
 
 /**

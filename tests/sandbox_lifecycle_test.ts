@@ -1,6 +1,7 @@
 /**
- * Hard kill and restart of sandboxed plugins (issue 16): a synchronous infinite loop is
- * killed at its timeout and the next call succeeds; a crash (uncaught error, `Deno.exit`) is a
+ * Hard kill and restart of sandboxed plugins (issue 16): a synchronous infinite loop in a
+ * process is killed at its timeout and the next call succeeds (in a worker:
+ * sandbox_stuck_test.ts); a crash (uncaught error, `Deno.exit`) is a
  * plugin failure handled per on_error, and the plugin is restarted; a plugin allocating without
  * bound under `process` + `memory_mb` dies alone; a missing `--unstable-worker-options` is
  * named. The sanitizers prove no worker, process or pipe outlives a test.
@@ -15,21 +16,22 @@ import { entry, tool, withPlugins } from "./helpers/sandbox.ts";
 
 const HOOK = "tool_pre_invoke";
 
-for (const isolation of ["worker", "process"] as const) {
-  Deno.test(`${isolation}: a synchronous infinite loop is killed at its timeout and the next call succeeds`, async () => {
-    await withPlugins([entry("spin", "Spinner", isolation, { timeout: 2 })], async (manager) => {
-      const started = performance.now();
-      await assert.rejects(
-        manager.invokeHookForPlugin("spin", HOOK, tool({ spin: true }), { request_id: "1" }),
-        (error: unknown) =>
-          error instanceof PluginError && /timed out|timeout/i.test(error.message),
-      );
-      assert.ok(performance.now() - started < 6000, "the loop was not cut at its timeout");
-      const next = await manager.invokeHookForPlugin("spin", HOOK, tool(), { request_id: "2" });
-      assert.deepEqual(next.metadata, { spun: false });
-    });
+// The worker variants of the loop tests run in a child process (sandbox_stuck_test.ts):
+// Deno 2.9 cannot stop a Worker thread stuck in a loop, a child process is really killed.
+Deno.test("process: a synchronous infinite loop is killed at its timeout and the next call succeeds", async () => {
+  await withPlugins([entry("spin", "Spinner", "process", { timeout: 2 })], async (manager) => {
+    const started = performance.now();
+    await assert.rejects(
+      manager.invokeHookForPlugin("spin", HOOK, tool({ spin: true }), { request_id: "1" }),
+      (error: unknown) => error instanceof PluginError && /timed out|timeout/i.test(error.message),
+    );
+    assert.ok(performance.now() - started < 6000, "the loop was not cut at its timeout");
+    const next = await manager.invokeHookForPlugin("spin", HOOK, tool(), { request_id: "2" });
+    assert.deepEqual(next.metadata, { spun: false });
   });
+});
 
+for (const isolation of ["worker", "process"] as const) {
   for (const crash of ["throw", "exit"] as const) {
     Deno.test(`${isolation}: a plugin crashing by ${crash} fails its call per on_error and is restarted`, async () => {
       await withPlugins(
@@ -108,21 +110,4 @@ Deno.test("isolation: worker without --unstable-worker-options names the flag", 
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   assert.match(text, /--unstable-worker-options/);
   assert.doesNotMatch(text, /started/);
-});
-
-Deno.test("workers: 2 lets a call pass while another one spins in the other worker", async () => {
-  await withPlugins(
-    [entry("spin", "Spinner", "worker", { workers: 2, timeout: 4, on_error: "fail" })],
-    async (manager) => {
-      const spinning = manager.invokeHookForPlugin("spin", HOOK, tool({ spin: true }), {
-        request_id: "slow",
-      });
-      const failed = assert.rejects(spinning, PluginError);
-      const started = performance.now();
-      const quick = await manager.invokeHookForPlugin("spin", HOOK, tool(), { request_id: "q" });
-      assert.deepEqual(quick.metadata, { spun: false });
-      assert.ok(performance.now() - started < 3000, "the quick call waited for the spinning one");
-      await failed;
-    },
-  );
 });

@@ -44,7 +44,8 @@ export function formatTransport(t: PlanTransport): string {
     case "in-process": {
       if (!t.isolation) return `in-process ${t.kind}`;
       const memory = t.memory_mb ? ` memory ${t.memory_mb} MiB` : "";
-      return `${t.isolation} ${t.kind} (permissions: ${t.permissions}; workers ${t.workers}${memory})`;
+      const stuck = t.max_stuck ? ` max_stuck ${t.max_stuck}` : "";
+      return `${t.isolation} ${t.kind} (permissions: ${t.permissions}; workers ${t.workers}${memory}${stuck})`;
     }
     case "unix_socket":
       return `unix ${t.path}`;

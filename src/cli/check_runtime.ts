@@ -67,6 +67,7 @@ const PLUGIN_KEYS = [
   "permissions",
   "memory_mb",
   "workers",
+  "max_stuck",
 ];
 const SETTINGS_KEYS = [
   "plugin_timeout",

@@ -40,6 +40,8 @@ export type PlanTransport =
     workers?: number;
     /** The heap limit of a `process` sandbox (MiB). */
     memory_mb?: number;
+    /** Leaked stuck threads a `worker` sandbox may have (when set in the config). */
+    max_stuck?: number;
   }
   | { type: "unix_socket"; path: string }
   | { type: "grpc"; target: string | null; uds: string | null; tls: boolean }
@@ -179,6 +181,7 @@ function transportOf(plugin: PluginConfig): PlanTransport {
       permissions: describePermissions(plugin.permissions),
       workers: plugin.workers ?? 1,
       ...(plugin.memory_mb ? { memory_mb: plugin.memory_mb } : {}),
+      ...(plugin.max_stuck ? { max_stuck: plugin.max_stuck } : {}),
     };
   }
   // The loader's precedence when several blocks are present.

@@ -19,6 +19,12 @@ export interface Carrier {
   send(message: ToSandbox): void;
   /** Hard kill: terminates the sandbox now, whatever it is running. */
   kill(reason: string): void;
+  /**
+   * A Worker only: ends the sandbox now (its exit is reported at once) but first asks its
+   * event loop for a sign of life; resolves true when none came within `graceMs`, i.e. the
+   * thread is stuck in synchronous code and `terminate()` cannot reclaim it (Deno 2.9).
+   */
+  killProbing?(reason: string, graceMs: number): Promise<boolean>;
   /** Resolves once the sandbox is gone and every resource of it is released. */
   readonly closed: Promise<void>;
 }

@@ -1,14 +1,18 @@
 /**
  * The sandboxes of one plugin (`workers: N`): starts them, routes each call to an idle one
  * (else the least busy), hard-kills one whose call passed its timeout, and replaces a sandbox
- * that died: at once the first time, then after a growing backoff while it keeps dying.
+ * that died: at once the first time, then after a growing backoff while it keeps dying. A
+ * Worker killed at its timeout while stuck in synchronous code leaks its thread (`stuck.ts`):
+ * after `maxStuck` of them the plugin gets no more workers and its calls fail at once with
+ * `SANDBOX_STUCK`.
  *
  * @module
  */
-import { PluginError, PluginTimeoutError } from "../errors.ts";
+import { PluginError, PluginTimeoutError, SANDBOX_STUCK } from "../errors.ts";
 import type { PluginConfig } from "../types.ts";
 import type { Carrier, CarrierEvents } from "./carrier.ts";
 import type { CallMessage, DoneMessage } from "./protocol.ts";
+import { countStuckThread, STUCK_GRACE_MS } from "./stuck.ts";
 
 /** Starts one sandbox. */
 export type StartSandbox = (events: CarrierEvents) => Carrier & { closeInput?(): void };
@@ -27,6 +31,15 @@ export interface SandboxPoolOptions {
   start: StartSandbox;
   /** How long a sandbox may take to load and initialise its plugin (ms). */
   startTimeoutMs?: number;
+  /**
+   * Workers only: how many threads stuck in synchronous code the plugin may leak before it
+   * gets no more workers (unset: no limit, for processes, which are really killed).
+   */
+  maxStuck?: number;
+  /** How long a killed worker has to show its event loop still turns (ms). */
+  stuckGraceMs?: number;
+  /** Where the one error about a plugin that ran out of workers goes (default stderr). */
+  log?: (message: string) => void;
 }
 
 /** The backoff before restart number `deaths` (1: at once; then 100 ms doubling to 10 s). */
@@ -68,6 +81,10 @@ export class SandboxPool {
   readonly #retryAt: number[];
   #nextId = 1;
   #closed = false;
+  /** Threads this plugin leaked stuck in synchronous code. */
+  #stuck = 0;
+  /** Killed workers whose probe has not answered yet. */
+  readonly #probes = new Set<Promise<void>>();
 
   /** Creates the pool; {@linkcode SandboxPool.start} starts its sandboxes. */
   constructor(options: SandboxPoolOptions) {
@@ -80,6 +97,16 @@ export class SandboxPool {
   /** Live sandboxes (for tests and diagnostics). */
   get live(): number {
     return this.#slots.filter((s) => s?.alive).length;
+  }
+
+  /** Worker threads of this plugin leaked stuck in synchronous code. */
+  get stuck(): number {
+    return this.#stuck;
+  }
+
+  /** True once the plugin leaked `maxStuck` threads: it gets no more workers. */
+  get exhausted(): boolean {
+    return this.#o.maxStuck !== undefined && this.#stuck >= this.#o.maxStuck;
   }
 
   /** Starts every sandbox and waits until each plugin is initialised. */
@@ -103,6 +130,14 @@ export class SandboxPool {
     signal: AbortSignal,
     deadline: number,
   ): Promise<DoneMessage> {
+    const max = this.#o.maxStuck;
+    if (max !== undefined) {
+      // A timed-out worker may yet prove stuck: never start one more than the limit allows.
+      while (!this.exhausted && this.#probes.size > 0 && this.#stuck + this.#probes.size >= max) {
+        await Promise.race(this.#probes);
+      }
+      if (this.exhausted) throw this.#stuckError();
+    }
     const index = this.#pick();
     let box = this.#slots[index];
     if (!box || !box.alive) box = this.#spawn(index);
@@ -115,7 +150,7 @@ export class SandboxPool {
       const onAbort = () => {
         const reason = signal.reason;
         if (reason instanceof PluginTimeoutError) {
-          this.#kill(box, index, `was killed: ${reason.message}`);
+          this.#killStuck(box, index, `was killed: ${reason.message}`);
           return;
         }
         const p = box.calls.get(id);
@@ -130,7 +165,7 @@ export class SandboxPool {
         if (Number.isFinite(left)) {
           p.timer = setTimeout(() => {
             if (box.calls.has(id)) {
-              box.carrier.kill("was killed: a cancelled call ran past its timeout");
+              this.#killStuck(box, index, "was killed: a cancelled call ran past its timeout");
             }
           }, Math.max(0, left));
         }
@@ -167,7 +202,7 @@ export class SandboxPool {
     this.#closed = true;
     const boxes = this.#slots.filter((s): s is Sandbox => s !== null);
     this.#slots.fill(null);
-    await Promise.all(boxes.map((box) => this.#end(box)));
+    await Promise.all([...boxes.map((box) => this.#end(box)), ...this.#probes]);
   }
 
   async #end(box: Sandbox): Promise<void> {
@@ -263,7 +298,10 @@ export class SandboxPool {
     };
     box.carrier = this.#o.start(events);
     const ms = this.#o.startTimeoutMs ?? 30_000;
-    box.startTimer = setTimeout(() => this.#kill(box, index, `did not start within ${ms} ms`), ms);
+    box.startTimer = setTimeout(
+      () => this.#killStuck(box, index, `did not start within ${ms} ms`),
+      ms,
+    );
     box.carrier.send({ t: "init", config: this.#o.config });
     return box;
   }
@@ -271,6 +309,36 @@ export class SandboxPool {
   /** Hard-kills `box` and handles its death now (the carrier reports its exit later). */
   #kill(box: Sandbox, index: number, reason: string): void {
     box.carrier.kill(reason);
+    this.#died(box, index, reason);
+  }
+
+  /**
+   * Kills `box` for overrunning. A worker is asked first whether its event loop still turns:
+   * if not, its thread is stuck in synchronous code and leaks (counted towards `maxStuck`).
+   */
+  #killStuck(box: Sandbox, index: number, reason: string): void {
+    const max = this.#o.maxStuck;
+    if (max === undefined || !box.carrier.killProbing || !box.alive) {
+      this.#kill(box, index, reason);
+      return;
+    }
+    const probe = box.carrier.killProbing(reason, this.#o.stuckGraceMs ?? STUCK_GRACE_MS).then(
+      (stuck) => {
+        this.#probes.delete(probe);
+        if (!stuck) return;
+        const total = countStuckThread();
+        if (++this.#stuck !== max) return;
+        (this.#o.log ?? console.error)(
+          `Plugin ${this.#o.name}: ${max} of its worker threads are stuck in synchronous code ` +
+            `and cannot be stopped (Deno cannot terminate a Worker that never yields; ${total} ` +
+            `such threads in this process); no more ` +
+            `workers are started for it and its calls fail with ${SANDBOX_STUCK}. ` +
+            `Use isolation: process for code that may loop (a process is really killed).`,
+        );
+      },
+    );
+    this.#probes.add(probe);
+    // The carrier reported the exit already; this is a no-op unless it had reported it before.
     this.#died(box, index, reason);
   }
 
@@ -291,13 +359,22 @@ export class SandboxPool {
     const delay = restartDelay(deaths);
     this.#retryAt[index] = performance.now() + delay;
     // The first death restarts at once, so the next call finds a fresh sandbox.
-    if (delay === 0 && !this.#closed) {
+    if (delay === 0 && !this.#closed && !this.exhausted) {
       try {
         this.#spawn(index);
       } catch {
         // Counted at the next call.
       }
     }
+  }
+
+  #stuckError(): PluginError {
+    return new PluginError({
+      message: `Plugin ${this.#o.name}: ${this.#stuck} of its worker threads are stuck in ` +
+        `synchronous code; no more workers are started for it (use isolation: process)`,
+      plugin_name: this.#o.name,
+      code: SANDBOX_STUCK,
+    });
   }
 
   #error(message: string, cause?: unknown): PluginError {

@@ -14,6 +14,7 @@ import { SandboxPool } from "./pool.ts";
 import { startProcess } from "./process_carrier.ts";
 import { findDenoConfig } from "./config_file.ts";
 import { preflightSandbox } from "./preflight.ts";
+import { DEFAULT_MAX_STUCK } from "./schema.ts";
 import { startWorker } from "./worker_carrier.ts";
 
 /**
@@ -37,6 +38,7 @@ export class SandboxedPlugin extends Plugin {
       isolation,
       config: c,
       size: c.workers ?? 1,
+      maxStuck: isolation === "worker" ? c.max_stuck ?? DEFAULT_MAX_STUCK : undefined,
       start: isolation === "process"
         ? (events) => startProcess(ref, permissions, { memoryMb: c.memory_mb, configFile }, events)
         : (events) => startWorker(c.name, ref, permissions, events),
@@ -46,6 +48,11 @@ export class SandboxedPlugin extends Plugin {
   /** Live sandboxes of this plugin. */
   get liveSandboxes(): number {
     return this.#pool.live;
+  }
+
+  /** Worker threads of this plugin leaked stuck in synchronous code (`max_stuck`). */
+  get stuckSandboxes(): number {
+    return this.#pool.stuck;
   }
 
   /** Starts the sandboxes; each loads the module and runs the plugin's `initialize()`. */

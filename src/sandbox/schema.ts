@@ -18,6 +18,12 @@ export const PERMISSION_NAMES = ["read", "write", "net", "env", "run", "ffi", "i
 /** Most workers or processes one plugin may have. */
 export const MAX_SANDBOX_WORKERS = 64;
 
+/**
+ * Default `max_stuck`: how many Worker threads stuck in synchronous code (which Deno 2.9
+ * cannot stop) one plugin may leak before it gets no more workers.
+ */
+export const DEFAULT_MAX_STUCK = 2;
+
 const permissionValue = z.unknown().transform((value, ctx): boolean | string[] => {
   if (typeof value === "boolean") return value;
   if (Array.isArray(value) && value.every((v) => typeof v === "string" && v.trim() !== "")) {
@@ -65,6 +71,7 @@ export const sandboxShape = {
   permissions: permissionsSchema.nullable().optional(),
   memory_mb: integerField({ min: 16 }).optional(),
   workers: integerField({ min: 1, max: MAX_SANDBOX_WORKERS }).optional(),
+  max_stuck: integerField({ min: 1, max: MAX_SANDBOX_WORKERS }).optional(),
 };
 
 /** The sandbox keys as parsed. */
@@ -74,6 +81,7 @@ export interface SandboxKeys {
   permissions?: SandboxPermissions | null;
   memory_mb?: number;
   workers?: number;
+  max_stuck?: number;
 }
 
 /**
@@ -84,7 +92,7 @@ export interface SandboxKeys {
 export function checkSandboxKeys(p: SandboxKeys, ctx: z.RefinementCtx): void {
   const isolation = p.isolation ?? "none";
   if (isolation === "none") {
-    for (const key of ["permissions", "workers", "memory_mb"] as const) {
+    for (const key of ["permissions", "workers", "memory_mb", "max_stuck"] as const) {
       if (p[key] != null) {
         ctx.addIssue({
           code: "custom",
@@ -112,11 +120,18 @@ export function checkSandboxKeys(p: SandboxKeys, ctx: z.RefinementCtx): void {
       message: "'memory_mb' needs 'isolation: process' (a Deno Worker has no heap limit)",
     });
   }
+  if (isolation === "process" && p.max_stuck != null) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["max_stuck"],
+      message: "'max_stuck' needs 'isolation: worker' (a process is really killed: it never leaks)",
+    });
+  }
 }
 
 /** Drops the sandbox keys that are not set, so plain plugin configs stay as they were. */
 export function dropUnsetSandboxKeys(p: Record<string, unknown>): void {
-  for (const key of ["isolation", "permissions", "memory_mb", "workers"]) {
+  for (const key of ["isolation", "permissions", "memory_mb", "workers", "max_stuck"]) {
     if (p[key] === undefined || p[key] === null) delete p[key];
   }
 }

@@ -1,6 +1,8 @@
 /**
  * A sandbox in a Deno Worker whose permissions are exactly the plugin's block. Needs
- * `--unstable-worker-options` (Deno 2.9); `terminate()` stops even a synchronous loop.
+ * `--unstable-worker-options` (Deno 2.9). `terminate()` does not stop a thread stuck in
+ * synchronous code (Deno 2.9): {@linkcode Carrier.killProbing} tells the pool when a thread
+ * was leaked that way (`stuck.ts`).
  *
  * @module
  */
@@ -10,6 +12,7 @@ import { entryUrl, type PluginModuleRef } from "./entry.ts";
 import { workerPermissions } from "./permissions.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
 import { channelBuffers, SharedChannel } from "./shared_channel.ts";
+import { PING, PONG } from "./stuck.ts";
 
 const RUNTIME = new URL("./worker_main.ts", import.meta.url);
 
@@ -36,6 +39,8 @@ class WorkerCarrier implements Carrier {
   readonly #channel: SharedChannel<ToSandbox, FromSandbox>;
   #done: (() => void) | undefined;
   #gone = false;
+  /** Set while a probe waits for the worker's answer. */
+  #answered: (() => void) | undefined;
 
   constructor(
     name: string,
@@ -75,11 +80,14 @@ class WorkerCarrier implements Carrier {
       (error) => this.#end(`broke its channel: ${(error as Error)?.message ?? error}`),
     );
     this.#worker.onmessage = (event: MessageEvent<FromSandbox>) => {
-      this.#channel.received(event.data);
+      if ((event.data as { t: string }).t === PONG) this.#answered?.();
+      else this.#channel.received(event.data);
     };
     // An uncaught error ends the worker; preventDefault keeps it from reaching the gateway.
     this.#worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
+      // A worker crashing while probed was not stuck.
+      this.#answered?.();
       this.#end(`crashed: ${event.message}`);
     };
     this.#worker.onmessageerror = (event: MessageEvent) => {
@@ -98,6 +106,30 @@ class WorkerCarrier implements Carrier {
 
   kill(reason: string): void {
     this.#end(reason);
+  }
+
+  killProbing(reason: string, graceMs: number): Promise<boolean> {
+    if (this.#gone) return Promise.resolve(false);
+    // Gone for the pool at once; the thread is terminated once the probe has its answer.
+    this.#gone = true;
+    this.#channel.close();
+    this.#events.exit(reason);
+    return new Promise<boolean>((resolve) => {
+      const finish = (stuck: boolean) => {
+        clearTimeout(timer);
+        this.#answered = undefined;
+        this.#worker.terminate();
+        this.#done?.();
+        resolve(stuck);
+      };
+      const timer = setTimeout(() => finish(true), graceMs);
+      this.#answered = () => finish(false);
+      try {
+        this.#worker.postMessage({ t: PING });
+      } catch {
+        finish(false);
+      }
+    });
   }
 
   #end(reason: string): void {

@@ -9,6 +9,7 @@
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
 import { SandboxRuntime } from "./runtime.ts";
 import { IDLE_WAIT_MS, isChannelBuffers, SharedChannel } from "./shared_channel.ts";
+import { PING, PONG } from "./stuck.ts";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -32,7 +33,10 @@ export function serveWorker(cls: unknown): void {
   };
   Deno.exit = announcedExit;
   scope.onmessage = (event) => {
-    if (channel) channel.received(event.data as ToSandbox);
+    // A liveness probe after a timeout (worker_carrier.ts): answering proves this event loop
+    // still turns, so the thread is not stuck in synchronous code.
+    if ((event.data as { t?: unknown } | null)?.t === PING) scope.postMessage({ t: PONG });
+    else if (channel) channel.received(event.data as ToSandbox);
     else if (isChannelBuffers(event.data)) {
       const { down, up, postOnly } = event.data;
       channel = new SharedChannel<FromSandbox, ToSandbox>(
