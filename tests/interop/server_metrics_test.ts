@@ -9,67 +9,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  CpexMetrics,
-  type HookCallOptions,
-  Plugin,
-  PluginManager,
-  type PluginResult,
-  type ToolPreInvokePayload,
-} from "../../mod.ts";
+import { CpexMetrics, PluginManager } from "../../mod.ts";
 import { ExternalPluginServer, type ServeOptions, type ServerHandle } from "../../server.ts";
 import { type Family, parsePrometheus } from "./prometheus_parse.ts";
-
-const HOOK = "tool_pre_invoke";
-
-/** Blocks the `delete` tool with code DENY_DELETE. */
-class Guard extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult {
-    return payload.name === "delete"
-      ? {
-        continue_processing: false,
-        violation: { reason: "no deletes", description: "blocked", code: "DENY_DELETE" },
-      }
-      : {};
-  }
-}
-
-/** Fails on the `flaky` tool. */
-class Flaky extends Plugin {
-  tool_pre_invoke(payload: ToolPreInvokePayload): PluginResult {
-    if (payload.name === "flaky") throw new Error("backend down");
-    return {};
-  }
-}
-
-/** Never answers on the `slow` tool, until the server's 50 ms timeout aborts it. */
-class Slow extends Plugin {
-  tool_pre_invoke(
-    payload: ToolPreInvokePayload,
-    _c: unknown,
-    o: HookCallOptions,
-  ): Promise<PluginResult> {
-    if (payload.name !== "slow") return Promise.resolve({});
-    return new Promise((_, reject) =>
-      o.signal.addEventListener("abort", () => reject(o.signal.reason))
-    );
-  }
-}
-
-function hostedPlugins(): Plugin[] {
-  return [
-    new Guard({ name: "guard", kind: "inline", hooks: [HOOK], priority: 1 }),
-    new Flaky({ name: "flaky", kind: "inline", hooks: [HOOK], priority: 2, on_error: "ignore" }),
-    new Slow({
-      name: "slow",
-      kind: "inline",
-      hooks: [HOOK],
-      priority: 3,
-      on_error: "ignore",
-      timeout: 0.05,
-    }),
-  ];
-}
+import { guardPlugins as hostedPlugins, HOOK } from "../helpers/otel_plugins.ts";
 
 type Transport = "grpc" | "unix" | "http";
 
