@@ -61,23 +61,40 @@ export function endHookSpan(inv: Invocation, span: string | null, status: "ok" |
   });
 }
 
-/** Starts the span of one plugin call of a traced invocation (`inv.tracing` is set). */
-export function startPluginSpan(inv: Invocation, hookRef: HookRef): string | null {
+/** The span of one plugin call: the same name and attributes in a gateway and in a server. */
+function pluginSpan(
+  traceId: string,
+  hookRef: HookRef,
+  kind: "internal" | "server",
+  timeout: number,
+): StartSpanOptions {
   const ref = hookRef.ref;
-  const options: StartSpanOptions = {
-    traceId: inv.traceId,
+  const attributes: Record<string, string | number> = {
+    "plugin.name": ref.name,
+    "plugin.uuid": ref.uuid,
+    "plugin.mode": ref.mode,
+    "plugin.priority": ref.priority,
+    "plugin.timeout": timeout,
+  };
+  if (kind === "server") attributes["plugin.hook.type"] = hookRef.hookName;
+  return {
+    traceId,
     name: `plugin.execute.${ref.name}`,
-    kind: "internal",
+    kind,
     resourceType: "plugin",
     resourceName: ref.name,
-    attributes: {
-      "plugin.name": ref.name,
-      "plugin.uuid": ref.uuid,
-      "plugin.mode": ref.mode,
-      "plugin.priority": ref.priority,
-      "plugin.timeout": pluginTimeout(ref, inv.settings),
-    },
+    attributes,
   };
+}
+
+/** Starts the span of one plugin call of a traced invocation (`inv.tracing` is set). */
+export function startPluginSpan(inv: Invocation, hookRef: HookRef): string | null {
+  const options = pluginSpan(
+    inv.traceId,
+    hookRef,
+    "internal",
+    pluginTimeout(hookRef.ref, inv.settings),
+  );
   // Fire-and-forget calls start after the chain span ended: no parent to name.
   if (inv.hookSpan !== null) options.parentSpanId = inv.hookSpan;
   // The call starts right after (synchronously): it takes the span for its trace context.
@@ -94,22 +111,7 @@ export function startDirectSpan(
   hookRef: HookRef,
   timeout: number,
 ): string | null {
-  const ref = hookRef.ref;
-  return safeStart(provider, {
-    traceId,
-    name: `plugin.execute.${ref.name}`,
-    kind: "server",
-    resourceType: "plugin",
-    resourceName: ref.name,
-    attributes: {
-      "plugin.name": ref.name,
-      "plugin.uuid": ref.uuid,
-      "plugin.mode": ref.mode,
-      "plugin.priority": ref.priority,
-      "plugin.timeout": timeout,
-      "plugin.hook.type": hookRef.hookName,
-    },
-  });
+  return safeStart(provider, pluginSpan(traceId, hookRef, "server", timeout));
 }
 
 /** Ends a direct call's span (null: untraced); `result` null for a failed call. */
