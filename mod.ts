@@ -70,6 +70,7 @@ export {
   PLUGIN_OUTCOMES,
   type PluginOutcome,
   PluginSeries,
+  type ReplicaStatusSource,
   type ViolationCount,
 } from "./src/observability/metrics.ts";
 export {
