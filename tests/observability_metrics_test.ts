@@ -344,9 +344,24 @@ Deno.test("replica gauges: circuit state per replica, replicas and healthy repli
       assert.equal(result.continue_processing, true);
     }
     assert.deepEqual(await state(), { circuit: [0, 2, 0], replicas: 3, healthy: 2 });
+    // The last replica goes too: the first call fails on it (opening its breaker), the next
+    // two fail fast without a send.
+    await handles[0].close();
+    for (let i = 0; i < 3; i++) {
+      const [result] = await manager.invokeHook(
+        EMAIL_PRE_SEND,
+        { recipient: "ana@example.com", subject: "" } as EmailPayload,
+        { request_id: `down${i}` },
+      ).catch((error) => [{ continue_processing: false, error }]);
+      assert.equal(result.continue_processing, false);
+    }
+    // Delta reader: what was counted since its last collection.
+    const fastFails = await points(reader, "cpex.remote.circuit_open");
+    assert.deepEqual(fastFails, [{ attributes: { plugin: "EmailGuard" }, value: 2 }]);
+    assert.deepEqual(await state(), { circuit: [2, 2, 0], replicas: 3, healthy: 2 });
   } finally {
     await manager.shutdown();
-    await handles[0].close();
+    await Promise.all(handles.map((h) => h.close()));
     await Promise.all(servers.map((s) => s.shutdown()));
   }
   // A shut-down manager's plugins are no longer reported.

@@ -213,6 +213,12 @@ Deno.test("with replicas, a delivered call whose connection died goes once to an
       assert.equal(result.continue_processing, true);
     }
     assert.ok(connections[lostOn].sent.length >= 1, "the dying replica was tried");
+    // What the metrics read (cpex.remote.resends), zeroed once taken.
+    assert.deepEqual(plugin.takeCounts(), {
+      resent: connections[lostOn].sent.length,
+      circuit_open: 0,
+    });
+    assert.deepEqual(plugin.takeCounts(), { resent: 0, circuit_open: 0 });
     assert.equal(connections[1 - lostOn].sent.length, 4, "every call answered by the other");
     await plugin.shutdown();
   }

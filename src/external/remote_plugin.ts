@@ -181,6 +181,9 @@ export class RemotePlugin extends Plugin {
   readonly #retryOnLoss: boolean;
   /** Replicas that did not answer at start-up (their health check starts them unhealthy). */
   readonly #down = new Set<Replica>();
+  /** Counts since the last {@linkcode takeCounts}: re-sends after a loss, fail-fast calls. */
+  #resent = 0;
+  #rejected = 0;
   /** The replicas' agreed config entry (canonical JSON), to check a recovered replica. */
   #agreed: string | null = null;
   #closed = false;
@@ -223,6 +226,17 @@ export class RemotePlugin extends Plugin {
       circuit: r.breaker?.state ?? "closed",
       outstanding: r.outstanding,
     }));
+  }
+
+  /**
+   * What happened since the last call, then zeroed (the metrics read it at each collection):
+   * `resent`, delivered calls re-sent to another replica after a connection loss;
+   * `circuit_open`, calls failed fast because no replica could take them.
+   */
+  takeCounts(): { resent: number; circuit_open: number } {
+    const counts = { resent: this.#resent, circuit_open: this.#rejected };
+    this.#resent = this.#rejected = 0;
+    return counts;
   }
 
   /** Connects and fetches the remote config (merged or verified, per the transport). */
@@ -462,6 +476,7 @@ export class RemotePlugin extends Plugin {
       const replica = this.#set.pick(performance.now(), tried);
       if (!replica) {
         if (tried) throw this.#toPluginError(lastError);
+        this.#rejected++;
         throw this.#circuitOpen();
       }
       replica.outstanding++;
@@ -486,6 +501,7 @@ export class RemotePlugin extends Plugin {
             throw this.#toPluginError(error);
           }
           resent = true; // Delivered: re-sent once only, and never to the same replica.
+          this.#resent++;
         }
         (tried ??= new Set()).add(replica);
         lastError = error;

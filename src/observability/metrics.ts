@@ -300,6 +300,11 @@ export interface ReplicaStatusSource {
     readonly healthy: boolean;
     readonly circuit: "closed" | "open" | "half_open";
   }[];
+  /**
+   * Counts since the last call, then zeroed: delivered calls re-sent to another replica after
+   * a connection loss, and calls failed fast with `CIRCUIT_OPEN`.
+   */
+  takeCounts?(): { resent: number; circuit_open: number };
 }
 
 /** `cpex.remote.circuit_state` values: ordered by how much of the replica is cut off. */
@@ -354,7 +359,9 @@ export interface CpexMetricsOptions {
  *   `cpex.remote.errors` counter {plugin, transport, kind} for external plugins.
  * - `cpex.remote.circuit_state` gauge {plugin, replica}: 0 closed, 1 half-open, 2 open;
  *   `cpex.remote.replicas` and `cpex.remote.healthy_replicas` gauges {plugin}: the replicas of
- *   external plugins of initialized managers ({@linkcode CpexMetrics.watchReplicas}).
+ *   external plugins of initialized managers ({@linkcode CpexMetrics.watchReplicas});
+ *   `cpex.remote.resends` and `cpex.remote.circuit_open` counters {plugin}: delivered calls
+ *   re-sent to another replica after a connection loss, calls failed fast (no replica).
  * - `cpex.record.dropped` counter: hook recordings dropped (queue full, write error; issue 17)
  * - `cpex.shadow.diffs` counter {plugin, hook, kind}: shadow plugin decisions that differ from
  *   the live one (issue 17)
@@ -379,6 +386,11 @@ export class CpexMetrics {
   readonly #remoteDuration: Histogram;
   readonly #shadowDiffs = new Map<string, { count: number; attributes: MetricAttributes }>();
   readonly #replicaSources = new Set<() => Iterable<ReplicaStatusSource>>();
+  /** Per plugin name, so the counts survive a reload's new plugin instances. */
+  readonly #remoteCounts = new Map<
+    string,
+    { resent: number; circuit_open: number; attributes: MetricAttributes }
+  >();
   /** Hook recordings dropped so far (issue 17). */
   recordDropped = 0;
 
@@ -427,6 +439,12 @@ export class CpexMetrics {
     const healthyReplicas = meter.createObservableGauge("cpex.remote.healthy_replicas", {
       description: "Replicas of an external plugin its health checks keep in",
     });
+    const resends = meter.createObservableCounter("cpex.remote.resends", {
+      description: "Delivered calls re-sent to another replica after a connection loss",
+    });
+    const circuitOpen = meter.createObservableCounter("cpex.remote.circuit_open", {
+      description: "Calls of an external plugin failed fast: no replica could take them",
+    });
     const observables: Observable[] = [
       calls,
       violations,
@@ -437,6 +455,8 @@ export class CpexMetrics {
       circuitState,
       replicaCount,
       healthyReplicas,
+      resends,
+      circuitOpen,
     ];
     meter.addBatchObservableCallback((result: BatchObservableResult) => {
       // Read at collection time: calls pay nothing for these gauges.
@@ -451,7 +471,12 @@ export class CpexMetrics {
           }
           result.observe(replicaCount, replicas.length, { plugin });
           result.observe(healthyReplicas, healthy, { plugin });
+          this.#addRemoteCounts(source);
         }
+      }
+      for (const c of this.#remoteCounts.values()) {
+        result.observe(resends, c.resent, c.attributes);
+        result.observe(circuitOpen, c.circuit_open, c.attributes);
       }
       if (this.recordDropped > 0) result.observe(recordDropped, this.recordDropped);
       for (const d of this.#shadowDiffs.values()) {
@@ -496,8 +521,24 @@ export class CpexMetrics {
     const entry = () => sources();
     this.#replicaSources.add(entry);
     return () => {
+      // The counts since the last collection are kept, then the plugins are forgotten.
+      for (const source of sources()) this.#addRemoteCounts(source);
       this.#replicaSources.delete(entry);
     };
+  }
+
+  /** Moves a source's counts into the per-plugin totals. */
+  #addRemoteCounts(source: ReplicaStatusSource): void {
+    const taken = source.takeCounts?.();
+    if (!taken) return;
+    const plugin = source.name;
+    let totals = this.#remoteCounts.get(plugin);
+    if (!totals) {
+      totals = { resent: 0, circuit_open: 0, attributes: Object.freeze({ plugin }) };
+      this.#remoteCounts.set(plugin, totals);
+    }
+    totals.resent += taken.resent;
+    totals.circuit_open += taken.circuit_open;
   }
 
   /** The series of `plugin` at `hook` in `mode` (`transport` for an external plugin). */
