@@ -71,6 +71,7 @@ export {
   PLUGIN_OUTCOMES,
   type PluginOutcome,
   PluginSeries,
+  type ReplicaStatusSource,
   type ViolationCount,
 } from "./src/observability/metrics.ts";
 export {

@@ -588,6 +588,12 @@ export interface PluginConfig {
   /** Circuit breaker of an `external` plugin's replicas (ours, issue 14). */
   circuit_breaker?: CircuitBreakerConfig;
   /**
+   * With several replicas, re-send a call once on another replica when its connection died
+   * after it was delivered and before any reply (ours, issue 14; default true with several
+   * endpoints, no effect with one).
+   */
+  retry_on_connection_loss?: boolean;
+  /**
    * Where a module plugin (`kind: ./module.ts#Export`) runs (ours, issue 16): `none` (in the
    * gateway, the default), `worker` (a Deno Worker) or `process` (a child `deno run`).
    */

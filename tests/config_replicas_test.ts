@@ -1,6 +1,6 @@
 /**
  * The config keys of issue 14 items 1-3: `grpc.targets`, `unix_socket.paths`, `mcp.urls`,
- * `health_check` and `circuit_breaker` (ours), their defaults and exclusions, and that an
+ * `health_check`, `circuit_breaker` and `retry_on_connection_loss` (ours), their defaults and exclusions, and that an
  * entry without them parses exactly as before (no new key appears). Plus the replica
  * expansion and the resilience defaults the core derives from an entry.
  *
@@ -36,6 +36,7 @@ Deno.test("single-endpoint entries parse as before: no replica or resilience key
     assert.deepEqual(resilienceOf(p, replicaConfigs(p).length), {
       healthCheck: null,
       circuitBreaker: null,
+      retryOnConnectionLoss: false,
     });
   }
 });
@@ -49,6 +50,7 @@ Deno.test("several endpoints: each replica gets the single-endpoint key; checks 
   assert.deepEqual(resilienceOf(p, 2), {
     healthCheck: { interval: 5, timeout: 1, unhealthy_threshold: 3, healthy_threshold: 2 },
     circuitBreaker: { failure_threshold: 5, reset_timeout: 10 },
+    retryOnConnectionLoss: true,
   });
   const u = one({ name: "u", unix_socket: { paths: ["/tmp/a.sock", "/tmp/b.sock"] } });
   assert.deepEqual(replicaConfigs(u).map((c) => c.unix_socket!.path), [
@@ -187,4 +189,30 @@ Deno.test("grpc.targets may name servers on Unix sockets (unix:/path), never wit
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("retry_on_connection_loss: on by default with several endpoints, off with one, external only", () => {
+  const several = { grpc: { targets: ["localhost:1", "localhost:2"] } };
+  const off = one({ name: "g", ...several, retry_on_connection_loss: false });
+  assert.equal(off.retry_on_connection_loss, false);
+  assert.equal(resilienceOf(off, 2).retryOnConnectionLoss, false);
+  // One endpoint: a delivered call is never sent to the same server twice (issue 9).
+  const single = one({
+    name: "s",
+    grpc: { target: "localhost:1" },
+    retry_on_connection_loss: true,
+  });
+  assert.equal(resilienceOf(single, 1).retryOnConnectionLoss, false);
+  expectIssue(
+    bad({ name: "g", ...several, retry_on_connection_loss: "sometimes" }),
+    "plugins[0].retry_on_connection_loss",
+  );
+  expectIssue(
+    () =>
+      parseConfig({
+        plugins: [{ name: "p", kind: "plugins.a.A", retry_on_connection_loss: true }],
+      }),
+    "plugins[0].retry_on_connection_loss",
+    /only allowed on external plugins/,
+  );
 });

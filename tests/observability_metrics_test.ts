@@ -2,7 +2,8 @@
  * Metrics through a real PluginManager and the OpenTelemetry metrics SDK (issue 15 item 1):
  * every outcome of `cpex.plugin.calls`, violations by code, fail-open, the latency histograms
  * and the remote instruments of an external plugin, read back by an SDK reader, plus the
- * bounded cardinality of violation codes.
+ * bounded cardinality of violation codes, and the replica gauges of an external plugin with
+ * real replica servers on Unix sockets (one stopped until its breaker opens, one never up).
  *
  * @module
  */
@@ -18,15 +19,25 @@ import {
   CpexMetrics,
   MAX_VIOLATION_CODES,
   Outcome,
+  parseConfig,
   parsePluginConfig,
   PLUGIN_OUTCOMES,
+  PluginManager,
 } from "../mod.ts";
+import "../src/external/unix/client.ts";
 import { FnPlugin, gctx, type HookFn, withPlugins } from "./helpers/context_plugins.ts";
+import {
+  EMAIL_PRE_SEND,
+  type EmailPayload,
+  emailRegistry,
+  emailServer,
+} from "./helpers/email_hooks.ts";
+import { socketPath, within } from "./helpers/unix_fixtures.ts";
 
 /** A reader collected on demand (no exporter). */
 class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  constructor(temporality = AggregationTemporality.CUMULATIVE) {
+    super({ aggregationTemporalitySelector: () => temporality });
   }
   protected override onForceFlush(): Promise<void> {
     return Promise.resolve();
@@ -74,8 +85,10 @@ function valueOf(list: Point[], attributes: Record<string, string>): number {
   return found[0]?.value ?? 0;
 }
 
-function sdk(): { reader: TestReader; metrics: CpexMetrics } {
-  const reader = new TestReader();
+function sdk(
+  temporality = AggregationTemporality.CUMULATIVE,
+): { reader: TestReader; metrics: CpexMetrics } {
+  const reader = new TestReader(temporality);
   const meterProvider = new MeterProvider({ readers: [reader] });
   return { reader, metrics: new CpexMetrics({ meterProvider }) };
 }
@@ -282,4 +295,76 @@ Deno.test("histograms: false keeps the latencies local and exports only the coun
     1,
   );
   assert.equal(metrics.pluginSeries()[0].duration.count, 1);
+});
+
+Deno.test("replica gauges: circuit state per replica, replicas and healthy replicas per plugin", async () => {
+  // Delta: a collection reports only what was observed in it (a gone plugin disappears).
+  const { reader, metrics } = sdk(AggregationTemporality.DELTA);
+  const servers = [emailServer(), emailServer()];
+  const paths = [socketPath("gauge-a"), socketPath("gauge-b"), socketPath("gauge-never")];
+  const common = { transport: "unix", printReady: false, handleSignals: false } as const;
+  const handles = await Promise.all(servers.map((s, i) => s.serve({ ...common, path: paths[i] })));
+  const manager = new PluginManager(
+    parseConfig({
+      plugins: [{
+        name: "EmailGuard",
+        kind: "external",
+        hooks: [EMAIL_PRE_SEND],
+        unix_socket: { paths, reconnect_delay: 0.01 },
+        // No probe during the test: health is what start-up found.
+        health_check: { interval: 3600, timeout: 1, unhealthy_threshold: 1, healthy_threshold: 1 },
+        circuit_breaker: { failure_threshold: 1, reset_timeout: 3600 },
+      }],
+    }),
+    { hookRegistry: emailRegistry(), metrics },
+  );
+  const state = async () => {
+    const circuit = await points(reader, "cpex.remote.circuit_state");
+    return {
+      circuit: paths.map((replica) => valueOf(circuit, { plugin: "EmailGuard", replica })),
+      replicas: valueOf(await points(reader, "cpex.remote.replicas"), { plugin: "EmailGuard" }),
+      healthy: valueOf(await points(reader, "cpex.remote.healthy_replicas"), {
+        plugin: "EmailGuard",
+      }),
+    };
+  };
+  try {
+    await within(manager.initialize(), "initialize");
+    // The third replica was down at start-up: it starts unhealthy.
+    assert.deepEqual(await state(), { circuit: [0, 0, 0], replicas: 3, healthy: 2 });
+    await handles[1].close();
+    // Calls that pick the stopped replica fail there (and go to the live one): its breaker
+    // (failure_threshold 1) opens.
+    for (let i = 0; i < 6; i++) {
+      const [result] = await manager.invokeHook(
+        EMAIL_PRE_SEND,
+        { recipient: "ana@example.com", subject: "" } as EmailPayload,
+        { request_id: `r${i}` },
+      );
+      assert.equal(result.continue_processing, true);
+    }
+    assert.deepEqual(await state(), { circuit: [0, 2, 0], replicas: 3, healthy: 2 });
+    // The last replica goes too: the first call fails on it (opening its breaker), the next
+    // two fail fast without a send.
+    await handles[0].close();
+    for (let i = 0; i < 3; i++) {
+      const [result] = await manager.invokeHook(
+        EMAIL_PRE_SEND,
+        { recipient: "ana@example.com", subject: "" } as EmailPayload,
+        { request_id: `down${i}` },
+      ).catch((error) => [{ continue_processing: false, error }]);
+      assert.equal(result.continue_processing, false);
+    }
+    // Delta reader: what was counted since its last collection.
+    const fastFails = await points(reader, "cpex.remote.circuit_open");
+    assert.deepEqual(fastFails, [{ attributes: { plugin: "EmailGuard" }, value: 2 }]);
+    assert.deepEqual(await state(), { circuit: [2, 2, 0], replicas: 3, healthy: 2 });
+  } finally {
+    await manager.shutdown();
+    await Promise.all(handles.map((h) => h.close()));
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
+  // A shut-down manager's plugins are no longer reported.
+  assert.deepEqual(await points(reader, "cpex.remote.circuit_state"), []);
+  assert.deepEqual(await points(reader, "cpex.remote.healthy_replicas"), []);
 });

@@ -1,7 +1,8 @@
 /**
  * The gateway-side core of external plugins (issue 10 item 1): one retry helper with one
  * attempt-counting convention, and {@linkcode RemotePlugin} driving a transport's connection
- * (re-send only what was not delivered, error mapping, allow fast path, context write-back,
+ * (re-send only what was not delivered, except once to another replica when the connection
+ * died after delivery; error mapping, allow fast path, context write-back,
  * decoding with the plugin's own registry), plus the health probe of every transport against a
  * real server.
  *
@@ -170,6 +171,87 @@ Deno.test("the core never re-sends a delivered request", async () => {
   });
   assert.equal(connection.sent.length, 1);
   await plugin.shutdown();
+});
+
+/** Two scripted replicas behind one plugin (`unix_socket.paths`, reaching nothing). */
+async function twoReplicas(
+  scripts: [
+    (call: RemoteCall, n: number) => RemoteReply,
+    (call: RemoteCall, n: number) => RemoteReply,
+  ],
+  extra: Partial<PluginConfigInput> = {},
+): Promise<{ plugin: RemotePlugin; connections: ScriptedConnection[] }> {
+  const connections = scripts.map((script) => new ScriptedConnection(script));
+  let next = 0;
+  const plugin = new RemotePlugin(
+    {
+      ...ENTRY,
+      unix_socket: { paths: ["/tmp/cpex-rp-test-a.sock", "/tmp/cpex-rp-test-b.sock"] },
+      // No probe during the test.
+      health_check: { interval: 3600, timeout: 1, unhealthy_threshold: 1, healthy_threshold: 1 },
+      ...extra,
+    },
+    () => connections[next++],
+    { hookRegistry: emailRegistry() },
+  );
+  await plugin.initialize();
+  return { plugin, connections };
+}
+
+const LOST = () => {
+  throw new RemoteCallError("connection closed by the server", { connectionLost: true });
+};
+
+Deno.test("with replicas, a delivered call whose connection died goes once to another replica", async () => {
+  // Both orders: whichever replica the balancer picks first loses the connection.
+  for (const lostOn of [0, 1]) {
+    const { plugin, connections } = await twoReplicas(
+      lostOn === 0 ? [LOST, () => ({ allow: true })] : [() => ({ allow: true }), LOST],
+    );
+    for (let i = 0; i < 4; i++) {
+      const result = await call(plugin);
+      assert.equal(result.continue_processing, true);
+    }
+    assert.ok(connections[lostOn].sent.length >= 1, "the dying replica was tried");
+    // What the metrics read (cpex.remote.resends), zeroed once taken.
+    assert.deepEqual(plugin.takeCounts(), {
+      resent: connections[lostOn].sent.length,
+      circuit_open: 0,
+    });
+    assert.deepEqual(plugin.takeCounts(), { resent: 0, circuit_open: 0 });
+    assert.equal(connections[1 - lostOn].sent.length, 4, "every call answered by the other");
+    await plugin.shutdown();
+  }
+});
+
+Deno.test("a call is re-sent at most once, and only on a connection loss", async () => {
+  const both = await twoReplicas([LOST, LOST]);
+  await assert.rejects(call(both.plugin), /connection closed by the server/);
+  assert.deepEqual(both.connections.map((c) => c.sent.length), [1, 1]);
+  await both.plugin.shutdown();
+  // A delivered failure that is not a connection loss (a bad reply) is never re-sent.
+  const bad = () => {
+    throw new RemoteCallError("invalid response");
+  };
+  const other = await twoReplicas([bad, bad]);
+  await assert.rejects(call(other.plugin), /invalid response/);
+  assert.equal(other.connections[0].sent.length + other.connections[1].sent.length, 1);
+  await other.plugin.shutdown();
+});
+
+Deno.test("retry_on_connection_loss: false, or one endpoint: a delivered call is never re-sent", async () => {
+  const off = await twoReplicas([LOST, LOST], { retry_on_connection_loss: false });
+  await assert.rejects(call(off.plugin), /connection closed by the server/);
+  assert.equal(off.connections[0].sent.length + off.connections[1].sent.length, 1);
+  await off.plugin.shutdown();
+  const connection = new ScriptedConnection(LOST);
+  const single = new RemotePlugin({ ...ENTRY, retry_on_connection_loss: true }, () => connection, {
+    hookRegistry: emailRegistry(),
+  });
+  await single.initialize();
+  await assert.rejects(call(single), /connection closed by the server/);
+  assert.equal(connection.sent.length, 1, "never twice to the same server");
+  await single.shutdown();
 });
 
 Deno.test("the core gives up after the policy's sends and names them", async () => {

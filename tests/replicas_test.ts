@@ -6,8 +6,8 @@
  *
  * - chaos: under 20 calls in flight against a plugin that BLOCKS every call with
  *   `on_error: fail`, one of two replicas is SIGKILLed and restarted three times: no call is
- *   ever allowed, and no call fails except those the killed replica had already received
- *   (never re-sent: the server may have run them);
+ *   ever allowed and none fails (the calls the killed replica had received are re-sent once
+ *   to the live one: `retry_on_connection_loss`, on by default with replicas);
  * - SIGSTOP of the only replica: calls fail closed, the breaker opens and calls then fail
  *   with `CIRCUIT_OPEN` without a send; after SIGCONT the plugin serves again within
  *   `reset_timeout` + 1 s;
@@ -222,7 +222,7 @@ function message(error: unknown): string {
 }
 
 for (const kind of [...KINDS, "grpc_uds"] as const) {
-  Deno.test(`${kind}: SIGKILL and restart one of two replicas under load: nothing allowed, only calls in flight on it fail`, async () => {
+  Deno.test(`${kind}: SIGKILL and restart one of two replicas under load: nothing allowed, nothing failed`, async () => {
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "cpex-res-replicas-" });
     const set = await replicas(kind, dir, 2);
     const fdsBefore = await openFds();
@@ -231,45 +231,34 @@ for (const kind of [...KINDS, "grpc_uds"] as const) {
       await within(manager.initialize(), "initialize", 30_000);
       const plugin = remote(manager);
       const running = load(manager);
-      const lostPerKill: number[] = [];
+      const inFlightPerKill: number[] = [];
       try {
         for (let round = 0; round < 3; round++) {
           await new Promise((r) => setTimeout(r, 300));
-          const failedBefore = running.counts.failed;
-          const inFlightOnIt = plugin.replicaStatus()[0].outstanding;
+          inFlightPerKill.push(plugin.replicaStatus()[0].outstanding);
           await set[0].signal("SIGKILL");
           await until(() => !plugin.replicaStatus()[0].healthy, "killed replica marked unhealthy");
-          lostPerKill.push(running.counts.failed - failedBefore);
-          assert.ok(
-            running.counts.failed - failedBefore <= Math.max(inFlightOnIt, IN_FLIGHT),
-            `only calls in flight on the killed replica may fail: ${inFlightOnIt} were`,
-          );
           const blockedBefore = running.counts.blocked;
           await set[0].start();
           await until(() => plugin.replicaStatus()[0].healthy, "restarted replica healthy again");
           await until(() => running.counts.blocked > blockedBefore + 50, "calls keep flowing");
         }
-        // While one replica stayed healthy, every later call was answered.
-        const failedAfter = running.counts.failed;
-        await new Promise((r) => setTimeout(r, 300));
-        assert.equal(
-          running.counts.failed,
-          failedAfter,
-          running.failures.slice(failedAfter).map(message).join("; "),
-        );
       } finally {
         await running.stop();
       }
+      // One replica stayed healthy throughout: the calls in flight on the killed one were
+      // re-sent once to it, so not one call failed (issue 14).
+      assert.equal(
+        running.counts.failed,
+        0,
+        `failed calls: ${[...new Set(running.failures.map(message))].join("; ")}`,
+      );
       assert.equal(running.counts.allowed, 0, "nothing is ever allowed");
       assert.ok(running.counts.blocked > 0);
-      for (const failure of running.failures) {
-        // Every failure is a call the killed replica had received (delivered, never re-sent).
-        assert.match(
-          message(failure),
-          /after the request was sent|ECONNRESET|RST_STREAM|ended by the other party|connection/i,
-        );
-      }
-      console.log(`${kind}: ${JSON.stringify(running.counts)}, lost per kill ${lostPerKill}`);
+      assert.ok(inFlightPerKill.some((n) => n > 0), "calls were in flight on a killed replica");
+      console.log(
+        `${kind}: ${JSON.stringify(running.counts)}, in flight per kill ${inFlightPerKill}`,
+      );
     } finally {
       await manager.shutdown();
       await Promise.all(set.map((r) => r.stop()));

@@ -273,13 +273,14 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     unix_socket: unixSocketClientSchema.nullable().default(null),
     health_check: healthCheckSchema.optional(),
     circuit_breaker: circuitBreakerSchema.optional(),
+    retry_on_connection_loss: booleanField().optional(),
     timeout: numberField({ above: 0 }).nullable().optional(),
     shadow: booleanField().optional(),
     ...sandboxShape,
   }).superRefine((p, ctx) => {
     checkSandboxKeys(p, ctx);
     if (p.kind !== "external") {
-      for (const key of ["health_check", "circuit_breaker"] as const) {
+      for (const key of ["health_check", "circuit_breaker", "retry_on_connection_loss"] as const) {
         if (p[key] !== undefined) {
           ctx.addIssue({
             code: "custom",
@@ -311,6 +312,7 @@ function buildPluginSchema(options: ParsePluginConfigOptions): z.ZodType<PluginC
     if (p.shadow === undefined) delete p.shadow;
     if (p.health_check === undefined) delete p.health_check;
     if (p.circuit_breaker === undefined) delete p.circuit_breaker;
+    if (p.retry_on_connection_loss === undefined) delete p.retry_on_connection_loss;
     dropUnsetSandboxKeys(p as Record<string, unknown>);
     return p as PluginConfig;
   });

@@ -34,22 +34,33 @@ import { Replica, ReplicaSet } from "./replica_set.ts";
 /**
  * A failure a connection reports. `retryable` is true only when the server cannot have run the
  * request (it was not delivered), so the core may reconnect and send it again (issue 9 item
- * 10: never re-send a delivered request).
+ * 10: never re-send a delivered request to the same server). `connectionLost` is true when the
+ * request was delivered but the connection died before any reply (reset, closed, EOF, gRPC
+ * `UNAVAILABLE` after the send): never a timeout, a cancel or an error the server answered.
+ * The core alone decides what to do with it (`retry_on_connection_loss`, issue 14).
  */
 export class RemoteCallError extends Error {
   /** True when reconnecting and sending again is safe. */
   readonly retryable: boolean;
+  /** True when the request was delivered and the connection was lost before any reply. */
+  readonly connectionLost: boolean;
   /** Structured details for the `PluginError` (e.g. the gRPC status). */
   readonly details?: Record<string, unknown>;
 
   /** Creates the error. */
   constructor(
     message: string,
-    options: { retryable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
+    options: {
+      retryable?: boolean;
+      connectionLost?: boolean;
+      details?: Record<string, unknown>;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "RemoteCallError";
     this.retryable = options.retryable ?? false;
+    this.connectionLost = !this.retryable && (options.connectionLost ?? false);
     this.details = options.details;
   }
 }
@@ -166,8 +177,13 @@ export class RemotePlugin extends Plugin {
   readonly #single: boolean;
   readonly #policy: ConnectionPolicy;
   readonly #healthCheck: HealthCheckConfig | null;
+  /** Re-send a delivered call once on another replica when its connection died. */
+  readonly #retryOnLoss: boolean;
   /** Replicas that did not answer at start-up (their health check starts them unhealthy). */
   readonly #down = new Set<Replica>();
+  /** Counts since the last {@linkcode takeCounts}: re-sends after a loss, fail-fast calls. */
+  #resent = 0;
+  #rejected = 0;
   /** The replicas' agreed config entry (canonical JSON), to check a recovered replica. */
   #agreed: string | null = null;
   #closed = false;
@@ -185,8 +201,12 @@ export class RemotePlugin extends Plugin {
     this.#local = this.config;
     this.#hooks = options.hookRegistry ?? getHookRegistry();
     const configs = replicaConfigs(this.config);
-    const { healthCheck, circuitBreaker } = resilienceOf(this.config, configs.length);
+    const { healthCheck, circuitBreaker, retryOnConnectionLoss } = resilienceOf(
+      this.config,
+      configs.length,
+    );
     this.#healthCheck = healthCheck;
+    this.#retryOnLoss = retryOnConnectionLoss && configs.length > 1;
     this.#replicas = configs.map((c) => new Replica(open(c), circuitBreaker));
     this.#set = new ReplicaSet([...this.#replicas]);
     this.#single = configs.length === 1;
@@ -206,6 +226,17 @@ export class RemotePlugin extends Plugin {
       circuit: r.breaker?.state ?? "closed",
       outstanding: r.outstanding,
     }));
+  }
+
+  /**
+   * What happened since the last call, then zeroed (the metrics read it at each collection):
+   * `resent`, delivered calls re-sent to another replica after a connection loss;
+   * `circuit_open`, calls failed fast because no replica could take them.
+   */
+  takeCounts(): { resent: number; circuit_open: number } {
+    const counts = { resent: this.#resent, circuit_open: this.#rejected };
+    this.#resent = this.#rejected = 0;
+    return counts;
   }
 
   /** Connects and fetches the remote config (merged or verified, per the transport). */
@@ -431,17 +462,21 @@ export class RemotePlugin extends Plugin {
   /**
    * Sends one call to a replica picked by the set. A failure counts against that replica's
    * breaker; with several replicas, a failure that was not delivered (retryable) goes to
-   * another replica at once, a delivered one is never sent again. No eligible replica: the
-   * call fails at once with `CIRCUIT_OPEN`, without touching the network.
+   * another replica at once. A delivered call whose connection died before any reply goes
+   * once to another replica (`retry_on_connection_loss`, Envoy's `retry_on: reset`), within
+   * the same deadline; any other delivered failure is never sent again. No eligible replica:
+   * the call fails at once with `CIRCUIT_OPEN`, without touching the network.
    */
   async #send(call: RemoteCall, options: HookCallOptions): Promise<RemoteReply> {
     let tried: Set<Replica> | null = null;
     let lastError: unknown = undefined;
+    let resent = false;
     for (;;) {
       if (this.#closed) throw this.#error("Plugin was shut down");
       const replica = this.#set.pick(performance.now(), tried);
       if (!replica) {
         if (tried) throw this.#toPluginError(lastError);
+        this.#rejected++;
         throw this.#circuitOpen();
       }
       replica.outstanding++;
@@ -460,8 +495,13 @@ export class RemotePlugin extends Plugin {
         replica.breaker?.failure(performance.now());
         if (this.#single || signal.aborted) throw error;
         if (this.#closed) throw this.#error("Plugin was shut down", error);
-        if (!(error instanceof RemoteCallError && error.retryable)) {
-          throw this.#toPluginError(error);
+        if (!(error instanceof RemoteCallError)) throw this.#toPluginError(error);
+        if (!error.retryable) {
+          if (!(error.connectionLost && this.#retryOnLoss && !resent)) {
+            throw this.#toPluginError(error);
+          }
+          resent = true; // Delivered: re-sent once only, and never to the same replica.
+          this.#resent++;
         }
         (tried ??= new Set()).add(replica);
         lastError = error;

@@ -43,11 +43,17 @@ export function replicaConfigs(config: PluginConfig): PluginConfig[] {
 export function resilienceOf(
   config: PluginConfig,
   replicas: number,
-): { healthCheck: HealthCheckConfig | null; circuitBreaker: CircuitBreakerConfig | null } {
+): {
+  healthCheck: HealthCheckConfig | null;
+  circuitBreaker: CircuitBreakerConfig | null;
+  retryOnConnectionLoss: boolean;
+} {
   const several = replicas > 1;
   return {
     healthCheck: config.health_check ?? (several ? { ...HEALTH_CHECK_DEFAULTS } : null),
     circuitBreaker: config.circuit_breaker ?? (several ? { ...CIRCUIT_BREAKER_DEFAULTS } : null),
+    // Only another replica may take a delivered call: never the same server twice (issue 9).
+    retryOnConnectionLoss: several && (config.retry_on_connection_loss ?? true),
   };
 }
 

@@ -11,7 +11,11 @@ import { PluginError } from "../errors.ts";
 import { checkPayload, type HookRegistry, hookRegistry } from "../hooks/registry.ts";
 import type { PayloadOf, ResultPayloadOf } from "../hooks/map.ts";
 import type { ObservabilityProvider } from "../observability.ts";
-import { type CpexMetrics, defaultMetrics } from "../observability/metrics.ts";
+import {
+  type CpexMetrics,
+  defaultMetrics,
+  type ReplicaStatusSource,
+} from "../observability/metrics.ts";
 import type { Plugin } from "../plugin.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
 import { loadConfig } from "../config/load.ts";
@@ -208,6 +212,8 @@ export class PluginManager {
   #recorder: HookRecorder | null = null;
   #ownsRecorder = false;
   #watcher: ConfigWatcher | null = null;
+  /** Stops reporting the external plugins' replicas to the metrics (set while initialized). */
+  #unwatchReplicas: (() => void) | null = null;
 
   /**
    * Creates a manager for a config file path (loaded by `initialize()`), a parsed
@@ -367,6 +373,10 @@ export class PluginManager {
         throw error;
       }
       this.#initialized = true;
+      // The current set is read at each collection: a reload's plugins are reported at once.
+      this.#unwatchReplicas ??= this.#set.executor.metrics?.watchReplicas(() =>
+        this.#replicaSources()
+      ) ?? null;
     });
   }
 
@@ -573,6 +583,16 @@ export class PluginManager {
     });
   }
 
+  /** The registered plugins that report replicas (external plugins). */
+  *#replicaSources(): Iterable<ReplicaStatusSource> {
+    for (const ref of this.#set.registry.all()) {
+      const plugin = ref.plugin as Plugin & Partial<ReplicaStatusSource>;
+      if (typeof plugin.replicaStatus === "function") {
+        yield plugin as Plugin & ReplicaStatusSource;
+      }
+    }
+  }
+
   /** The plugin registered as `name`, or null. */
   getPlugin(name: string): Plugin | null {
     return this.#set.registry.get(name)?.plugin ?? null;
@@ -722,6 +742,8 @@ export class PluginManager {
     this.#watcher?.close();
     this.#watcher = null;
     return this.#serial(async () => {
+      this.#unwatchReplicas?.();
+      this.#unwatchReplicas = null;
       this.#set.executor.close();
       if (this.#recorder) {
         if (this.#ownsRecorder) {

@@ -278,6 +278,39 @@ export class HookSeries {
 }
 
 /**
+ * A plugin that reports its replicas (an external plugin, `RemotePlugin.replicaStatus()`), as
+ * the `cpex.remote.circuit_state`, `cpex.remote.replicas` and `cpex.remote.healthy_replicas`
+ * gauges read it at collection time.
+ *
+ * @example
+ * ```ts
+ * import type { ReplicaStatusSource } from "@cpex/core";
+ * const source: ReplicaStatusSource = {
+ *   name: "guard",
+ *   replicaStatus: () => [{ target: "10.0.0.11:50051", healthy: true, circuit: "closed" }],
+ * };
+ * ```
+ */
+export interface ReplicaStatusSource {
+  /** The plugin's name (the `plugin` attribute). */
+  readonly name: string;
+  /** Each replica: where it is (the `replica` attribute), its health, its breaker state. */
+  replicaStatus(): readonly {
+    readonly target: string;
+    readonly healthy: boolean;
+    readonly circuit: "closed" | "open" | "half_open";
+  }[];
+  /**
+   * Counts since the last call, then zeroed: delivered calls re-sent to another replica after
+   * a connection loss, and calls failed fast with `CIRCUIT_OPEN`.
+   */
+  takeCounts?(): { resent: number; circuit_open: number };
+}
+
+/** `cpex.remote.circuit_state` values: ordered by how much of the replica is cut off. */
+const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+/**
  * An OpenTelemetry `MeterProvider` (`@opentelemetry/api`), as any SDK's is; typed structurally so
  * the public API does not expose the OpenTelemetry types.
  *
@@ -324,6 +357,11 @@ export interface CpexMetricsOptions {
  * - `cpex.hook.duration` histogram, seconds {hook}
  * - `cpex.remote.duration` histogram, seconds {plugin, transport}, and
  *   `cpex.remote.errors` counter {plugin, transport, kind} for external plugins.
+ * - `cpex.remote.circuit_state` gauge {plugin, replica}: 0 closed, 1 half-open, 2 open;
+ *   `cpex.remote.replicas` and `cpex.remote.healthy_replicas` gauges {plugin}: the replicas of
+ *   external plugins of initialized managers ({@linkcode CpexMetrics.watchReplicas});
+ *   `cpex.remote.resends` and `cpex.remote.circuit_open` counters {plugin}: delivered calls
+ *   re-sent to another replica after a connection loss, calls failed fast (no replica).
  * - `cpex.record.dropped` counter: hook recordings dropped (queue full, write error; issue 17)
  * - `cpex.shadow.diffs` counter {plugin, hook, kind}: shadow plugin decisions that differ from
  *   the live one (issue 17)
@@ -347,6 +385,12 @@ export class CpexMetrics {
   readonly #hookDuration: Histogram;
   readonly #remoteDuration: Histogram;
   readonly #shadowDiffs = new Map<string, { count: number; attributes: MetricAttributes }>();
+  readonly #replicaSources = new Set<() => Iterable<ReplicaStatusSource>>();
+  /** Per plugin name, so the counts survive a reload's new plugin instances. */
+  readonly #remoteCounts = new Map<
+    string,
+    { resent: number; circuit_open: number; attributes: MetricAttributes }
+  >();
   /** Hook recordings dropped so far (issue 17). */
   recordDropped = 0;
 
@@ -385,6 +429,22 @@ export class CpexMetrics {
     const shadowDiffs = meter.createObservableCounter("cpex.shadow.diffs", {
       description: "Shadow plugin decisions that differ from the live decision, by kind",
     });
+    const circuitState = meter.createObservableGauge("cpex.remote.circuit_state", {
+      description: "Circuit breaker of each replica of an external plugin: " +
+        "0 closed, 1 half-open, 2 open",
+    });
+    const replicaCount = meter.createObservableGauge("cpex.remote.replicas", {
+      description: "Replicas of an external plugin",
+    });
+    const healthyReplicas = meter.createObservableGauge("cpex.remote.healthy_replicas", {
+      description: "Replicas of an external plugin its health checks keep in",
+    });
+    const resends = meter.createObservableCounter("cpex.remote.resends", {
+      description: "Delivered calls re-sent to another replica after a connection loss",
+    });
+    const circuitOpen = meter.createObservableCounter("cpex.remote.circuit_open", {
+      description: "Calls of an external plugin failed fast: no replica could take them",
+    });
     const observables: Observable[] = [
       calls,
       violations,
@@ -392,8 +452,32 @@ export class CpexMetrics {
       remoteErrors,
       recordDropped,
       shadowDiffs,
+      circuitState,
+      replicaCount,
+      healthyReplicas,
+      resends,
+      circuitOpen,
     ];
     meter.addBatchObservableCallback((result: BatchObservableResult) => {
+      // Read at collection time: calls pay nothing for these gauges.
+      for (const sources of this.#replicaSources) {
+        for (const source of sources()) {
+          const plugin = source.name;
+          let healthy = 0;
+          const replicas = source.replicaStatus();
+          for (const r of replicas) {
+            if (r.healthy) healthy++;
+            result.observe(circuitState, CIRCUIT_VALUE[r.circuit], { plugin, replica: r.target });
+          }
+          result.observe(replicaCount, replicas.length, { plugin });
+          result.observe(healthyReplicas, healthy, { plugin });
+          this.#addRemoteCounts(source);
+        }
+      }
+      for (const c of this.#remoteCounts.values()) {
+        result.observe(resends, c.resent, c.attributes);
+        result.observe(circuitOpen, c.circuit_open, c.attributes);
+      }
       if (this.recordDropped > 0) result.observe(recordDropped, this.recordDropped);
       for (const d of this.#shadowDiffs.values()) {
         result.observe(shadowDiffs, d.count, d.attributes);
@@ -416,6 +500,45 @@ export class CpexMetrics {
         }
       }
     }, observables);
+  }
+
+  /**
+   * Reports the replicas `sources()` yields (read at each collection) through the
+   * `cpex.remote.circuit_state`, `cpex.remote.replicas` and `cpex.remote.healthy_replicas`
+   * gauges, until the returned function is called. A manager watches its external plugins
+   * from `initialize()` to `shutdown()`.
+   *
+   * @example
+   * ```ts
+   * import { CpexMetrics } from "@cpex/core";
+   * const metrics = new CpexMetrics();
+   * const unwatch = metrics.watchReplicas(() => []);
+   * unwatch();
+   * ```
+   */
+  watchReplicas(sources: () => Iterable<ReplicaStatusSource>): () => void {
+    // A wrapper per call: the same function watched twice is two watches.
+    const entry = () => sources();
+    this.#replicaSources.add(entry);
+    return () => {
+      // The counts since the last collection are kept, then the plugins are forgotten.
+      for (const source of sources()) this.#addRemoteCounts(source);
+      this.#replicaSources.delete(entry);
+    };
+  }
+
+  /** Moves a source's counts into the per-plugin totals. */
+  #addRemoteCounts(source: ReplicaStatusSource): void {
+    const taken = source.takeCounts?.();
+    if (!taken) return;
+    const plugin = source.name;
+    let totals = this.#remoteCounts.get(plugin);
+    if (!totals) {
+      totals = { resent: 0, circuit_open: 0, attributes: Object.freeze({ plugin }) };
+      this.#remoteCounts.set(plugin, totals);
+    }
+    totals.resent += taken.resent;
+    totals.circuit_open += taken.circuit_open;
   }
 
   /** The series of `plugin` at `hook` in `mode` (`transport` for an external plugin). */

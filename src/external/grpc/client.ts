@@ -287,12 +287,22 @@ class GrpcConnection implements RemoteConnection {
     const name = this.#grpc?.status[error.code] ?? String(error.code);
     // grpc-js fails a call it could not start (no connection) with these: never delivered,
     // so another replica may take it (issue 14).
-    const unsent = error.code === this.#grpc?.status.UNAVAILABLE &&
+    const status = this.#grpc?.status;
+    const unavailable = error.code === status?.UNAVAILABLE;
+    const unsent = unavailable &&
       /No connection established|Channel closed before call started/.test(error.details);
+    // grpc-js reports a socket that died under a started call as UNAVAILABLE, or as INTERNAL
+    // "RST_STREAM ... internal client error: write EPIPE" (never a server's own INTERNAL).
+    const lost = unavailable ||
+      (error.code === status?.INTERNAL &&
+        /internal client error: (read|write) (ECONNRESET|EPIPE)/.test(error.details));
     return new RemoteCallError(
       `gRPC ${methodName} call failed: ${name} (${error.code}): ${error.details}`,
       {
         retryable: retryable || unsent,
+        // The connection dropped after the call started, before the answer: the core may
+        // send it to another replica.
+        connectionLost: lost,
         details: { grpc_status: name, grpc_code: error.code },
         cause: error,
       },

@@ -20,7 +20,7 @@ import type { HookCallOptions, Plugin } from "../../plugin.ts";
 import type { PluginConfig, PluginConfigInput } from "../../types.ts";
 import { isAllowReply } from "../proto/allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../proto/codec.ts";
-import { encodeFrame, FrameReader } from "./frame.ts";
+import { encodeFrame, FrameReader, FrameTooLargeError } from "./frame.ts";
 import { preflight, unixSocketPermissions } from "../permissions.ts";
 import { encodeInvokeRequest, replyFromProto } from "../proto/proto_call.ts";
 import { RemoteCallError, RemotePlugin } from "../remote_plugin.ts";
@@ -255,7 +255,8 @@ class UnixConnection implements RemoteConnection {
           ? describe(error)
           : `Connection lost after the request was sent (not re-sent: the server may have ` +
             `run it): ${describe(error)}`,
-        { retryable, cause: error },
+        // Delivered, then no reply (not a bad one): the core may send it to another replica.
+        { retryable, connectionLost: sent && !(error instanceof FrameTooLargeError), cause: error },
       );
     } finally {
       clearTimeout(timer);
