@@ -29,8 +29,10 @@
  * included, child processes not). A second table compares the two candidate wire formats of the process pipe: JSON vs our
  * protobuf codec (encode + decode of one call and its answer).
  *
- * Run: `deno task bench:sandbox` (optional arguments: calls per round, default 2000, and rounds,
- * default 7). Targets: a worker call ≤ 20 µs (its sandbox part: `worker x1` minus `none x1`);
+ * Run: `deno task bench:sandbox` (optional arguments: calls per round, default 2000, rounds,
+ * default 7, and the root of another copy of this repository, e.g. an earlier commit unpacked
+ * under `/tmp` with `git archive`, with `node_modules` linked in: its `worker x1`, `process x1`
+ * and pools run as `… (before)` targets in the same interleaved rounds). Targets: a worker call ≤ 20 µs (its sandbox part: `worker x1` minus `none x1`);
  * a process call ≤ the raw Unix round trip × 1.2, judged against both raw echoes: the
  * protobuf echo is like with like (it encodes the call and decodes the answer, as the process
  * sandbox must; `uds_protobuf` is the design's denominator for a framework Unix transport),
@@ -54,6 +56,8 @@ const SOCKET_DIR = "/tmp/cpex-bench-sandbox";
 const SOCKETS = { proto: `${SOCKET_DIR}/raw.sock`, bytes: `${SOCKET_DIR}/echo.sock` };
 const CALLS = Number(Deno.args[0] ?? 2000);
 const ROUNDS = Number(Deno.args[1] ?? 7);
+/** Root of another copy of the library to compare with ("before"), if given. */
+const BASELINE = Deno.args[2];
 
 type Call = (i: number) => Promise<void>;
 interface Target {
@@ -187,11 +191,56 @@ function sabPingPongTarget(): Target {
 
 const NOOP = new URL("./sandbox_noop_plugin.ts", import.meta.url);
 
+/** What the targets use of the library: this copy, or the baseline's. */
+interface Lib {
+  parseConfig: typeof parseConfig;
+  parsePluginConfig: typeof parsePluginConfig;
+  PluginManager: typeof PluginManager;
+  SandboxPool: typeof SandboxPool;
+  startWorker: typeof startWorker;
+  startProcess: typeof startProcess;
+  findDenoConfig: typeof findDenoConfig;
+  NOOP: URL;
+}
+const OURS: Lib = {
+  parseConfig,
+  parsePluginConfig,
+  PluginManager,
+  SandboxPool,
+  startWorker,
+  startProcess,
+  findDenoConfig,
+  NOOP,
+};
+
+async function baselineLib(root: string): Promise<Lib> {
+  const at = (path: string) => new URL(path, `file://${root.replace(/\/?$/, "/")}`).href;
+  const mod = await import(at("mod.ts"));
+  const pool = await import(at("src/sandbox/pool.ts"));
+  const worker = await import(at("src/sandbox/worker_carrier.ts"));
+  const child = await import(at("src/sandbox/process_carrier.ts"));
+  const config = await import(at("src/sandbox/config_file.ts"));
+  return {
+    parseConfig: mod.parseConfig,
+    parsePluginConfig: mod.parsePluginConfig,
+    PluginManager: mod.PluginManager,
+    SandboxPool: pool.SandboxPool,
+    startWorker: worker.startWorker,
+    startProcess: child.startProcess,
+    findDenoConfig: config.findDenoConfig,
+    NOOP: new URL(at("bench/sandbox_noop_plugin.ts")),
+  };
+}
 /**
  * One sandbox's pool, called directly: a worker over the `post` or the `shared` channel, or a
  * process over its private socket.
  */
-async function poolTarget(channel: "post" | "shared" | "process"): Promise<Target> {
+async function poolTarget(
+  channel: "post" | "shared" | "process",
+  lib: Lib = OURS,
+  suffix = "",
+): Promise<Target> {
+  const { SandboxPool, startWorker, startProcess, findDenoConfig, parsePluginConfig, NOOP } = lib;
   const isolation = channel === "process" ? "process" : "worker";
   const config = parsePluginConfig({
     name: "noop",
@@ -213,9 +262,10 @@ async function poolTarget(channel: "post" | "shared" | "process"): Promise<Targe
   await pool.start();
   const signal = new AbortController().signal;
   return {
-    label: channel === "process"
-      ? "process pool"
-      : `worker pool, ${channel === "post" ? "postMessage" : "shared memory"}`,
+    label:
+      (channel === "process"
+        ? "process pool"
+        : `worker pool, ${channel === "post" ? "postMessage" : "shared memory"}`) + suffix,
     call: async (i) => {
       await pool.call(
         {
@@ -238,7 +288,13 @@ async function poolTarget(channel: "post" | "shared" | "process"): Promise<Targe
   };
 }
 
-async function managerTarget(isolation: string, count: number): Promise<Target> {
+async function managerTarget(
+  isolation: string,
+  count: number,
+  lib: Lib = OURS,
+  suffix = "",
+): Promise<Target> {
+  const { parseConfig, PluginManager, NOOP } = lib;
   const plugins = Array.from({ length: count }, (_, i) => ({
     name: `noop${i}`,
     kind: `${fileURLToPath(NOOP)}#Noop`,
@@ -250,7 +306,7 @@ async function managerTarget(isolation: string, count: number): Promise<Target> 
   );
   await manager.initialize();
   return {
-    label: `${isolation} x${count}`,
+    label: `${isolation} x${count}${suffix}`,
     call: async (i) => {
       const [result] = await manager.invokeHook("tool_pre_invoke", payload(i), context(i));
       if (!result.continue_processing || result.executions.length !== count) {
@@ -336,6 +392,13 @@ await runGuarded(children, targets, async () => {
   for (const isolation of ["none", "worker", "process"]) {
     for (const count of [1, 5]) targets.push(await managerTarget(isolation, count));
   }
+  if (BASELINE) {
+    const before = await baselineLib(BASELINE);
+    targets.push(await poolTarget("shared", before, " (before)"));
+    targets.push(await poolTarget("process", before, " (before)"));
+    targets.push(await managerTarget("worker", 1, before, " (before)"));
+    targets.push(await managerTarget("process", 1, before, " (before)"));
+  }
   let i = 0;
   for (const t of targets) for (let k = 0; k < 500; k++) await t.call(i++); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
@@ -354,13 +417,13 @@ await runGuarded(children, targets, async () => {
       `(Deno ${Deno.version.deno}, load ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")})`,
   );
   console.log(
-    `${"target".padEnd(28)}${"µs/call".padStart(9)}${"min".padStart(8)}${"max".padStart(8)}` +
+    `${"target".padEnd(36)}${"µs/call".padStart(9)}${"min".padStart(8)}${"max".padStart(8)}` +
       `${"CPU µs".padStart(8)}${"÷ raw bytes".padStart(13)}${"÷ raw proto".padStart(13)}`,
   );
   for (const t of targets) {
     const m = median(t.perCall);
     console.log(
-      `${t.label.padEnd(28)}${m.toFixed(1).padStart(9)}` +
+      `${t.label.padEnd(36)}${m.toFixed(1).padStart(9)}` +
         `${Math.min(...t.perCall).toFixed(1).padStart(8)}` +
         `${Math.max(...t.perCall).toFixed(1).padStart(8)}` +
         `${median(t.cpuPerCall).toFixed(1).padStart(8)}` +

@@ -4,7 +4,8 @@
  * tampered ring; JSON takes only what it carries like a structured clone; posted messages
  * are delivered after the frames written before them, and what JSON cannot carry arrives
  * intact by `postMessage`; a real worker sandbox answers hundreds of concurrent calls that
- * overflow its rings; a peer that keeps writing cannot hold the reader's thread.
+ * overflow its rings; a peer that keeps writing cannot hold the reader's thread. The process
+ * sandbox's JSON frames are the Unix transport's framing.
  *
  * @module
  */
@@ -16,6 +17,8 @@ import { startWorker } from "../src/sandbox/worker_carrier.ts";
 import { isJsonSafe } from "../src/sandbox/json_safe.ts";
 import { channelBuffers, SharedChannel } from "../src/sandbox/shared_channel.ts";
 import { ringBuffer, RingError, RingReader, RingWriter } from "../src/sandbox/shared_ring.ts";
+import { encodeJsonFrame } from "../src/sandbox/json_frame.ts";
+import { FrameReader, FrameTooLargeError, MAX_FRAME_LENGTH } from "../src/external/unix/frame.ts";
 
 Deno.test("ring: frames arrive in order across the wrap-around, multi-byte text intact", () => {
   const buffer = ringBuffer(256);
@@ -34,6 +37,19 @@ Deno.test("ring: frames arrive in order across the wrap-around, multi-byte text 
   }
   for (let t = reader.read(); t !== null; t = reader.read()) got.push(t);
   assert.deepEqual(got, sent);
+  assert.equal(reader.read(), null);
+});
+
+Deno.test("ring: frames of every size read back exactly, a big one between small ones", () => {
+  // The reader decodes through a buffer of its own that grows: nothing of a longer earlier
+  // frame may show in a shorter later one.
+  const buffer = ringBuffer(64 * 1024);
+  const writer = new RingWriter(buffer);
+  const reader = new RingReader(buffer);
+  for (const text of ["a", "é".repeat(9000), "bc", "x".repeat(40_000), "€😀", ""]) {
+    assert.ok(writer.tryWrite(text));
+    assert.equal(reader.read(), text);
+  }
   assert.equal(reader.read(), null);
 });
 
@@ -221,4 +237,22 @@ Deno.test("channel: a peer that keeps writing cannot hold the receiving thread",
   writer.close();
   reader.close();
   assert.ok(atTimer > 0 && atTimer < 1000, `a timer waited for ${atTimer} frames`);
+});
+
+Deno.test("process frames: JSON behind a big-endian length, each in a buffer of its own", async () => {
+  const messages = [{ t: "call", id: 1, text: "é€😀" }, { big: "y".repeat(50_000) }, { id: 2 }];
+  const frames = messages.map(encodeJsonFrame);
+  // Later frames do not overwrite earlier ones (queued frames are written later).
+  const bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+  let at = 0;
+  for (const f of frames) {
+    bytes.set(f, at);
+    at += f.byteLength;
+  }
+  assert.deepEqual([...frames[2].subarray(0, 4)], [0, 0, 0, 8]); // {"id":2}
+  const reader = new FrameReader(ReadableStream.from([bytes]));
+  const decoder = new TextDecoder();
+  for (const m of messages) assert.deepEqual(JSON.parse(decoder.decode((await reader.read())!)), m);
+  assert.equal(await reader.read(), null);
+  assert.throws(() => encodeJsonFrame("z".repeat(MAX_FRAME_LENGTH)), FrameTooLargeError);
 });

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type ByteReader, encodeFrame, FrameReader } from "../external/unix/frame.ts";
+import { type ByteReader, FrameReader } from "../external/unix/frame.ts";
+import { encodeJsonFrame } from "./json_frame.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
 import { SandboxRuntime } from "./runtime.ts";
 
@@ -17,7 +18,6 @@ export async function serveProcess(cls: unknown, socketPath = Deno.args[0]): Pro
   for (const method of ["log", "info", "debug", "trace", "dir", "table"] as const) {
     (console as unknown as Record<string, unknown>)[method] = console.error;
   }
-  const encoder = new TextEncoder();
   let send: (message: FromSandbox) => void;
   let source: ByteReader;
   if (socketPath) {
@@ -37,14 +37,14 @@ export async function serveProcess(cls: unknown, socketPath = Deno.args[0]): Pro
       }
     };
     send = (message) => {
-      queue.push(encodeFrame(encoder.encode(JSON.stringify(message))));
+      queue.push(encodeJsonFrame(message));
       if (!writing) flush();
     };
     source = conn;
   } else {
     const stdout = Deno.stdout;
     send = (message) => {
-      let bytes = encodeFrame(encoder.encode(JSON.stringify(message)));
+      let bytes = encodeJsonFrame(message);
       // Synchronous: frames never interleave, and the gateway reads continuously.
       while (bytes.byteLength > 0) bytes = bytes.subarray(stdout.writeSync(bytes));
     };

@@ -125,8 +125,30 @@ export class SandboxPool {
    * kills the sandbox; any other abort is forwarded to the plugin's own signal, and the
    * sandbox is killed if that call still runs at `deadline`.
    */
-  async call(
+  call(
     message: Omit<CallMessage, "id">,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<DoneMessage> {
+    try {
+      // The common case (a ready sandbox, no stuck probe pending) sends at once: no async frame.
+      if (this.#probes.size === 0 && !this.exhausted) {
+        const index = this.#pick();
+        const box = this.#slots[index];
+        if (box && box.alive && box.ready) {
+          signal.throwIfAborted();
+          return this.#send(box, index, message as CallMessage, signal, deadline);
+        }
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#callSlow(message as CallMessage, signal, deadline);
+  }
+
+  /** {@linkcode SandboxPool.call} when it has to wait for a probe or a sandbox to start. */
+  async #callSlow(
+    call: CallMessage,
     signal: AbortSignal,
     deadline: number,
   ): Promise<DoneMessage> {
@@ -143,10 +165,19 @@ export class SandboxPool {
     if (!box || !box.alive) box = this.#spawn(index);
     if (!box.ready) await box.started;
     signal.throwIfAborted();
+    return await this.#send(box, index, call, signal, deadline);
+  }
+
+  #send(
+    box: Sandbox,
+    index: number,
+    call: CallMessage,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<DoneMessage> {
     const id = this.#nextId++;
-    const call = message as CallMessage;
     call.id = id;
-    return await new Promise<DoneMessage>((resolve, reject) => {
+    return new Promise<DoneMessage>((resolve, reject) => {
       const onAbort = () => {
         const reason = signal.reason;
         if (reason instanceof PluginTimeoutError) {

@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { encodeFrame, FrameReader } from "../external/unix/frame.ts";
+import { FrameReader } from "../external/unix/frame.ts";
 import type { SandboxPermissions } from "../types.ts";
 import type { Carrier, CarrierEvents } from "./carrier.ts";
 import { entryUrl, type PluginModuleRef } from "./entry.ts";
+import { encodeJsonFrame } from "./json_frame.ts";
 import { permissionFlags } from "./permissions.ts";
 import { openPrivateSocket, type PrivateSocket, withSocketPermissions } from "./private_socket.ts";
 import type { FromSandbox, ToSandbox } from "./protocol.ts";
@@ -51,7 +52,6 @@ class ProcessCarrier implements Carrier {
   readonly closed: Promise<void>;
   readonly #child: Deno.ChildProcess;
   readonly #events: CarrierEvents;
-  readonly #encoder = new TextEncoder();
   readonly #socket: PrivateSocket | null;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
   #conn: Deno.UnixConn | null = null;
@@ -91,7 +91,7 @@ class ProcessCarrier implements Carrier {
 
   send(message: ToSandbox): void {
     if (this.#gone) return;
-    const frame = encodeFrame(this.#encoder.encode(JSON.stringify(message)));
+    const frame = encodeJsonFrame(message);
     if (this.#stdin) {
       this.#stdin.write(frame).catch(() => this.kill("stopped reading its input"));
       return;

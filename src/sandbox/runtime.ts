@@ -9,7 +9,7 @@
 import { PluginContext } from "../context.ts";
 import { errorRepr, PluginError } from "../errors.ts";
 import { deepFreeze } from "../manager/freeze.ts";
-import { findHookHandler, type HookCallOptions, type Plugin } from "../plugin.ts";
+import { findHookHandler, type HookCallOptions, type HookHandler, type Plugin } from "../plugin.ts";
 import type { PluginConfig, PluginResult } from "../types.ts";
 import type { CallMessage, FromSandbox, ToSandbox } from "./protocol.ts";
 
@@ -25,6 +25,7 @@ export class SandboxRuntime {
   readonly #calls = new Map<number, SandboxCallOptions>();
   readonly #onIdle: (() => void) | undefined;
   #plugin: Plugin | undefined;
+  readonly #handlers = new Map<string, HookHandler>();
 
   /**
    * Serves `cls` (the module's export, checked on `init`); `onIdle` is called when the last
@@ -71,39 +72,80 @@ export class SandboxRuntime {
     this.#plugin = plugin;
   }
 
-  async #call(m: CallMessage): Promise<void> {
+  /** The plugin's handler of `hook`, resolved once (as the gateway's registry does). */
+  #handler(hook: string): HookHandler {
+    let handler = this.#handlers.get(hook);
+    if (!handler) this.#handlers.set(hook, handler = findHookHandler(this.#plugin!, hook));
+    return handler;
+  }
+
+  #call(m: CallMessage): void {
     const options = new SandboxCallOptions(
       m.extensions,
       m.timeout_ms === null ? undefined : performance.now() + m.timeout_ms,
     );
-    this.#calls.set(m.id, options);
+    const context = new PluginContext(m.global_context, m.state, m.metadata);
+    let returned: PluginResult | Promise<PluginResult>;
     try {
-      const plugin = this.#plugin!;
-      const context = new PluginContext(m.global_context, m.state, m.metadata);
-      const result: PluginResult = await findHookHandler(plugin, m.hook)(
-        deepFreeze(m.payload),
-        context,
-        options,
-      );
-      this.#send({
-        t: "done",
-        id: m.id,
-        result,
-        state: context.state,
-        metadata: context.metadata,
-        global_state: context.global_context.state ?? null,
-        global_metadata: context.global_context.metadata ?? null,
-      });
+      returned = this.#handler(m.hook)(deepFreeze(m.payload), context, options);
     } catch (error) {
-      const model = error instanceof PluginError
-        ? error.error
-        : { message: errorRepr(error), plugin_name: this.#plugin?.name ?? "" };
-      this.#send({ t: "error", id: m.id, error: model });
-    } finally {
+      this.#failed(m.id, error);
+      queueMicrotask(this.#finished);
+      return;
+    }
+    // A plain value is answered at once: no async frame, no extra turn for a synchronous hook.
+    if (!isThenable(returned)) {
+      this.#done(m.id, returned, context);
+      // Later, as for an async hook: idle() may block and serve the next call from here.
+      queueMicrotask(this.#finished);
+      return;
+    }
+    this.#calls.set(m.id, options);
+    Promise.resolve(returned).then(
+      (result) => this.#done(m.id, result, context),
+      (error) => this.#failed(m.id, error),
+    ).then(() => {
       this.#calls.delete(m.id);
-      if (this.#calls.size === 0) this.#onIdle?.();
+      this.#finished();
+    });
+  }
+
+  /** Answers with the result; a result the channel cannot carry fails the call instead. */
+  #done(id: number, result: PluginResult, context: PluginContext): void {
+    try {
+      this.#answer(id, result, context);
+    } catch (error) {
+      this.#failed(id, error);
     }
   }
+
+  #answer(id: number, result: PluginResult, context: PluginContext): void {
+    this.#send({
+      t: "done",
+      id,
+      result,
+      state: context.state,
+      metadata: context.metadata,
+      global_state: context.global_context.state ?? null,
+      global_metadata: context.global_context.metadata ?? null,
+    });
+  }
+
+  #failed(id: number, error: unknown): void {
+    const model = error instanceof PluginError
+      ? error.error
+      : { message: errorRepr(error), plugin_name: this.#plugin?.name ?? "" };
+    this.#send({ t: "error", id, error: model });
+  }
+
+  #finished = (): void => {
+    if (this.#calls.size === 0) this.#onIdle?.();
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<PluginResult> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** A call's options; the `AbortController` exists only once the plugin reads `signal`. */
