@@ -125,6 +125,30 @@ for (const isolation of ISOLATIONS) {
     });
   });
 
+  Deno.test(`${at} a synchronous hook: its throw and its write to the payload fail per on_error; calls in a row each answered`, async () => {
+    await withPlugins([
+      entry("sync", "SyncScript", isolation, { on_error: "fail" }),
+    ], async (manager) => {
+      for (
+        const [args, pattern] of [[{ throw: "A" }, /sync failure A/], [{ mutate: 1 }, /TypeError/]]
+      ) {
+        await assert.rejects(
+          manager.invokeHook(PRE, tool(args as Record<string, unknown>), { request_id: "s1" }),
+          (error: unknown) =>
+            error instanceof PluginError && (pattern as RegExp).test(error.message),
+        );
+      }
+      // Back to back, and at once: every call gets its own answer with its own context.
+      const results = await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, i) => manager.invokeHook(PRE, tool({ i }), { request_id: `s${i}` }),
+        ),
+      );
+      for (const [r] of results) assert.deepEqual(r.metadata, { seen: 0 });
+    });
+  });
+
   Deno.test(`${at} contexts: local state reaches the post hook; global state is merged for later plugins`, async () => {
     const hooks = [PRE, POST];
     await withPlugins([
@@ -174,3 +198,16 @@ for (const isolation of ISOLATIONS) {
     for (const span of recorder.spans) assert.equal(span.ended, true);
   });
 }
+
+Deno.test("[isolation worker] a result the channel cannot carry fails its call per on_error; the worker serves on", async () => {
+  await withPlugins([
+    entry("sync", "SyncScript", "worker", { on_error: "fail" }),
+  ], async (manager) => {
+    await assert.rejects(
+      manager.invokeHook(PRE, tool({ unsendable: true }), { request_id: "u1" }),
+      (error: unknown) => error instanceof PluginError && /clone/i.test(error.message),
+    );
+    const [ok] = await manager.invokeHook(PRE, tool(), { request_id: "u2" });
+    assert.deepEqual(ok.metadata, { seen: 0 });
+  });
+});
