@@ -24,8 +24,8 @@
  *
  * One call in flight. Every call sends a fresh payload (`{name: "search", args: {query:
  * "hello <i>", limit: 10}}`). After a warm-up, the targets take turns in interleaved rounds of
- * `CALLS` calls (drifting machine load hits all alike); the median round is reported as µs per
- * call, with the gateway process's CPU per call (`process.cpuUsage`: its Worker threads
+ * `CALLS` calls, in a new order every round (drifting machine load hits all alike); the median
+ * round is reported as µs per call, with the gateway process's CPU per call (`process.cpuUsage`: its Worker threads
  * included, child processes not). A second table compares the two candidate wire formats of the process pipe: JSON vs our
  * protobuf codec (encode + decode of one call and its answer).
  *
@@ -401,8 +401,17 @@ await runGuarded(children, targets, async () => {
   }
   let i = 0;
   for (const t of targets) for (let k = 0; k < 500; k++) await t.call(i++); // warm-up
+  // A new order every round: a target must not always follow the same one (the one before
+  // it may leave garbage to collect or threads to wind down).
+  let seed = 1;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const t of targets) {
+    const order = [...targets];
+    for (let k = order.length - 1; k > 0; k--) {
+      const j = Math.floor(random() * (k + 1));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    for (const t of order) {
       const cpu = cpuMicros();
       const start = performance.now();
       for (let k = 0; k < CALLS; k++) await t.call(i++);
