@@ -25,18 +25,19 @@
  * One call in flight. Every call sends a fresh payload (`{name: "search", args: {query:
  * "hello <i>", limit: 10}}`). After a warm-up, the targets take turns in interleaved rounds of
  * `CALLS` calls, in a new order every round (drifting machine load hits all alike); the median
- * round is reported as µs per call, with the gateway process's CPU per call (`process.cpuUsage`: its Worker threads
- * included, child processes not). A second table compares the two candidate wire formats of the process pipe: JSON vs our
- * protobuf codec (encode + decode of one call and its answer).
+ * round is reported as µs per call, with the gateway process's CPU per call
+ * (`process.cpuUsage`: its Worker threads included, child processes not). A second table
+ * compares the two candidate wire formats of the process pipe: JSON vs our protobuf codec
+ * (encode + decode of one call and its answer).
  *
  * Run: `deno task bench:sandbox` (optional arguments: calls per round, default 2000, rounds,
  * default 7, and the root of another copy of this repository, e.g. an earlier commit unpacked
  * under `/tmp` with `git archive`, with `node_modules` linked in: its `worker x1`, `process x1`
- * and pools run as `… (before)` targets in the same interleaved rounds). Targets: a worker call ≤ 20 µs (its sandbox part: `worker x1` minus `none x1`);
- * a process call ≤ the raw Unix round trip × 1.2, judged against both raw echoes: the
- * protobuf echo is like with like (it encodes the call and decodes the answer, as the process
- * sandbox must; `uds_protobuf` is the design's denominator for a framework Unix transport),
- * the bytes echo is the bare socket floor.
+ * and pools run as `… (before)` targets in the same interleaved rounds). Targets: a worker
+ * call ≤ 20 µs (its sandbox part: `worker x1` minus `none x1`); a process call ≤ the raw Unix
+ * round trip × 1.2, judged against both raw echoes: the protobuf echo is like with like (it
+ * encodes the call and decodes the answer, as the process sandbox must; `uds_protobuf` is the
+ * design's denominator for a framework Unix transport), the bytes echo is the bare socket floor.
  *
  * @module
  */
