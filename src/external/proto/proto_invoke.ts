@@ -176,21 +176,21 @@ export async function invokeProtoEncoded(
 function encodeResultReply(reply: InvokeReply, pluginName: string): Uint8Array | null {
   const result = encodeStructFast(reply.result ?? {});
   if (result === null) return null;
-  const name = encodeMessage("InvokeHookResponse", {
-    plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
-  });
+  const name = utf8.encode(bounded(pluginName, MAX_ECHOED_NAME));
   const context = reply.context
     ? encodeMessage("PluginContext", contextToProto(reply.context))
     : null;
-  const size = name.length + 1 + varintSize(result.length) + result.length +
+  const size = 1 + varintSize(name.length) + name.length +
+    1 + varintSize(result.length) + result.length +
     (context === null ? 0 : 1 + varintSize(context.length) + context.length);
   const out = new Uint8Array(size);
-  out.set(name, 0);
-  let pos = name.length;
+  let pos = field(out, 0, 0x0a, name); // written even when empty, as protobufjs does
   pos = field(out, pos, 0x12, result);
   if (context !== null) pos = field(out, pos, 0x1a, context);
   return out;
 }
+
+const utf8 = new TextEncoder();
 
 /** Writes a length-delimited field (tag, length, bytes) at `pos`; returns the end. */
 function field(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
