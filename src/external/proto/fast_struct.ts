@@ -358,6 +358,10 @@ function readString(end: number): string {
     for (let i = start; i < stop; i++) s += String.fromCharCode(src[i]);
     return s;
   }
+  // Up to a few hundred bytes one call without a native decode is ~3x faster (issue 13).
+  if (n <= 256) {
+    return String.fromCharCode.apply(null, src.subarray(start, stop) as unknown as number[]);
+  }
   return latin1.decode(src.subarray(start, stop));
 }
 
