@@ -61,6 +61,13 @@ Deno.test("edge values encode to the generic path's bytes", () => {
     { list: [], nested: [[], [1, [2, [3]]], {}], holes: [1, undefined, 3] },
     { "": "empty key", "ключ": "значение", "emoji-free ✓": "€ and ü", long: "x".repeat(300) },
     { deep: { a: { b: { c: { d: { e: { f: "g" } } } } } } },
+    // ASCII strings of every length class the decoder treats apart (<= 16, <= 256, longer).
+    {
+      ascii: String.fromCharCode(...Array.from({ length: 128 }, (_, i) => i)),
+      mid: "m".repeat(17),
+      edge: "e".repeat(256),
+      past: "p".repeat(257),
+    },
     Object.assign(Object.create(null), { noProto: 1 }),
     JSON.parse('{"__proto__": {"x": 1}, "y": [true]}'),
     { many: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i])) },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freezeBounded } from "../src/manager/freeze.ts";
+import { deepFreeze, freezeBounded } from "../src/manager/freeze.ts";
 import { payloadSizeError } from "../src/manager/payload_size.ts";
 
 /** The exact size the reference counts (C3), from the error message at limit 0. */
@@ -61,4 +61,25 @@ Deno.test("the freeze walk gives no bound for what it cannot bound", () => {
   let deep: unknown = {};
   for (let i = 0; i < 300; i++) deep = { deep };
   assert.equal(freezeBounded({ args: deep }), Infinity);
+});
+
+Deno.test("the freeze walk gives up on objects shared through many paths, in bounded time", () => {
+  // Each level references the next twice: 2^60 paths, 61 objects. A cycle through two
+  // references is the same case (the walk stops at the depth bound only after 2^256 paths).
+  let shared: Record<string, unknown> = { leaf: "x" };
+  const levels = [shared];
+  for (let i = 0; i < 60; i++) {
+    shared = { left: shared, right: shared };
+    levels.push(shared);
+  }
+  const cyclic: Record<string, unknown> = { name: "t" };
+  cyclic.a = cyclic;
+  cyclic.b = cyclic;
+  // Before the container budget these walks did not finish.
+  assert.equal(freezeBounded(shared), Infinity);
+  assert.equal(freezeBounded(cyclic), Infinity);
+  // The callers' general walk then freezes every object once.
+  deepFreeze(shared);
+  deepFreeze(cyclic);
+  assert.ok(levels.every((o) => Object.isFrozen(o)) && Object.isFrozen(cyclic));
 });

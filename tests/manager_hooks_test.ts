@@ -561,6 +561,32 @@ Deno.test("invokeHookForPlugin hands the plugin a frozen payload", async () => {
   });
 });
 
+Deno.test("invokeHookForPlugin freezes the payload throughout, also past a class instance", async () => {
+  const seen: unknown[] = [];
+  const watcher = single((p) => {
+    seen.push(p);
+    return {};
+  });
+  await withPlugins([watcher], async (manager) => {
+    // A shallowly frozen object still gets its children frozen; a Date is left as is but its
+    // siblings are frozen (the general walk takes over from the one-pass walk).
+    const shallow = Object.freeze({ inner: { list: [{ deep: 1 }] } });
+    const when = new Date(0);
+    await manager.invokeHookForPlugin(
+      "solo",
+      "tool_pre_invoke",
+      { name: "t", args: { shallow, when, other: { x: [1, { y: 2 }] } } },
+      gctx(),
+    );
+    const p = seen[0] as { args: Record<string, Record<string, unknown>> };
+    assert.ok(Object.isFrozen(p) && Object.isFrozen(p.args));
+    assert.ok(Object.isFrozen(shallow.inner) && Object.isFrozen(shallow.inner.list[0]));
+    const other = p.args.other as { x: [number, { y: number }] };
+    assert.ok(Object.isFrozen(other) && Object.isFrozen(other.x) && Object.isFrozen(other.x[1]));
+    assert.equal(Object.isFrozen(when), false);
+  });
+});
+
 // --- extensions (C33, C34) -----------------------------------------------------------------------
 
 const EXTENSIONS: Extensions = {

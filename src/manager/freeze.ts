@@ -103,18 +103,29 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /** Deeper than this, {@linkcode freezeBounded} gives up (cycles, pathological nesting). */
 const BOUND_MAX_DEPTH = 256;
+/**
+ * More containers than this and {@linkcode freezeBounded} gives up: a payload whose objects are
+ * shared or cyclic through several references would otherwise be walked once per path, which
+ * grows exponentially with depth; the caller's general walk visits each object once.
+ */
+const BOUND_MAX_CONTAINERS = 1_000_000;
+/** Containers {@linkcode freezeBounded} may still visit in the current walk. */
+let budget = 0;
 
 /**
  * Deep-freezes the plain data of `value` and returns an upper bound of any size the payload size
  * check can count for it (issue 13: one walk instead of a size walk plus a freeze walk): a
  * string renders in at most 6 characters per UTF-16 unit plus quotes, a number in at most 32,
  * a container adds at most 16 plus its separators. `Infinity` when the bound is unknown (class
- * instances, bigints, nesting deeper than 256): the caller then counts exactly and freezes with
+ * instances, bigints, nesting deeper than 256, more than a million objects and arrays, as when
+ * they are shared or cyclic through several references): the caller then counts exactly and freezes with
  * {@linkcode deepFreeze}. Already frozen objects are walked too, so a shallowly frozen object
  * still gets its children frozen.
  */
 export function freezeBounded(value: unknown): number {
-  return typeof value === "object" && value !== null ? bound(value, 0) : leaf(value);
+  if (typeof value !== "object" || value === null) return leaf(value);
+  budget = BOUND_MAX_CONTAINERS;
+  return bound(value, 0);
 }
 
 /** The bound of a value that is not a container. */
@@ -136,7 +147,7 @@ function leaf(value: unknown): number {
 
 // Leaves are measured inline, without a call per value: most values of a payload are leaves.
 function bound(value: object, depth: number): number {
-  if (depth > BOUND_MAX_DEPTH) return Infinity;
+  if (depth > BOUND_MAX_DEPTH || --budget < 0) return Infinity;
   let n = 16;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

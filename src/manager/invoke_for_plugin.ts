@@ -11,7 +11,7 @@ import { currentTraceId, type ObservabilityProvider } from "../observability.ts"
 import { Outcome } from "../observability/metrics.ts";
 import type { PluginResult } from "../types.ts";
 import { CallOptions, callPlugin } from "./call.ts";
-import { deepFreeze } from "./freeze.ts";
+import { deepFreeze, freezeBounded } from "./freeze.ts";
 import { type ExecutorSettings, pluginTimeout } from "./invocation.ts";
 import {
   blockMessage,
@@ -44,7 +44,10 @@ export async function invokeForPlugin(
   tracing: ObservabilityProvider | null = null,
 ): Promise<HookResult> {
   const ref = hookRef.ref;
-  deepFreeze(payload);
+  // One walk without the WeakSet bookkeeping of deepFreeze (issue 13: on a plugin server every
+  // payload is freshly decoded, so the set only grew, and its entries cost GC time); only data
+  // it cannot walk (class instances, deep nesting) takes the general walk.
+  if (freezeBounded(payload) === Infinity) deepFreeze(payload);
   const out = new HookResult();
   const timeout = pluginTimeout(ref, settings);
   const traceId = tracing === null ? undefined : currentTraceId();

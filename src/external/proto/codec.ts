@@ -262,6 +262,12 @@ function decodeStructsDirectly(struct: protobuf.Type): void {
     }
     return (generic as (...a: unknown[]) => protobuf.Message).apply(this, args);
   } as typeof struct.decode;
+  // A DecodedStruct's `fields` is a prototype getter, which protobufjs's encoder skips.
+  const encode = struct.encode;
+  struct.encode = function (this: protobuf.Type, message: unknown, writer?: protobuf.Writer) {
+    const m = message instanceof DecodedStruct ? { fields: message.fields } : message;
+    return encode.call(this, m as protobuf.Message, writer);
+  } as typeof struct.encode;
 }
 
 function typeOf(typeName: string): protobuf.Type {

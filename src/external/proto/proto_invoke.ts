@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { isDefaultAllow } from "./allow_reply.ts";
-import type { InvokeHookResponse } from "./codec.ts";
+import { encodeAllowReply, isDefaultAllow } from "./allow_reply.ts";
+import { encodeMessage, type InvokeHookResponse } from "./codec.ts";
+import { encodeStructFast } from "./fast_struct.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
 import type { ExternalPluginServer } from "../server.ts";
 import {
@@ -72,6 +73,42 @@ export function errorToProto(error: Record<string, unknown>): ProtoPluginError {
   return out;
 }
 
+/** What `server` answers to one request, before encoding. */
+type InvokeReply = Awaited<ReturnType<ExternalPluginServer["invokeHookWithContext"]>>;
+
+/** The response to a request whose handling threw (never expected: the server catches). */
+function internalError(pluginName: string, error: unknown): InvokeHookResponse {
+  return {
+    plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
+    error: {
+      message: bounded(error instanceof Error ? error.message : String(error), MAX_ERROR_MESSAGE),
+      plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
+      code: "INTERNAL_ERROR",
+      mcp_error_code: INTERNAL_ERROR_CODE,
+    },
+  };
+}
+
+/** True when `reply` is the default allow (sent pre-encoded). */
+function isAllow(reply: InvokeReply): boolean {
+  return !reply.error && !reply.context && isDefaultAllow(reply.result);
+}
+
+/** The response message of a reply that is not the default allow. */
+function toResponse(reply: InvokeReply, pluginName: string): InvokeHookResponse {
+  const response: InvokeHookResponse = { plugin_name: bounded(pluginName, MAX_ECHOED_NAME) };
+  if (reply.error) response.error = errorToProto(reply.error);
+  else {
+    response.result = toStruct(reply.result ?? {});
+    if (reply.context) response.context = contextToProto(reply.context);
+  }
+  return response;
+}
+
+function contextToProto(context: NonNullable<InvokeReply["context"]>): ProtoPluginContext {
+  return pluginContextToProto(context as Parameters<typeof pluginContextToProto>[0]);
+}
+
 /**
  * Runs one `InvokeHook` request through `server`. Never throws: an unexpected failure becomes
  * an error with code `INTERNAL_ERROR`. Returns `null` for the default allow reply.
@@ -92,27 +129,82 @@ export async function invokeProto(
       pluginContextFromProto(context),
       traceContext,
     );
-    if (!reply.error && !reply.context && isDefaultAllow(reply.result)) return null;
-    const response: InvokeHookResponse = { plugin_name: bounded(pluginName, MAX_ECHOED_NAME) };
-    if (reply.error) response.error = errorToProto(reply.error);
-    else {
-      response.result = toStruct(reply.result ?? {});
-      if (reply.context) {
-        response.context = pluginContextToProto(
-          reply.context as Parameters<typeof pluginContextToProto>[0],
-        );
-      }
-    }
-    return response;
+    return isAllow(reply) ? null : toResponse(reply, pluginName);
   } catch (error) {
-    return {
-      plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
-      error: {
-        message: bounded(error instanceof Error ? error.message : String(error), MAX_ERROR_MESSAGE),
-        plugin_name: bounded(pluginName, MAX_ECHOED_NAME),
-        code: "INTERNAL_ERROR",
-        mcp_error_code: INTERNAL_ERROR_CODE,
-      },
-    };
+    return internalError(pluginName, error);
   }
+}
+
+/**
+ * {@linkcode invokeProto} answering with the encoded `InvokeHookResponse` (the Unix transport):
+ * a result of the common JSON shapes is written straight to bytes (`encodeStructFast`, the
+ * same bytes as `toStruct` + `encodeMessage`, without a message object per value; issue 13),
+ * anything else takes the generic encoder.
+ */
+export async function invokeProtoEncoded(
+  server: ExternalPluginServer,
+  hookType: string,
+  pluginName: string,
+  payload: ProtoStruct | null | undefined,
+  context: ProtoPluginContext | null | undefined,
+): Promise<Uint8Array> {
+  let response: InvokeHookResponse;
+  try {
+    const reply = await server.invokeHookWithContext(
+      hookType,
+      pluginName,
+      fromStruct(payload),
+      pluginContextFromProto(context),
+      null,
+    );
+    if (isAllow(reply)) return encodeAllowReply(pluginName);
+    if (!reply.error) {
+      const fast = encodeResultReply(reply, pluginName);
+      if (fast !== null) return fast;
+    }
+    response = toResponse(reply, pluginName);
+  } catch (error) {
+    response = internalError(pluginName, error);
+  }
+  return encodeMessage("InvokeHookResponse", response);
+}
+
+/**
+ * Fields 1-3 of an `InvokeHookResponse` (name, result, context) in field order, as
+ * `encodeMessage` writes them; null when the result is not of the fast encoder's shapes.
+ */
+function encodeResultReply(reply: InvokeReply, pluginName: string): Uint8Array | null {
+  const result = encodeStructFast(reply.result ?? {});
+  if (result === null) return null;
+  const name = utf8.encode(bounded(pluginName, MAX_ECHOED_NAME));
+  const context = reply.context
+    ? encodeMessage("PluginContext", contextToProto(reply.context))
+    : null;
+  const size = 1 + varintSize(name.length) + name.length +
+    1 + varintSize(result.length) + result.length +
+    (context === null ? 0 : 1 + varintSize(context.length) + context.length);
+  const out = new Uint8Array(size);
+  let pos = field(out, 0, 0x0a, name); // written even when empty, as protobufjs does
+  pos = field(out, pos, 0x12, result);
+  if (context !== null) pos = field(out, pos, 0x1a, context);
+  return out;
+}
+
+const utf8 = new TextEncoder();
+
+/** Writes a length-delimited field (tag, length, bytes) at `pos`; returns the end. */
+function field(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array): number {
+  out[pos++] = tag;
+  let n = bytes.length;
+  while (n > 0x7f) {
+    out[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[pos++] = n;
+  out.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }

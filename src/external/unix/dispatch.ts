@@ -5,9 +5,8 @@
  * @module
  */
 import protobuf from "protobufjs";
-import { encodeAllowReply } from "../proto/allow_reply.ts";
 import { decodeMessage, encodeMessage } from "../proto/codec.ts";
-import { invokeProto } from "../proto/proto_invoke.ts";
+import { invokeProtoEncoded } from "../proto/proto_invoke.ts";
 import type { ExternalPluginServer } from "../server.ts";
 import { type ProtoPluginContext, type ProtoStruct, toStruct } from "../proto/struct.ts";
 import { INTERNAL_ERROR_CODE } from "../../errors.ts";
@@ -121,18 +120,11 @@ function dropMistypedFields(bytes: Uint8Array): Uint8Array | null {
   return out;
 }
 
-async function invokeHook(
+function invokeHook(
   server: ExternalPluginServer,
   hookType: string,
   pluginName: string,
   request: { payload?: ProtoStruct | null; context?: ProtoPluginContext | null },
 ): Promise<Uint8Array> {
-  const response = await invokeProto(
-    server,
-    hookType,
-    pluginName,
-    request.payload,
-    request.context,
-  );
-  return response ? encodeMessage("InvokeHookResponse", response) : encodeAllowReply(pluginName);
+  return invokeProtoEncoded(server, hookType, pluginName, request.payload, request.context);
 }
