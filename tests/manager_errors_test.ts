@@ -449,6 +449,32 @@ Deno.test("oversized args raise PayloadSizeError before any plugin runs", async 
   }
 });
 
+Deno.test("a cyclic or over-deep payload is a PayloadSizeError, not a stack overflow", async () => {
+  const plugin = new ScriptedPlugin({ name: "never", hooks: [HOOK] });
+  const manager = await makeManager([plugin]);
+  try {
+    const cyclic: Record<string, unknown> = { x: "y" };
+    cyclic.self = cyclic;
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 1_500; i++) deep = [deep];
+    for (const arg of [cyclic, deep]) {
+      const error = await rejection(manager.invokeHook(HOOK, toolPayload({ arg }), gctx()));
+      assert.ok(error instanceof PayloadSizeError, String(error));
+      assert.equal(
+        error.message,
+        "Payload size exceeds limit of 1000000 bytes (nested deeper than 1000 levels, or a cycle)",
+      );
+    }
+    assert.equal(plugin.callCount, 0);
+    let nested: unknown = "leaf";
+    for (let i = 0; i < 900; i++) nested = [nested];
+    const [result] = await manager.invokeHook(HOOK, toolPayload({ nested }), gctx());
+    assert.equal(result.continue_processing, true);
+  } finally {
+    await manager.shutdown();
+  }
+});
+
 Deno.test("args exactly at the limit pass the size check", async () => {
   const manager = await makeManager([new ScriptedPlugin({ name: "p", hooks: [HOOK] })]);
   try {

@@ -128,6 +128,9 @@ function numberRepr(n: number): number {
   return pythonFloatRepr(n).length;
 }
 
+/** Containers nested deeper than this have no size (Python's default recursion limit). */
+const MAX_NESTING = 1000;
+
 /** Adds rendering lengths to `total` and stops once it passes `limit`. */
 class SizeWalk {
   total = 0;
@@ -166,6 +169,12 @@ class SizeWalk {
     }
     if (value === null) {
       this.total += 4;
+      return;
+    }
+    if (depth > MAX_NESTING) {
+      // A cycle, or nesting the reference's repr could not render (Python's recursion limit):
+      // no finite size, and no stack overflow here.
+      this.total = Infinity;
       return;
     }
     const coerce = depth < structuredDepth;
@@ -262,5 +271,8 @@ export function payloadSizeError(hookName: string, payload: unknown, limit: numb
   const first = measure(hookName, p, limit);
   if (first === null || first[1] <= limit) return null;
   const [kind, size] = measure(hookName, p, Infinity)!;
+  if (size === Infinity) {
+    return `${kind} size exceeds limit of ${limit} bytes (nested deeper than ${MAX_NESTING} levels, or a cycle)`;
+  }
   return `${kind} size ${size} exceeds limit of ${limit} bytes`;
 }
