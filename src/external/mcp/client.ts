@@ -46,6 +46,20 @@ import { isRecord } from "../is_record.ts";
 /** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
 const TOOL_CALL_TIMEOUT_MS = 300_000;
 
+/**
+ * The result check of `invoke_hook` calls: any JSON object (what `#reply` reads it checks
+ * itself). The SDK's default (`CallToolResultSchema`, zod) rebuilds every content item, a
+ * visible share of the gateway's CPU per call; a schema with `safeParse` is what the SDK's
+ * zod-3 compatible path calls.
+ */
+const ANY_OBJECT_RESULT = {
+  safeParse(data: unknown): { success: true; data: unknown } | { success: false; error: Error } {
+    return isRecord(data)
+      ? { success: true, data }
+      : { success: false, error: new Error("tools/call result is not an object") };
+  },
+} as unknown as Parameters<McpSession["client"]["callTool"]>[1];
+
 /** `promise`'s value, or null after `ms` (the timer is always cleared). */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +199,7 @@ class McpConnection implements RemoteConnection {
           // W3C trace context in the request's _meta (issue 15); the reference ignores it.
           ...(call.traceContext === null ? {} : { _meta: { ...call.traceContext } }),
         },
-        undefined,
+        ANY_OBJECT_RESULT,
         { signal: options.signal, timeout: TOOL_CALL_TIMEOUT_MS },
       ) as CallToolResult;
     } catch (error) {
