@@ -15,6 +15,7 @@ import {
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { TlsConfig } from "../../types.ts";
+import { HttpToolCaller } from "./http_tool_call.ts";
 import { MCP_CLIENT_INFO, type McpConnector, type McpSession } from "./session.ts";
 
 /**
@@ -28,6 +29,9 @@ export interface HttpConnectorOptions {
   /** Client TLS. */
   tls?: TlsConfig | null;
 }
+
+/** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
+export const TOOL_CALL_TIMEOUT_MS = 300_000;
 
 /** Idle connections the gateway keeps per MCP server. */
 export const MAX_IDLE_CONNECTIONS = 16;
@@ -152,7 +156,7 @@ export class HttpConnector implements McpConnector {
 
   /** Opens a session: `initialize`, `notifications/initialized`, `tools/list`. */
   async connect(): Promise<McpSession> {
-    const { fetch } = await this.#pooledFetch();
+    const { fetch, client: pool } = await this.#pooledFetch();
     const transport = new StreamableHTTPClientTransport(new URL(this.#options.url), { fetch });
     const client = new Client(MCP_CLIENT_INFO);
     try {
@@ -163,8 +167,15 @@ export class HttpConnector implements McpConnector {
       throw error;
     }
     let closed = false;
+    const caller = new HttpToolCaller(
+      this.#options.url,
+      (input, init) => globalThis.fetch(input, { ...init, client: pool }),
+      transport,
+      TOOL_CALL_TIMEOUT_MS,
+    );
     return {
       client,
+      callTool: (params, signal) => caller.call(params, signal),
       get dead() {
         return closed;
       },
