@@ -30,6 +30,12 @@
  * Ports are picked free at start; children are stopped at the end, also on errors and Ctrl-C,
  * and also stop by themselves when their stdin closes (`children.ts`).
  *
+ * Before/after in one run: `CPEX_BENCH_BEFORE=/path/to/other/checkout` (e.g. an unpacked
+ * `git archive` of the base commit beside its own or a linked `node_modules`) adds a case
+ * `before`: that tree's gateway (its `bench/harness.ts`, imported here) against that tree's
+ * `mcp_server_child.ts`, measured interleaved with the others (needs `--allow-env` for the
+ * variable and `--allow-read` for the other tree).
+ *
  * Run: `deno task bench:mcp` (optional arguments: round length in ms, default 800, and rounds,
  * default 5). Flags: `--allow-net=127.0.0.1,localhost` (the servers' ports are picked at run
  * time) and `--allow-run` for the children and for `cat` (CPU accounting).
@@ -64,6 +70,14 @@ const RAW = "raw MCP SDK echo";
 const OURS = "ours (manager -> mcp http -> deno server)";
 const PY = "python reference server";
 const PY_STACK = "python stack (its gateway -> its server)";
+const BEFORE = "before (CPEX_BENCH_BEFORE tree, same stack)";
+
+/** Another checkout to measure side by side (before/after), when the variable is set. */
+const BEFORE_DIR: string | undefined = (() => {
+  const variable = "CPEX_BENCH_BEFORE";
+  const allowed = Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+  return allowed ? Deno.env.get(variable) || undefined : undefined;
+})();
 
 const run = runOptions("mcp_ratio.ts", 800);
 
@@ -135,6 +149,22 @@ await runGuarded(children, targets, async () => {
     await rawTarget(RAW, url(ports.raw), raw.process.pid),
     await gatewayTarget(OURS, mcp(ports.ours), ours.process.pid),
   );
+  if (BEFORE_DIR) {
+    const port = freePort();
+    const server = await children.spawn("before: deno plugin server", Deno.execPath(), {
+      args: [
+        "run",
+        `--config=${BEFORE_DIR}/deno.json`,
+        `--allow-net=127.0.0.1:${port}`,
+        `${BEFORE_DIR}/bench/mcp_server_child.ts`,
+        String(port),
+      ],
+    });
+    const harness = await import(`file://${BEFORE_DIR}/bench/harness.ts`) as {
+      gatewayTarget: typeof gatewayTarget;
+    };
+    targets.push(await harness.gatewayTarget(BEFORE, mcp(port), server.process.pid));
+  }
   if (python) {
     targets.push(await gatewayTarget(PY, mcp(ports.python), python.process.pid));
     // The reference's own gateway against its own server.

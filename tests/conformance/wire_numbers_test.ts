@@ -195,6 +195,12 @@ Deno.test({
     assert.equal(parseWithNumberTexts('{"a":[{"b":2.0}]}').exact, true);
     assert.equal(parseWithNumberTexts('{"a":"\\\\","b":-0.0}').exact, true);
     assert.equal(parseWithNumberTexts("[1e3]").exact, true);
+    // Plain fractions both sides write alike stay on the fast path (issue 13)...
+    assert.equal(parseWithNumberTexts('{"p":[0.5,-12.75,1.10,0.0001,3.14159]}').exact, false);
+    // ...but not those either side would rewrite.
+    for (const odd of ["1.0", "-0.0", "1e2", "2.5E3", "1e16", "1e400"]) {
+      assert.equal(parseWithNumberTexts(`{"p":[0.5,${odd}]}`).exact, true, odd);
+    }
   },
 });
 

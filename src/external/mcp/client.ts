@@ -36,15 +36,26 @@ import type {
   RemoteReply,
 } from "../remote_plugin.ts";
 import { describe } from "../retry.ts";
-import { HttpConnector } from "./http_connector.ts";
+import { HttpConnector, TOOL_CALL_TIMEOUT_MS } from "./http_connector.ts";
 import { httpClientPermissions, runPermission } from "./permissions.ts";
 import type { McpConnector, McpSession } from "./session.ts";
 import { StdioConnector } from "./stdio_connector.ts";
 import { GET_PLUGIN_CONFIG, INVOKE_HOOK } from "./tool_names.ts";
 import { isRecord } from "../is_record.ts";
 
-/** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
-const TOOL_CALL_TIMEOUT_MS = 300_000;
+/**
+ * The result check of `invoke_hook` calls: any JSON object (what `#reply` reads it checks
+ * itself). The SDK's default (`CallToolResultSchema`, zod) rebuilds every content item, a
+ * visible share of the gateway's CPU per call; a schema with `safeParse` is what the SDK's
+ * zod-3 compatible path calls.
+ */
+const ANY_OBJECT_RESULT = {
+  safeParse(data: unknown): { success: true; data: unknown } | { success: false; error: Error } {
+    return isRecord(data)
+      ? { success: true, data }
+      : { success: false, error: new Error("tools/call result is not an object") };
+  },
+} as unknown as Parameters<McpSession["client"]["callTool"]>[1];
 
 /** `promise`'s value, or null after `ms` (the timer is always cleared). */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
@@ -173,21 +184,23 @@ class McpConnection implements RemoteConnection {
     const session = this.#live();
     let result: CallToolResult;
     try {
-      result = await session.client.callTool(
-        {
-          name: INVOKE_HOOK,
-          arguments: {
-            hook_type: call.hookName,
-            plugin_name: call.pluginName,
-            payload: call.payload,
-            context: contextArgument(call.context),
-          },
-          // W3C trace context in the request's _meta (issue 15); the reference ignores it.
-          ...(call.traceContext === null ? {} : { _meta: { ...call.traceContext } }),
+      const params = {
+        name: INVOKE_HOOK,
+        arguments: {
+          hook_type: call.hookName,
+          plugin_name: call.pluginName,
+          payload: call.payload,
+          context: contextArgument(call.context),
         },
-        undefined,
-        { signal: options.signal, timeout: TOOL_CALL_TIMEOUT_MS },
-      ) as CallToolResult;
+        // W3C trace context in the request's _meta (issue 15); the reference ignores it.
+        ...(call.traceContext === null ? {} : { _meta: { ...call.traceContext } }),
+      };
+      result = session.callTool
+        ? await session.callTool(params, options.signal)
+        : await session.client.callTool(params, ANY_OBJECT_RESULT, {
+          signal: options.signal,
+          timeout: TOOL_CALL_TIMEOUT_MS,
+        }) as CallToolResult;
     } catch (error) {
       if (options.signal.aborted || !this.#connector.isConnectionError(error)) throw error;
       if (this.#block.proto === "STDIO") {

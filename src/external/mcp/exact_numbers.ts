@@ -26,9 +26,10 @@ interface Leaf {
 type Node = Leaf | Map<string, Node>;
 
 /**
- * Whether JSON `text` holds a number token with a fraction or exponent, or of 16+ digits: the
- * only ones JS may write differently. Strings are skipped with `indexOf` (their contents never
- * count), so a plain body costs one fast pass.
+ * Whether JSON `text` holds a number token that JS would write differently from the reference
+ * (see {@linkcode referenceNumberText}): `2.0`, `1e5`, `0.000001`, 16+ digit integers... A plain
+ * fraction that JS writes back as read (`0.5`, `-12.75`) does not count, so a body of ordinary
+ * numbers costs one fast pass. Strings are skipped with `indexOf` (their contents never count).
  */
 function mayHoldOddNumbers(text: string): boolean {
   const n = text.length;
@@ -46,17 +47,30 @@ function mayHoldOddNumbers(text: string): boolean {
       i = end;
     } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) { // a number token starts
       let j = i + 1;
+      let fraction = false;
       while (j < n) {
         const d = text.charCodeAt(j);
-        if (d === 0x2e || d === 0x65 || d === 0x45) return true; // '.', 'e', 'E'
-        if (d < 0x30 || d > 0x39) break;
+        if (d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) fraction = true;
+        else if (d < 0x30 || d > 0x39) break;
         j++;
       }
-      if (j - i >= 16) return true;
+      if (fraction ? oddFraction(text.slice(i, j)) : j - i >= 16) return true;
       i = j - 1;
     }
   }
   return false;
+}
+
+/**
+ * Whether a number token with a fraction or exponent is written differently by the reference.
+ * The common case is decided without formatting: a token JS writes back unchanged, with a dot
+ * and a magnitude of at least 1e-4, is written the same by Python (same shortest digits, fixed
+ * notation for exponents -4 to 15; a double with a fraction is below 2^53).
+ */
+function oddFraction(token: string): boolean {
+  const value = Number(token);
+  if (String(value) === token && token.includes(".") && Math.abs(value) >= 1e-4) return false;
+  return Number.isNaN(value) || referenceNumberText(token, value) !== null;
 }
 
 /** `JSON.rawJSON` (V8; not yet in TypeScript's lib): a number written with the given text. */

@@ -15,6 +15,7 @@ import {
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { TlsConfig } from "../../types.ts";
+import { HttpToolCaller } from "./http_tool_call.ts";
 import { MCP_CLIENT_INFO, type McpConnector, type McpSession } from "./session.ts";
 
 /**
@@ -28,6 +29,9 @@ export interface HttpConnectorOptions {
   /** Client TLS. */
   tls?: TlsConfig | null;
 }
+
+/** Per-request limit of one tool call (the reference's read timeout); the executor's is shorter. */
+export const TOOL_CALL_TIMEOUT_MS = 300_000;
 
 /** Idle connections the gateway keeps per MCP server. */
 export const MAX_IDLE_CONNECTIONS = 16;
@@ -67,8 +71,14 @@ export async function createMcpFetch(
   return { fetch: cancellableFetch(client), client };
 }
 
-/** A request id at the end of a JSON-RPC request as the SDK serializes it (`…,"id":7}`). */
-const TRAILING_ID = /"id":(\d{1,15})\}$/;
+/** The request id at the end of a JSON-RPC request as the SDK serializes it (`…,"id":7}`). */
+function trailingId(body: string): number | null {
+  const at = body.lastIndexOf('"id":');
+  // A position past the end is how the SDK writes it; anything else is not ours to track.
+  if (at === -1 || body.length - at > 22 || body.charCodeAt(body.length - 1) !== 0x7d) return null;
+  const digits = body.slice(at + 5, -1);
+  return /^\d{1,15}$/.test(digits) ? Number(digits) : null;
+}
 const CANCELLED = '"method":"notifications/cancelled"';
 
 /**
@@ -92,15 +102,21 @@ function cancellableFetch(client: Deno.HttpClient): typeof fetch {
         // Not ours to read.
       }
     }
-    const match = TRAILING_ID.exec(body);
-    if (!match) return await fetch(input, { ...requestInit, client });
-    const id = Number(match[1]);
+    const id = trailingId(body);
+    if (id === null) return await fetch(input, { ...requestInit, client });
     const abort = new AbortController();
     inFlight.set(id, abort);
-    const signal = requestInit.signal
-      ? AbortSignal.any([requestInit.signal, abort.signal])
-      : abort.signal;
-    const done = () => void (inFlight.get(id) === abort && inFlight.delete(id));
+    const signal = abort.signal;
+    // The transport's own signal (aborted when it closes) is forwarded by a listener, cheaper
+    // per call than a dependent `AbortSignal.any`.
+    const outer = requestInit.signal;
+    const forward = () => abort.abort(outer?.reason);
+    if (outer?.aborted) forward();
+    else outer?.addEventListener("abort", forward, { once: true });
+    const done = () => {
+      outer?.removeEventListener("abort", forward);
+      if (inFlight.get(id) === abort) inFlight.delete(id);
+    };
     let response: Response;
     try {
       response = await fetch(input, { ...requestInit, signal, client });
@@ -140,7 +156,7 @@ export class HttpConnector implements McpConnector {
 
   /** Opens a session: `initialize`, `notifications/initialized`, `tools/list`. */
   async connect(): Promise<McpSession> {
-    const { fetch } = await this.#pooledFetch();
+    const { fetch, client: pool } = await this.#pooledFetch();
     const transport = new StreamableHTTPClientTransport(new URL(this.#options.url), { fetch });
     const client = new Client(MCP_CLIENT_INFO);
     try {
@@ -151,8 +167,15 @@ export class HttpConnector implements McpConnector {
       throw error;
     }
     let closed = false;
+    const caller = new HttpToolCaller(
+      this.#options.url,
+      (input, init) => globalThis.fetch(input, { ...init, client: pool }),
+      transport,
+      TOOL_CALL_TIMEOUT_MS,
+    );
     return {
       client,
+      callTool: (params, signal) => caller.call(params, signal),
       get dead() {
         return closed;
       },

@@ -6,6 +6,8 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/client"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 /** The client identity we announce in `initialize`. */
 export const MCP_CLIENT_INFO = { name: "cpex", version: "0.1.0" };
@@ -20,6 +22,14 @@ export interface McpSession {
   readonly dead: boolean;
   /** Why the session died, when it did. */
   readonly deathReason: string | null;
+  /**
+   * A lean `tools/call` on this session, when the transport has one (Streamable HTTP); the
+   * proxy then uses it for hook calls instead of `client.callTool`.
+   */
+  readonly callTool?: (
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+  ) => Promise<CallToolResult>;
   /** For a child process: resolves with how it exited (STDIO only). */
   readonly exited?: Promise<string>;
   /** Closes the session; `terminate` also ends it on the server (HTTP `DELETE`). */
