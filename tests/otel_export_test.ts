@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { within } from "./helpers/subprocess.ts";
-import { attrs, Receiver, total, valueOf } from "./helpers/otlp_receiver.ts";
+import { assertGuardPoints, attrs, Receiver, total } from "./helpers/otlp_receiver.ts";
 
 const CHILD = new URL("./helpers/otel_gateway_child.ts", import.meta.url);
 const HOOK = "tool_pre_invoke";
@@ -53,27 +53,7 @@ Deno.test("a gateway with OTEL_DENO exports the plugin counters, histograms and 
     assert.match(out, /done/);
   }
 
-  const calls = receiver.points("cpex.plugin.calls");
-  const c = (plugin: string, outcome: string) =>
-    valueOf(calls, { plugin, hook: HOOK, mode: "sequential", outcome });
-  assert.equal(c("guard", "allowed"), 5);
-  assert.equal(c("guard", "blocked"), 1);
-  assert.equal(c("flaky", "allowed"), 4);
-  assert.equal(c("flaky", "error"), 1);
-  assert.equal(c("slow", "allowed"), 4);
-  assert.equal(c("slow", "timeout"), 1);
-  assert.equal(calls.length, 6);
-  assert.deepEqual(receiver.points("cpex.plugin.violations"), [
-    { attributes: { plugin: "guard", hook: HOOK, code: "DENY_DELETE" }, value: 1 },
-  ]);
-  const failOpen = receiver.points("cpex.plugin.fail_open");
-  assert.equal(valueOf(failOpen, { plugin: "flaky", hook: HOOK }), 1);
-  assert.equal(valueOf(failOpen, { plugin: "slow", hook: HOOK }), 1);
-  assert.equal(failOpen.length, 2);
-  const durations = receiver.points("cpex.plugin.duration");
-  assert.equal(valueOf(durations, { plugin: "guard", hook: HOOK }), 6);
-  assert.equal(valueOf(durations, { plugin: "flaky", hook: HOOK }), 5);
-  assert.equal(valueOf(durations, { plugin: "slow", hook: HOOK }), 5);
+  assertGuardPoints(receiver);
   assert.deepEqual(receiver.points("cpex.hook.duration"), [
     { attributes: { hook: HOOK }, value: 6 },
   ]);

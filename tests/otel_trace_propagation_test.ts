@@ -12,7 +12,14 @@
  */
 import assert from "node:assert/strict";
 import { within } from "./helpers/subprocess.ts";
-import { attrs, type OtlpSpan, Receiver, total, valueOf } from "./helpers/otlp_receiver.ts";
+import {
+  assertGuardPoints,
+  attrs,
+  type OtlpSpan,
+  Receiver,
+  total,
+  valueOf,
+} from "./helpers/otlp_receiver.ts";
 
 const SERVER = new URL("./helpers/otel_server_child.ts", import.meta.url).pathname;
 const GATEWAY = new URL("./helpers/otel_remote_gateway_child.ts", import.meta.url).pathname;
@@ -120,27 +127,7 @@ Deno.test("a plugin server's spans join the gateway's trace over gRPC and MCP; b
 
   // The server counted what its plugins did.
   const server_ = "cpex-plugin-server";
-  const calls = receiver.points("cpex.plugin.calls", server_);
-  const c = (plugin: string, outcome: string) =>
-    valueOf(calls, { plugin, hook: HOOK, mode: "sequential", outcome });
-  assert.equal(c("guard", "allowed"), 5);
-  assert.equal(c("guard", "blocked"), 1);
-  assert.equal(c("flaky", "allowed"), 4);
-  assert.equal(c("flaky", "error"), 1);
-  assert.equal(c("slow", "allowed"), 4);
-  assert.equal(c("slow", "timeout"), 1);
-  assert.equal(calls.length, 6);
-  assert.deepEqual(receiver.points("cpex.plugin.violations", server_), [
-    { attributes: { plugin: "guard", hook: HOOK, code: "DENY_DELETE" }, value: 1 },
-  ]);
-  const failOpen = receiver.points("cpex.plugin.fail_open", server_);
-  assert.equal(valueOf(failOpen, { plugin: "flaky", hook: HOOK }), 1);
-  assert.equal(valueOf(failOpen, { plugin: "slow", hook: HOOK }), 1);
-  assert.equal(failOpen.length, 2);
-  const durations = receiver.points("cpex.plugin.duration", server_);
-  assert.equal(valueOf(durations, { plugin: "guard", hook: HOOK }), 6);
-  assert.equal(valueOf(durations, { plugin: "flaky", hook: HOOK }), 5);
-  assert.equal(valueOf(durations, { plugin: "slow", hook: HOOK }), 5);
+  assertGuardPoints(receiver, server_);
 
   // The gateway saw the absorbed failures as allowed replies; its remote latency per transport.
   const gw = "cpex-gateway";

@@ -32,6 +32,7 @@ import { Plugin } from "../plugin.ts";
 import type { PluginContext } from "../context.ts";
 import { PluginError } from "../errors.ts";
 import type { PluginConfigInput, PluginResult } from "../types.ts";
+import { BUILTIN_HOOK_NAMES } from "../hooks/builtins.ts";
 
 /** The name the runner looks for by default. */
 export const CONFORMANCE_PROBE_NAME = "ConformanceProbe";
@@ -45,20 +46,7 @@ export const CONFORMANCE_PROBE_NAME = "ConformanceProbe";
  * console.log(CONFORMANCE_PROBE_HOOKS.includes("tool_pre_invoke")); // true
  * ```
  */
-export const CONFORMANCE_PROBE_HOOKS: readonly string[] = [
-  "tool_pre_invoke",
-  "tool_post_invoke",
-  "prompt_pre_fetch",
-  "prompt_post_fetch",
-  "resource_pre_fetch",
-  "resource_post_fetch",
-  "agent_pre_invoke",
-  "agent_post_invoke",
-  "http_pre_request",
-  "http_post_request",
-  "http_auth_resolve_user",
-  "http_auth_check_permission",
-];
+export const CONFORMANCE_PROBE_HOOKS: readonly string[] = BUILTIN_HOOK_NAMES;
 
 type Args = Record<string, unknown>;
 

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { HOOK } from "./otel_plugins.ts";
 
 /** An OTLP attribute. */
 export interface KeyValue {
@@ -129,4 +130,33 @@ export function valueOf(list: Point[], attributes: Record<string, string>): numb
 /** The sum of the points' values. */
 export function total(list: Point[]): number {
   return list.reduce((sum, p) => sum + p.value, 0);
+}
+
+/**
+ * Asserts the metric points the guard plugins of `otel_plugins.ts` record for their six calls
+ * (`CALLS`), as exported by `service` (any service when omitted): exact call counts by outcome,
+ * the violation, the two absorbed failures and the duration counts.
+ */
+export function assertGuardPoints(receiver: Receiver, service?: string): void {
+  const calls = receiver.points("cpex.plugin.calls", service);
+  const c = (plugin: string, outcome: string) =>
+    valueOf(calls, { plugin, hook: HOOK, mode: "sequential", outcome });
+  assert.equal(c("guard", "allowed"), 5);
+  assert.equal(c("guard", "blocked"), 1);
+  assert.equal(c("flaky", "allowed"), 4);
+  assert.equal(c("flaky", "error"), 1);
+  assert.equal(c("slow", "allowed"), 4);
+  assert.equal(c("slow", "timeout"), 1);
+  assert.equal(calls.length, 6);
+  assert.deepEqual(receiver.points("cpex.plugin.violations", service), [
+    { attributes: { plugin: "guard", hook: HOOK, code: "DENY_DELETE" }, value: 1 },
+  ]);
+  const failOpen = receiver.points("cpex.plugin.fail_open", service);
+  assert.equal(valueOf(failOpen, { plugin: "flaky", hook: HOOK }), 1);
+  assert.equal(valueOf(failOpen, { plugin: "slow", hook: HOOK }), 1);
+  assert.equal(failOpen.length, 2);
+  const durations = receiver.points("cpex.plugin.duration", service);
+  assert.equal(valueOf(durations, { plugin: "guard", hook: HOOK }), 6);
+  assert.equal(valueOf(durations, { plugin: "flaky", hook: HOOK }), 5);
+  assert.equal(valueOf(durations, { plugin: "slow", hook: HOOK }), 5);
 }
