@@ -61,15 +61,19 @@ Deno.test("a worker plugin looping on every call gets no more workers after max_
   const { fail, ignore, sleepy } = result.calls;
   const all = JSON.stringify(result);
   // max_stuck 2, on_error fail: calls time out while the plugin leaks its two threads (two
-  // calls, plus one whose worker started late or that waited for the last probe, on a loaded
-  // machine); from then on, SANDBOX_STUCK at once.
+  // calls, plus one whose worker started late, on a loaded machine). A call that was waiting
+  // for a worker when the last probe found the second thread stuck gets SANDBOX_STUCK then,
+  // not a timeout. From then on, SANDBOX_STUCK at once.
   const last = fail.at(-1)!;
   assert.equal(last.code, SANDBOX_STUCK, all);
   assert.match(last.message ?? "", /stuck in synchronous code.*isolation: process/);
   assert.ok(last.ms < 500, all);
-  const timedOut = fail.slice(0, -1);
-  assert.ok(timedOut.length >= 2 && timedOut.length <= 4, all);
-  for (const o of timedOut) assert.match(o.message ?? "", /timeout/, all);
+  const before = fail.slice(0, -1);
+  assert.ok(before.length >= 2 && before.length <= 4, all);
+  assert.match(before[0].message ?? "", /timeout/, all);
+  for (const o of before) {
+    assert.ok(/timeout/.test(o.message ?? "") || o.code === SANDBOX_STUCK, all);
+  }
   // max_stuck 1, on_error ignore: the failure is ignored like any other, and comes at once.
   for (const o of ignore) assert.equal(o.continue, true, all);
   assert.ok(ignore.at(-1)!.ms < 500 && ignore.length >= 2 && ignore.length <= 4, all);
