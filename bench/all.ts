@@ -8,8 +8,10 @@
  * every target line the parts printed (a line with `(met)` or `(NOT met)`), per part, and
  * names the parts that failed or printed none.
  *
- * Run: `deno task bench:all [--markdown] [task ...]` (`--markdown` prints the tables for the
- * README; naming tasks, e.g. `bench:ratio`, runs only those parts).
+ * Run: `deno task bench:all [--markdown | --readme] [task ...]` (`--markdown` prints the tables
+ * for the README; `--readme` also writes them into README.md between its `bench:all` markers, so
+ * the README's performance tables are always one whole run; naming tasks, e.g. `bench:ratio`,
+ * runs only those parts).
  * `CPEX_BENCH_IN_FLIGHT=1,16` narrows the transport runs' calls in flight.
  *
  * @module
@@ -51,15 +53,31 @@ const PARTS: Part[] = [
   },
 ];
 
-const markdown = Deno.args.includes("--markdown");
-const only = Deno.args.filter((a) => a !== "--markdown");
+const readme = Deno.args.includes("--readme");
+const markdown = readme || Deno.args.includes("--markdown");
+const only = Deno.args.filter((a) => a !== "--markdown" && a !== "--readme");
 const parts = only.length ? PARTS.filter((p) => only.includes(p.task)) : PARTS;
 if (parts.length !== (only.length || PARTS.length)) {
-  console.error(`usage: all.ts [--markdown] [${PARTS.map((p) => p.task).join(" | ")} ...]`);
+  console.error(
+    `usage: all.ts [--markdown | --readme] [${PARTS.map((p) => p.task).join(" | ")} ...]`,
+  );
+  Deno.exit(2);
+}
+if (readme && parts.length !== PARTS.length) {
+  console.error("--readme writes the whole table: run every part");
   Deno.exit(2);
 }
 const TARGET_LINE = /\((?:NOT )?met\)/;
 const encoder = new TextEncoder();
+const BEGIN = "<!-- bench:all begin: written by `deno task bench:all --readme` -->";
+const END = "<!-- bench:all end -->";
+/** Everything printed to stdout, for `--readme`. */
+let printed = "";
+
+function print(line: string): void {
+  printed += line + "\n";
+  console.log(line);
+}
 
 /** Runs `task`, echoing its output as it comes; its exit code and the target lines it printed. */
 async function runPart(task: string): Promise<[code: number, targets: string[]]> {
@@ -71,6 +89,7 @@ async function runPart(task: string): Promise<[code: number, targets: string[]]>
   let text = "";
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
     text += chunk;
+    printed += chunk;
     await Deno.stdout.write(encoder.encode(chunk));
   }
   const { code } = await child.status;
@@ -83,13 +102,13 @@ const summary: string[] = [];
 let failed = 0;
 let missed = 0;
 for (const part of parts) {
-  console.log(
+  print(
     markdown ? `\n### ${part.title}\n` : `\n=== ${part.title} (deno task ${part.task}) ===`,
   );
   const [code, targets] = await runPart(part.task);
   if (code !== 0) {
     failed++;
-    console.log(`${part.task} exited with code ${code}`);
+    print(`${part.task} exited with code ${code}`);
   }
   const bullet = markdown ? "- " : "  ";
   summary.push(markdown ? `\n**${part.title}**\n` : `${part.title}:`);
@@ -102,10 +121,31 @@ for (const part of parts) {
     if (line.includes("(NOT met)")) missed++;
   }
 }
-console.log(markdown ? "\n### Targets (issue 13)" : "\n=== Targets (issue 13) ===");
-for (const line of summary) console.log(line);
-console.log(
+print(markdown ? "\n### Targets (issue 13)" : "\n=== Targets (issue 13) ===");
+for (const line of summary) print(line);
+print(
   `\n${missed} target line(s) not met; bench:all took ` +
     `${Math.round((performance.now() - started) / 1000)} s`,
 );
+if (readme) {
+  if (failed) {
+    console.error("not writing README.md: a part failed");
+    Deno.exit(1);
+  }
+  const text = await Deno.readTextFile("README.md");
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (begin < 0 || end < begin) {
+    console.error(`README.md has no ${BEGIN} ... ${END} block`);
+    Deno.exit(1);
+  }
+  const header = `Deno ${Deno.version.deno}, written ${new Date().toISOString().slice(0, 16)}Z.`;
+  await Deno.writeTextFile(
+    "README.md",
+    `${text.slice(0, begin)}${BEGIN}\n\n${header}\n${printed.trim()}\n\n${text.slice(end)}`,
+  );
+  // The README is checked by `deno fmt --check`: write it in fmt's shape.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", "README.md"] }).output();
+  console.error("README.md: performance tables written");
+}
 if (failed) Deno.exit(1);
